@@ -1,0 +1,137 @@
+/**
+ * The profile: everything the product needs to know to set up and later re-check one Vault host
+ * and its cluster. It holds NO secret (no password, key, token): those live in custody or in memory.
+ * Every field is validated with the shared validators so the form, `profile set`, `profile import`
+ * and loading a file all give the same message for the same mistake.
+ */
+import { z } from 'zod';
+import {
+  validateAbsolutePath,
+  validateHost,
+  validateHttpsUrl,
+  validateIp,
+  validateK8sName,
+  validateLocalPath,
+  validateMountPath,
+  validateSan,
+  validateShares,
+  validateUrl,
+  validateUserName,
+  validateVaultVersion,
+  type Validator,
+} from '../core/validate.js';
+
+/** Turns a shared validator into a zod refinement with the same message. */
+function checked(validator: Validator) {
+  return z.string().superRefine((value, ctx) => {
+    const message = validator(value);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  });
+}
+
+const port = z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535');
+
+export const HostKeyPinSchema = z.object({
+  /** ssh key type, e.g. ssh-ed25519 */
+  algorithm: z.string().min(1),
+  /** OpenSSH-style fingerprint: `SHA256:` + unpadded base64 of the key's SHA-256. */
+  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must look like SHA256:<43 base64 characters>'),
+});
+
+export const HostSchema = z.object({
+  /** `local` when the tool runs on the Vault host itself. */
+  transport: z.enum(['ssh', 'local']).default('ssh'),
+  address: checked(validateHost).default('raspberrypi.local'),
+  port: port.default(22),
+  user: checked(validateUserName).default('pi'),
+  auth: z.enum(['agent', 'key', 'password']).default('agent'),
+  /** Private key for auth=key (its passphrase is asked, never stored). */
+  keyFile: checked(validateLocalPath).optional(),
+  /** Pinned host key, set after the user accepted an unknown key (TOFU). */
+  hostKey: HostKeyPinSchema.optional(),
+});
+
+export const TlsSchema = z.object({
+  /** generate: our own CA (kept in local custody) signs a server certificate. provided: the user's files. */
+  mode: z.enum(['generate', 'provided']).default('generate'),
+  /** Extra subjectAltNames besides node IP, hostname, 127.0.0.1 and localhost. */
+  extraSans: z.array(checked(validateSan)).default([]),
+  certFile: checked(validateLocalPath).optional(),
+  keyFile: checked(validateLocalPath).optional(),
+  caFile: checked(validateLocalPath).optional(),
+  /** Server certificate lifetime. */
+  validityDays: z.number().int().min(1).max(3650).default(825),
+});
+
+export const VaultSchema = z
+  .object({
+    version: checked(validateVaultVersion).default('latest'),
+    /** Release site; the default is the official one. */
+    releaseBaseUrl: checked(validateUrl).default('https://releases.hashicorp.com'),
+    /** HTTP(S) proxy the host uses to reach the release site. */
+    httpProxy: checked(validateUrl).optional(),
+    /** The node's IP address: api_addr, certificate SAN, and where the product reaches the API. */
+    nodeIp: checked(validateIp).optional(),
+    apiPort: port.default(8200),
+    clusterPort: port.default(8201),
+    /** Override of the API address the product uses (default https://<nodeIp>:<apiPort>). */
+    apiAddress: checked(validateHttpsUrl).optional(),
+    tls: TlsSchema.default(() => TlsSchema.parse({})),
+    keyShares: z.number().int().default(5),
+    keyThreshold: z.number().int().default(3),
+    autoUnseal: z.boolean().default(true),
+    configDir: checked(validateAbsolutePath).default('/etc/vault'),
+    dataDir: checked(validateAbsolutePath).default('/var/lib/vault'),
+  })
+  .superRefine((vault, ctx) => {
+    const message = validateShares(vault.keyShares, vault.keyThreshold);
+    if (message) ctx.addIssue({ code: 'custom', message, path: ['keyThreshold'] });
+  });
+
+export const ClusterSchema = z.object({
+  /** Kubeconfig file; default KUBECONFIG or ~/.kube/config (on the Pi: /etc/rancher/k3s/k3s.yaml). */
+  kubeconfig: checked(validateLocalPath).optional(),
+  context: z.string().min(1).max(253).optional(),
+  /** Kubernetes API address reachable from the Vault host (the kubeconfig's is often 127.0.0.1). */
+  apiAddressForVault: checked(validateHttpsUrl).optional(),
+  authMountPath: checked(validateMountPath).default('kubernetes'),
+  esoNamespace: checked(validateK8sName).default('external-secrets'),
+});
+
+export const StepProgressSchema = z.object({
+  state: z.enum(['done', 'failed', 'running', 'cancelled']),
+  at: z.string(),
+  durationMs: z.number().nonnegative().optional(),
+  /** Redacted error message of the last failure. */
+  error: z.string().optional(),
+});
+
+export const LastRunSchema = z.object({
+  mode: z.enum(['apply', 'check']),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  /** Missing endedAt/result = the run was interrupted (crash, power cut, SSH drop). */
+  result: z.enum(['ok', 'failed', 'cancelled', 'drift']).optional(),
+  failedStep: z.string().optional(),
+});
+
+export const PROFILE_SCHEMA_VERSION = 1;
+
+export const ProfileSchema = z.object({
+  schemaVersion: z.literal(PROFILE_SCHEMA_VERSION).default(PROFILE_SCHEMA_VERSION),
+  host: HostSchema.default(() => HostSchema.parse({})),
+  vault: VaultSchema.default(() => VaultSchema.parse({})),
+  cluster: ClusterSchema.default(() => ClusterSchema.parse({})),
+  /** Display only: checks are the truth. */
+  progress: z.record(z.string(), StepProgressSchema).default({}),
+  lastRun: LastRunSchema.optional(),
+});
+
+export type Profile = z.infer<typeof ProfileSchema>;
+export type ProfileInput = z.input<typeof ProfileSchema>;
+export type StepProgress = z.infer<typeof StepProgressSchema>;
+export type LastRun = z.infer<typeof LastRunSchema>;
+
+export function defaultProfile(): Profile {
+  return ProfileSchema.parse({});
+}
