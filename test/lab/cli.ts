@@ -1,0 +1,63 @@
+/**
+ * The lab commands:
+ *   up       start the lab host and the release mirror (does nothing if a healthy lab is up)
+ *   down     stop everything the lab started and remove its instance
+ *   status   print what is up; exit 0 up, 1 unhealthy or starting, 3 down
+ *   serve-mirror --root DIR --port N   (used by `up`) run the release mirror in the foreground
+ * LAB_DIR (default /tmp/picluster-vault-tui-lab) says where the instance lives; see test/lab/README.md.
+ */
+import { parseArgs } from 'node:util';
+import { describeStatus, labDown, LabNeedsRootError, labStatus, labUp, requireRoot } from './lab.js';
+
+async function serveMirror(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string' } } });
+  const port = Number(values.port);
+  if (!values.root || !Number.isInteger(port)) throw new Error('usage: serve-mirror --root DIR --port N');
+  const { startMirror } = await import('./mirror/server.js');
+  const mirror = await startMirror({ root: values.root, host: '127.0.0.1', port });
+  process.stdout.write(`mirror serving ${values.root} on ${mirror.url}\n`);
+  const stop = (signal: string) => {
+    process.stdout.write(`mirror: ${signal}, closing\n`);
+    void mirror.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up': {
+      const { state } = await labUp();
+      process.stdout.write(describeStatus(await labStatus(state.labDir)) + '\n');
+      return 0;
+    }
+    case 'down':
+      await labDown();
+      return 0;
+    case 'status': {
+      requireRoot(); // the lab's key and pids belong to root
+      const status = await labStatus();
+      process.stdout.write(describeStatus(status) + '\n');
+      if (!status.recorded) return 3;
+      return status.health?.up ? 0 : 1;
+    }
+    case 'serve-mirror':
+      await serveMirror(rest);
+      return -1; // keeps running until signalled
+    default:
+      process.stderr.write('usage: cli.ts up | down | status\n');
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof LabNeedsRootError) process.stderr.write(`lab: ${error.message}\n`);
+    else process.stderr.write(`lab: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
