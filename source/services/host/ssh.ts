@@ -1,0 +1,565 @@
+/**
+ * The SSH transport (ssh2): one connection, opened on first use and reused by every command; after
+ * the link drops, the next call connects again. A command that was running when the link dropped is
+ * reported as lost and never re-run (it may or may not have finished on the host).
+ *
+ * Host keys are checked before any credential is sent: the key pinned in the profile, else
+ * ~/.ssh/known_hosts, else the user is asked (trust on first use) and an accepted key is pinned.
+ * A key that differs from the pinned or known one is refused.
+ *
+ * ssh2 is loaded on first connect so that commands which never reach the host do not pay for it.
+ * API: https://github.com/mscdex/ssh2#client-methods
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { InputError, UserError } from '../../core/errors.js';
+import {
+  OutputCollector,
+  TERMINATE_GRACE_MS,
+  abortError,
+  commandLabel,
+  exitCodeForSignal,
+  timeoutError,
+  toBuffer,
+  watchCancellation,
+  type RawExecResult,
+} from './exec-support.js';
+import {
+  checkKnownHosts,
+  knownHostsName,
+  knownKeyTypes,
+  parseKnownHosts,
+  pinOf,
+  type HostKeyPin,
+  type KnownHostEntry,
+} from './known-hosts.js';
+import { ShellFileOps } from './shell-file-ops.js';
+import { shellQuote } from './shell-quote.js';
+import { SudoSession, prepareCommand } from './sudo.js';
+import type { ExecOptions, ExecResult, FileStat, Transport, WriteFileOptions } from './transport.js';
+
+export type SshAuth =
+  /** ssh-agent at `socket` (default SSH_AUTH_SOCK). */
+  | { method: 'agent'; socket?: string }
+  /** A private key file; its passphrase, if any, is asked through askKeyPassphrase. */
+  | { method: 'key'; keyFile: string }
+  /** The login password, asked through askPassword. */
+  | { method: 'password' };
+
+export interface UnknownHostKeyInfo extends HostKeyPin {
+  host: string;
+  port: number;
+}
+
+export interface SshTransportOptions {
+  host: string;
+  port: number;
+  username: string;
+  auth: SshAuth;
+  /** Milliseconds between SSH keepalives; 0 disables them. Default 15000. */
+  keepaliveInterval?: number;
+  /** Unanswered keepalives before the link counts as dropped. Default 3. */
+  keepaliveCountMax?: number;
+  /** Handshake and login timeout. Default 20000. */
+  readyTimeoutMs?: number;
+  /** Default ~/.ssh/known_hosts. */
+  knownHostsFile?: string;
+  /** The key accepted earlier and saved in the profile. */
+  pinnedHostKey?: HostKeyPin;
+  /** Shows the fingerprint of a key seen for the first time; true = trust it (it is then pinned). */
+  onUnknownHostKey?: (info: UnknownHostKeyInfo) => Promise<boolean>;
+  /** Called with a newly accepted key so that the caller saves it in the profile. */
+  onPinned?: (pin: HostKeyPin) => void | Promise<void>;
+  askPassword?: (request: { user: string; host: string }) => Promise<string>;
+  askKeyPassphrase?: (request: { keyFile: string }) => Promise<string>;
+  askSudoPassword?: () => Promise<string>;
+}
+
+/** Environment variable that tags every process of one remote command, so that cancel can find them. */
+const EXEC_TAG = 'PICLUSTER_VAULT_TUI_EXEC';
+
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/** Signature algorithms that prove possession of a key of this type. */
+function algorithmsForKeyType(keyType: string): ServerHostKeyAlgorithm[] {
+  if (keyType === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  return HOST_KEY_ALGORITHMS.filter((algorithm) => algorithm === keyType);
+}
+
+interface Ssh2Module {
+  Client: typeof Client;
+  utils: { parseKey: (data: Buffer, passphrase?: string) => unknown };
+}
+
+let ssh2Loading: Promise<Ssh2Module> | undefined;
+
+function loadSsh2(): Promise<Ssh2Module> {
+  ssh2Loading ??= import('ssh2').then((module) => {
+    // ssh2 is CommonJS: `utils` is only on the default export.
+    const commonJs = (module as unknown as { default?: Ssh2Module }).default;
+    return { Client: module.Client, utils: commonJs?.utils ?? (module as unknown as Ssh2Module).utils };
+  });
+  return ssh2Loading;
+}
+
+interface Connection {
+  client: Client;
+  alive: boolean;
+  /** Called when the link drops, once per command running on it. */
+  onLost: Set<() => void>;
+}
+
+interface RunOptions extends Omit<ExecOptions, 'stdin' | 'sudo'> {
+  stdin?: Buffer;
+  label: string;
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  readonly description: string;
+  private readonly where: string;
+  private readonly sudo: SudoSession;
+  private readonly files: ShellFileOps;
+  private connection: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+  private pinnedHostKey: HostKeyPin | undefined;
+  /** Held in memory only, so that a reconnect does not ask again. */
+  private password: string | undefined;
+  private keyPassphrase: string | undefined;
+
+  constructor(private readonly options: SshTransportOptions) {
+    this.where = `${options.username}@${options.host}${options.port === 22 ? '' : `:${options.port}`}`;
+    this.description = `ssh ${options.username}@${options.host}:${options.port}`;
+    this.pinnedHostKey = options.pinnedHostKey;
+    this.sudo = new SudoSession(
+      (commandLine, runOptions) => this.run(commandLine, { ...runOptions, label: commandLine }),
+      options.askSudoPassword,
+      this.where,
+    );
+    this.files = new ShellFileOps((command, runOptions) => this.execRaw(command, runOptions), this.where);
+  }
+
+  /** The host key trusted for this transport now (pinned in the profile or accepted this session). */
+  get hostKeyPin(): HostKeyPin | undefined {
+    return this.pinnedHostKey;
+  }
+
+  /** Whether a connection is open right now (for status displays; calls connect as needed anyway). */
+  get connected(): boolean {
+    return this.connection?.alive === true;
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.execRaw(command, { ...options, stdin: toBuffer(options.stdin) });
+    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+  }
+
+  readFile(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<Buffer> {
+    return this.files.readFile(path, options);
+  }
+
+  writeFile(path: string, data: string | Buffer, options: WriteFileOptions): Promise<void> {
+    return this.files.writeFile(path, data, options);
+  }
+
+  stat(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<FileStat> {
+    return this.files.stat(path, options);
+  }
+
+  /** Opens the connection now (it is otherwise opened by the first command). */
+  async connect(): Promise<void> {
+    await this.liveConnection();
+  }
+
+  /** Closes the connection; a later call opens a new one. */
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (!connection?.alive) return;
+    const closed = new Promise<void>((resolve) => {
+      connection.client.once('close', () => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+    connection.client.end();
+    await closed;
+  }
+
+  private async execRaw(command: string, options: Omit<ExecOptions, 'stdin'> & { stdin?: Buffer }): Promise<RawExecResult> {
+    if (options.signal?.aborted) throw abortError(command, options.signal.reason);
+    const { commandLine, stdin } = await prepareCommand(this.sudo, command, options);
+    return this.run(commandLine, { ...options, stdin, label: command });
+  }
+
+  private async run(commandLine: string, options: RunOptions): Promise<RawExecResult> {
+    if (options.signal?.aborted) throw abortError(options.label, options.signal.reason);
+    const connection = await this.liveConnection();
+    const token = randomUUID();
+    // The user's login shell may not be POSIX: hand the command to /bin/sh, tagged for cancel.
+    const remoteCommand = `exec env ${EXEC_TAG}=${token} /bin/sh -c ${shellQuote(commandLine)}`;
+    const lostError = () =>
+      new UserError(`the SSH connection to ${this.where} was lost while running \`${commandLabel(options.label)}\``, {
+        hint: 'the command was not run again and may or may not have finished on the host; check the network and run again (the checks show what is already done)',
+      });
+
+    return new Promise<RawExecResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: { error: Error } | { result: RawExecResult }) => {
+        if (settled) return;
+        settled = true;
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.result);
+      };
+      connection.client.exec(remoteCommand, (error, channel) => {
+        if (error) {
+          settle({
+            error: connection.alive
+              ? new UserError(`cannot start a command on ${this.where}: ${error.message}`, {
+                  hint: 'the SSH server may limit sessions per connection (MaxSessions)',
+                  cause: error,
+                })
+              : lostError(),
+          });
+          return;
+        }
+        this.attachChannel(connection, channel, token, options, lostError, settle);
+      });
+    });
+  }
+
+  private attachChannel(
+    connection: Connection,
+    channel: ClientChannel,
+    token: string,
+    options: RunOptions,
+    lostError: () => UserError,
+    settle: (outcome: { error: Error } | { result: RawExecResult }) => void,
+  ): void {
+    const stdout = new OutputCollector(options.onStdoutLine);
+    const stderr = new OutputCollector(options.onStderrLine);
+    let exitCode: number | undefined;
+    let failure: Error | undefined;
+    const timers: NodeJS.Timeout[] = [];
+
+    const onLost = () => {
+      finish();
+      settle({ error: failure ?? lostError() });
+    };
+    connection.onLost.add(onLost);
+    const cancellation = watchCancellation(options, (kind) => {
+      failure =
+        kind === 'abort'
+          ? abortError(options.label, options.signal?.reason)
+          : timeoutError(options.label, options.timeoutMs ?? 0, this.where);
+      this.signalRemote(connection, token, 'TERM');
+      timers.push(setTimeout(() => this.signalRemote(connection, token, 'KILL'), TERMINATE_GRACE_MS));
+      // Never hang on a channel the server does not close: give up on it after the KILL had time.
+      timers.push(
+        setTimeout(() => {
+          channel.close();
+          finish();
+          settle({ error: failure as Error });
+        }, TERMINATE_GRACE_MS * 2),
+      );
+    });
+    const finish = () => {
+      cancellation.dispose();
+      for (const timer of timers) clearTimeout(timer);
+      connection.onLost.delete(onLost);
+    };
+
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('exit', (code: number | null, signalName?: string) => {
+      exitCode = code ?? exitCodeForSignal(signalName ?? 'KILL');
+    });
+    channel.on('close', () => {
+      finish();
+      const result = { code: exitCode ?? -1, stdout: stdout.finish(), stderr: stderr.finish() };
+      if (failure) settle({ error: failure });
+      else if (!connection.alive) settle({ error: lostError() });
+      else if (exitCode === undefined) {
+        settle({
+          error: new UserError(`\`${commandLabel(options.label)}\` on ${this.where} ended without an exit status`, {
+            hint: 'the SSH server closed the session early; see the host logs (journalctl -u ssh)',
+          }),
+        });
+      } else settle({ result });
+    });
+    channel.on('error', () => undefined);
+    if (options.stdin && options.stdin.length > 0) channel.end(options.stdin);
+    else channel.end();
+  }
+
+  /**
+   * Signals every process of one remote command. OpenSSH refuses the SSH "signal" request for some
+   * sessions (root logins: "session signalling requires privilege separation") and would only reach
+   * the first process anyway, so a second session finds the processes by their tag and signals their
+   * process group (sshd makes each session a process group leader). Processes under sudo lose the tag
+   * (env_reset) but sudo relays the signal to them.
+   */
+  private signalRemote(connection: Connection, token: string, signal: 'TERM' | 'KILL'): void {
+    if (!connection.alive) return;
+    const script = [
+      `for f in $(grep -l -F -x -z -e ${shellQuote(`${EXEC_TAG}=${token}`)} /proc/[0-9]*/environ 2>/dev/null); do`,
+      '  p=${f#/proc/}; p=${p%/environ}',
+      `  kill -${signal} -- "-$p" 2>/dev/null || kill -${signal} "$p" 2>/dev/null`,
+      'done; :',
+    ].join('\n');
+    connection.client.exec(`exec /bin/sh -c ${shellQuote(script)}`, (error, channel) => {
+      if (error) return;
+      channel.on('error', () => undefined);
+      channel.resume();
+      channel.stderr.resume();
+      channel.end();
+    });
+  }
+
+  private liveConnection(): Promise<Connection> {
+    if (this.connection?.alive) return Promise.resolve(this.connection);
+    this.connecting ??= this.openConnection().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async openConnection(): Promise<Connection> {
+    const ssh2 = await loadSsh2();
+    const knownHosts = await this.readKnownHosts();
+    const credentials = await this.credentials(ssh2);
+    const preferred = this.pinnedHostKey
+      ? algorithmsForKeyType(this.pinnedHostKey.algorithm)
+      : knownKeyTypes(knownHosts, this.options.host, this.options.port).flatMap(algorithmsForKeyType);
+
+    const client = new ssh2.Client();
+    const connection: Connection = { client, alive: false, onLost: new Set() };
+    let hostKeyFailure: Error | undefined;
+
+    return new Promise<Connection>((resolve, reject) => {
+      let settled = false;
+      client.on('ready', () => {
+        settled = true;
+        connection.alive = true;
+        this.connection = connection;
+        resolve(connection);
+      });
+      client.on('error', (error: Error & { level?: string }) => {
+        if (settled) return; // 'close' follows and reports the drop to running commands.
+        settled = true;
+        reject(hostKeyFailure ?? this.connectError(error));
+        client.end();
+      });
+      client.on('close', () => {
+        const wasAlive = connection.alive;
+        connection.alive = false;
+        if (this.connection === connection) this.connection = undefined;
+        if (!settled) {
+          settled = true;
+          reject(hostKeyFailure ?? new UserError(`the SSH server ${this.where} closed the connection during login`));
+        }
+        if (wasAlive) for (const onLost of [...connection.onLost]) onLost();
+      });
+      client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+        // Servers that take passwords only through keyboard-interactive (PAM) ask for it this way.
+        finish(prompts.map(() => this.password ?? ''));
+      });
+
+      const config: ConnectConfig = {
+        host: this.options.host,
+        port: this.options.port,
+        username: this.options.username,
+        keepaliveInterval: this.options.keepaliveInterval ?? 15_000,
+        keepaliveCountMax: this.options.keepaliveCountMax ?? 3,
+        readyTimeout: this.options.readyTimeoutMs ?? 20_000,
+        ...credentials,
+        // Must return undefined: ssh2 treats any returned value (a Promise too) as the verdict.
+        hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
+          this.verifyHostKey(key, knownHosts).then(
+            () => verify(true),
+            (error: unknown) => {
+              hostKeyFailure = error instanceof Error ? error : new Error(String(error));
+              verify(false);
+            },
+          );
+        },
+      };
+      if (preferred.length > 0) {
+        // Ask for the key type we already know, as OpenSSH does, instead of meeting an unknown one.
+        config.algorithms = {
+          serverHostKey: [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])],
+        };
+      }
+      client.connect(config);
+    });
+  }
+
+  private async readKnownHosts(): Promise<KnownHostEntry[]> {
+    const file = expandHome(this.options.knownHostsFile ?? '~/.ssh/known_hosts');
+    try {
+      return parseKnownHosts(await readFile(file, 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new UserError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private async verifyHostKey(keyBlob: Buffer, knownHosts: KnownHostEntry[]): Promise<void> {
+    const { host, port } = this.options;
+    const presented = pinOf(keyBlob);
+    const shown = `${presented.algorithm} ${presented.fingerprint}`;
+    const pin = this.pinnedHostKey;
+    if (pin) {
+      if (pin.algorithm === presented.algorithm && pin.fingerprint === presented.fingerprint) return;
+      throw new UserError(
+        `HOST KEY CHANGED for ${host}:${port}: the profile trusts ${pin.algorithm} ${pin.fingerprint}, the server presented ${shown}. ` +
+          'Refusing to connect: someone may be intercepting the connection.',
+        {
+          hint:
+            'if the host was reinstalled or its keys regenerated on purpose, compare the new fingerprint on the host ' +
+            '(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then remove the pinned key (host.hostKey) from the profile and connect again',
+        },
+      );
+    }
+    const knownHostsFile = this.options.knownHostsFile ?? '~/.ssh/known_hosts';
+    const verdict = checkKnownHosts(knownHosts, host, port, keyBlob);
+    switch (verdict.status) {
+      case 'match':
+        return;
+      case 'revoked':
+        throw new UserError(`the host key of ${host}:${port} (${shown}) is marked @revoked in ${knownHostsFile} (line ${verdict.entry.line})`, {
+          hint: 'the host must get a new host key (ssh-keygen -A on the host after removing the old keys)',
+        });
+      case 'mismatch': {
+        const expected = verdict.expected.map((entry) => `${entry.keyType} ${pinOf(entry.key).fingerprint} (line ${entry.line})`).join(', ');
+        throw new UserError(
+          `HOST KEY CHANGED for ${host}:${port}: ${knownHostsFile} lists ${expected}, the server presented ${shown}. ` +
+            'Refusing to connect: someone may be intercepting the connection.',
+          {
+            hint:
+              'if the host was reinstalled or its keys regenerated on purpose, compare the new fingerprint on the host, then remove the old entry: ' +
+              `ssh-keygen -R ${shellQuote(knownHostsName(host, port))} -f ${shellQuote(knownHostsFile)}`,
+          },
+        );
+      }
+      case 'unknown': {
+        if (!this.options.onUnknownHostKey) {
+          throw new UserError(`the host key of ${host}:${port} (${shown}) is not known and cannot be confirmed here`, {
+            hint: `connect once interactively to confirm it, or add it to ${knownHostsFile} (ssh ${this.options.username}@${host} -p ${port})`,
+          });
+        }
+        const accepted = await this.options.onUnknownHostKey({ host, port, ...presented });
+        if (!accepted) {
+          throw new UserError(`the host key of ${host}:${port} (${shown}) was not accepted; not connecting`, {
+            hint: 'compare it with the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and accept it if they match',
+          });
+        }
+        this.pinnedHostKey = presented;
+        await this.options.onPinned?.(presented);
+        return;
+      }
+    }
+  }
+
+  private async credentials(ssh2: Ssh2Module): Promise<Partial<ConnectConfig>> {
+    const { auth } = this.options;
+    switch (auth.method) {
+      case 'agent': {
+        const socket = auth.socket ?? process.env['SSH_AUTH_SOCK'];
+        if (!socket) {
+          throw new UserError('no ssh-agent is running (SSH_AUTH_SOCK is not set)', {
+            hint: 'start one and add your key (eval "$(ssh-agent)"; ssh-add), or set host.auth to key or password in the profile',
+          });
+        }
+        return { agent: socket };
+      }
+      case 'key': {
+        const keyFile = expandHome(auth.keyFile);
+        let privateKey: Buffer;
+        try {
+          privateKey = await readFile(keyFile);
+        } catch (error) {
+          throw new InputError(`cannot read the SSH key ${keyFile}: ${(error as Error).message}`, {
+            field: 'host.keyFile',
+            hint: 'set host.keyFile to your private key, e.g. ~/.ssh/id_ed25519',
+            cause: error,
+          });
+        }
+        const parsed = ssh2.utils.parseKey(privateKey);
+        if (!(parsed instanceof Error)) return { privateKey };
+        if (!/passphrase/i.test(parsed.message)) {
+          throw new InputError(`${keyFile} is not a private key ssh can use: ${parsed.message}`, { field: 'host.keyFile' });
+        }
+        if (this.keyPassphrase === undefined) {
+          if (!this.options.askKeyPassphrase) {
+            throw new UserError(`the SSH key ${keyFile} is protected by a passphrase that cannot be asked here`, {
+              hint: 'add the key to ssh-agent (ssh-add) and use host.auth agent',
+            });
+          }
+          this.keyPassphrase = await this.options.askKeyPassphrase({ keyFile });
+        }
+        if (ssh2.utils.parseKey(privateKey, this.keyPassphrase) instanceof Error) {
+          this.keyPassphrase = undefined;
+          throw new UserError(`wrong passphrase for the SSH key ${keyFile}`, { hint: 'try again with the passphrase of that key' });
+        }
+        return { privateKey, passphrase: this.keyPassphrase };
+      }
+      case 'password': {
+        if (this.password === undefined) {
+          if (!this.options.askPassword) {
+            throw new UserError(`logging in to ${this.where} needs a password that cannot be asked here`, {
+              hint: 'run interactively, or use a key (host.auth key or agent)',
+            });
+          }
+          this.password = await this.options.askPassword({ user: this.options.username, host: this.options.host });
+        }
+        return { password: this.password, tryKeyboard: true };
+      }
+    }
+  }
+
+  private connectError(error: Error & { level?: string; code?: string }): UserError {
+    const { host, port, username, auth } = this.options;
+    if (error.level === 'client-authentication') {
+      if (auth.method === 'password') this.password = undefined;
+      const hints: Record<SshAuth['method'], string> = {
+        agent: `check that ssh-add -l lists a key whose public half is in ~${username}/.ssh/authorized_keys on the host`,
+        key: `check that the public half of ${auth.method === 'key' ? auth.keyFile : 'the key'} is in ~${username}/.ssh/authorized_keys on the host`,
+        password: 'the password may be wrong, or the server may not accept passwords (PasswordAuthentication no)',
+      };
+      return new UserError(`the SSH server ${host}:${port} refused the login as ${username} (${auth.method})`, {
+        hint: hints[auth.method],
+        cause: error,
+      });
+    }
+    if (error.code === 'ECONNREFUSED') {
+      return new UserError(`nothing accepts SSH connections on ${host}:${port}`, {
+        hint: 'check that the host is up, that sshd runs on it, and the port (host.port)',
+        cause: error,
+      });
+    }
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+      return new UserError(`cannot resolve the host name ${host}`, { hint: 'check host.address, or use the IP address', cause: error });
+    }
+    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' || error.code === 'ETIMEDOUT' || /timed out/i.test(error.message)) {
+      return new UserError(`cannot reach ${host}:${port} (${error.message})`, {
+        hint: 'check that the host is powered on and on the network, and the address in the profile',
+        cause: error,
+      });
+    }
+    return new UserError(`SSH connection to ${host}:${port} failed: ${error.message}`, { cause: error });
+  }
+}
