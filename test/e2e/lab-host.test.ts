@@ -187,7 +187,8 @@ describe('lab commands', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(await isAlive(state.host.nspawnPid)).toBe(false);
     expect(await isAlive(state.mirror.pid)).toBe(false);
-    expect(await processesUsing(dir)).toEqual([]);
+    expect(state.host.pidNamespace).toMatch(/^pid:\[\d+\]$/);
+    expect(await processesUsing(dir, [state.host.pidNamespace!])).toEqual([]);
     expect(await mountsUnder(dir)).toEqual([]);
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
     expect(await readLabFile(dir)).toBeUndefined();

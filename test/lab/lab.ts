@@ -23,7 +23,7 @@ import { createLabLog, seconds, silentLog, type LabLog } from './host/log.js';
 import { bootMachine, findLeader, nodeBinary, shutdownMachine, waitUntilReady } from './host/machine.js';
 import { LAB_HOSTNAME, LAB_USER, prepareHostRoot } from './host/prepare.js';
 import { pickFreePorts } from './host/ports.js';
-import { isOurs, mountsUnder, processesUsing, stopProcess } from './host/process.js';
+import { isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
 
@@ -58,6 +58,8 @@ export interface LabHost {
   hostKeyPublic: string;
   nspawnPid: number;
   leaderPid: number | undefined;
+  /** The container's pid namespace (`pid:[…]`): every process of the host lives in it. */
+  pidNamespace: string | undefined;
   machine: string;
   hostname: string;
   root: string;
@@ -97,7 +99,7 @@ export interface StartingState {
   labDir: string;
   startedAt: string;
   upPid: number;
-  host?: { nspawnPid: number; leaderPid?: number | undefined; root: string };
+  host?: { nspawnPid: number; leaderPid?: number | undefined; pidNamespace?: string | undefined; root: string };
   mirror?: { pid: number; root: string };
 }
 
@@ -283,11 +285,12 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
 
     const hostReady = (async () => {
       const leaderPid = await findLeader(nspawnPid);
-      starting.host = { nspawnPid, leaderPid, root: paths.root };
+      const pidNamespace = leaderPid === undefined ? undefined : await pidNamespaceOf(leaderPid);
+      starting.host = { nspawnPid, leaderPid, pidNamespace, root: paths.root };
       const ready = await waitUntilReady(target, { nspawnPid, consoleLog: paths.consoleLog }, 120_000);
       const bootMs = Date.now() - bootBegin;
       log.line(`host is ${ready.state} (${seconds(bootMs)}s after start)${ready.failedUnits.length ? `; failed units: ${ready.failedUnits.join(', ')}` : ''}`);
-      return { leaderPid, bootMs };
+      return { leaderPid, pidNamespace, bootMs };
     })();
     const mirrorReady = (async () => {
       const mirrorBegin = Date.now();
@@ -319,6 +322,7 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
         hostKeyPublic: `${prepared.hostKey.algorithm} ${prepared.hostKey.base64}`,
         nspawnPid,
         leaderPid: hostResult.value.leaderPid,
+        pidNamespace: hostResult.value.pidNamespace,
         machine,
         hostname: LAB_HOSTNAME,
         root: paths.root,
@@ -435,11 +439,11 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
   if (file.host) {
     const target = file.state === 'up' ? sshTargetOf(file) : undefined;
     const how = await log.timed(`stop host (pid ${file.host.nspawnPid})`, () =>
-      shutdownMachine(target, { nspawnPid: file.host!.nspawnPid, leaderPid: file.host!.leaderPid, root: file.host!.root }),
+      shutdownMachine(target, { nspawnPid: file.host!.nspawnPid, leaderPid: file.host!.leaderPid, pidNamespace: file.host!.pidNamespace, root: file.host!.root }),
     );
     log.line(`host: ${how}`);
   }
-  const leftovers = await processesUsing(paths.hostDir);
+  const leftovers = await processesUsing(paths.hostDir, file.host?.pidNamespace ? [file.host.pidNamespace] : []);
   if (leftovers.length > 0) {
     throw new Error(`processes still use ${paths.hostDir}; not removing it:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
   }

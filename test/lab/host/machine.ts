@@ -7,7 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LAB_HOSTNAME } from './prepare.js';
-import { CommandError, childrenOf, isAlive, isOurs, stopProcess, waitForExit } from './process.js';
+import { CommandError, childrenOf, isAlive, isOurs, pidNamespaceOf, stopProcess, waitForExit } from './process.js';
 import { sshRun, waitForSsh, type SshTarget } from './ssh.js';
 
 export interface BootedMachine {
@@ -55,12 +55,18 @@ export async function bootMachine(options: { root: string; machine: string; cons
   }
 }
 
-/** The container's init, once nspawn has forked it. */
+/**
+ * The container's init once nspawn has started it: nspawn's child that lives in a pid namespace of
+ * its own (a first child of nspawn still in ours only prepares the container, then exits).
+ */
 export async function findLeader(nspawnPid: number, timeoutMs = 10_000): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
+  const ours = await pidNamespaceOf(nspawnPid);
   while (Date.now() < deadline && (await isAlive(nspawnPid))) {
-    const [leader] = await childrenOf(nspawnPid);
-    if (leader !== undefined) return leader;
+    for (const child of await childrenOf(nspawnPid)) {
+      const namespace = await pidNamespaceOf(child);
+      if (namespace !== undefined && namespace !== ours) return child;
+    }
     await sleep(50);
   }
   return undefined;
@@ -125,14 +131,25 @@ export async function waitUntilReady(
  */
 export async function shutdownMachine(
   target: SshTarget | undefined,
-  machine: { nspawnPid: number; leaderPid: number | undefined; root: string },
+  machine: { nspawnPid: number; leaderPid: number | undefined; pidNamespace: string | undefined; root: string },
 ): Promise<'not-running' | 'powered-off' | 'terminated' | 'killed'> {
-  if (!(await isOurs(machine.nspawnPid, machine.root))) return 'not-running';
+  // The init is killed along with nspawn only while that pid is still the container's init.
+  const leaderIsOurs = async (): Promise<boolean> =>
+    machine.leaderPid !== undefined && machine.pidNamespace !== undefined && (await pidNamespaceOf(machine.leaderPid)) === machine.pidNamespace;
+  if (!(await isOurs(machine.nspawnPid, machine.root))) {
+    // nspawn is gone; if it was killed, the container's init can outlive it. Killing the init of a
+    // pid namespace kills every process in it (pid_namespaces(7)).
+    if (machine.leaderPid !== undefined && (await leaderIsOurs())) {
+      await stopProcess(machine.leaderPid, 0);
+      return 'killed';
+    }
+    return 'not-running';
+  }
   if (target) {
     // The SSH connection drops while the host goes down: its outcome says nothing; nspawn's exit does.
     await sshRun(target, 'sudo -n systemctl poweroff', { timeoutMs: 15_000 }).catch(() => undefined);
     if (await waitForExit(machine.nspawnPid, 30_000)) return 'powered-off';
   }
-  const leader = machine.leaderPid !== undefined && (await isAlive(machine.leaderPid)) ? [machine.leaderPid] : [];
+  const leader = machine.leaderPid !== undefined && (await leaderIsOurs()) ? [machine.leaderPid] : [];
   return (await stopProcess(machine.nspawnPid, 20_000, leader)) === 'exited' ? 'terminated' : 'killed';
 }

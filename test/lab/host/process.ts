@@ -133,20 +133,32 @@ export async function childrenOf(pid: number): Promise<number[]> {
   return children;
 }
 
+/** The pid namespace of a process, as the kernel names it (`pid:[4026532…]`); undefined when it is gone. */
+export async function pidNamespaceOf(pid: number): Promise<string | undefined> {
+  return readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+}
+
 /**
- * Processes that still use `dir`: their root directory is inside it (processes of a container booted
- * from it) or their command line names it. Used to prove that `down` left nothing running.
+ * Processes that still use a lab instance: their command line names `dir`, their root directory is
+ * inside it, or they live in one of `pidNamespaces` (a container's processes: from this machine's
+ * side their root shows as "/", since they are in another mount namespace). Used to prove that
+ * `down` left nothing running.
  */
-export async function processesUsing(dir: string): Promise<{ pid: number; commandLine: string }[]> {
+export async function processesUsing(dir: string, pidNamespaces: readonly string[] = []): Promise<{ pid: number; commandLine: string }[]> {
   const found: { pid: number; commandLine: string }[] = [];
   const self = String(process.pid);
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry) || entry === self) continue;
     const pid = Number(entry);
-    const root = await readlink(`/proc/${entry}/root`).catch(() => undefined);
     const commandLine = await commandLineOf(pid);
     if (commandLine === undefined || !(await isAlive(pid))) continue;
-    if ((root !== undefined && (root === dir || root.startsWith(`${dir}/`))) || commandLine.includes(dir)) {
+    const root = await readlink(`/proc/${entry}/root`).catch(() => undefined);
+    const namespace = pidNamespaces.length > 0 ? await pidNamespaceOf(pid) : undefined;
+    if (
+      commandLine.includes(dir) ||
+      (root !== undefined && (root === dir || root.startsWith(`${dir}/`))) ||
+      (namespace !== undefined && pidNamespaces.includes(namespace))
+    ) {
       found.push({ pid, commandLine });
     }
   }
