@@ -1,0 +1,217 @@
+/**
+ * The TUI's root: providers (theme, dependencies, keyboard), the three state slices (app, setup,
+ * profile form), the run controller, and the frame: header, the current screen (or a dialog), footer.
+ */
+import { Box, Text, useApp } from 'ink';
+import { useCallback, useEffect, useMemo, useReducer, useState, type ReactNode } from 'react';
+import { describeError } from '../core/errors.js';
+import type { StepInfo } from '../core/step.js';
+import { stepInfo } from '../core/step.js';
+import type { Profile } from '../profile/schema.js';
+import { Dialog } from './components/Dialog.js';
+import { Header } from './components/Header.js';
+import { KeyHints } from './components/KeyHints.js';
+import { DependenciesContext, type AppDependencies } from './deps.js';
+import { KeyboardProvider, useKeyHandler } from './hooks/keys.js';
+import { useRunController } from './hooks/useRunController.js';
+import { useTerminalSize } from './hooks/useTerminalSize.js';
+import {
+  actionFor,
+  DIALOG_KEYS,
+  FIELD_EDIT_KEYS,
+  GLOBAL_KEYS,
+  HELP_KEYS,
+  PROFILE_KEYS,
+  SETUP_KEYS,
+  type KeyBinding,
+  type KeyPress,
+} from './keymap.js';
+import { frameLayout } from './layout.js';
+import { DialogPrompter, PromptDialog, usePromptRequest } from './prompter.js';
+import { HelpScreen } from './screens/HelpScreen.js';
+import { ProfileScreen } from './screens/ProfileScreen.js';
+import { SetupScreen } from './screens/SetupScreen.js';
+import { appReducer, initialAppState, type AppState } from './state/app-state.js';
+import { initialProfileFormState, isDirty, profileFormReducer, type ProfileFormState } from './state/profile-form.js';
+import { initialSetupState, setupReducer, type SetupState } from './state/setup-state.js';
+import { createTheme, ThemeContext, type Theme } from './theme.js';
+
+export interface InitialState {
+  app?: AppState;
+  setup?: SetupState;
+  profile?: ProfileFormState;
+}
+
+export interface AppProps {
+  deps: AppDependencies;
+  theme?: Theme;
+  /** Start from a given state (tests render any screen in any state this way). */
+  initialState?: InitialState;
+  /** How long quitting waits for a cancelled run to settle before leaving anyway. */
+  stopTimeoutMs?: number;
+}
+
+export function App({ deps, theme, initialState, stopTimeoutMs = 5000 }: AppProps) {
+  const resolvedTheme = useMemo(() => theme ?? createTheme({ unicode: false, color: false }), [theme]);
+  return (
+    <ThemeContext.Provider value={resolvedTheme}>
+      <DependenciesContext.Provider value={deps}>
+        <KeyboardProvider>
+          <Shell deps={deps} initialState={initialState} stopTimeoutMs={stopTimeoutMs} />
+        </KeyboardProvider>
+      </DependenciesContext.Provider>
+    </ThemeContext.Provider>
+  );
+}
+
+/** The steps of the plan for `profile`, or none (with the reason) when the plan cannot be built. */
+function planSteps(deps: AppDependencies, profile: Profile): { steps: StepInfo[]; error?: string } {
+  try {
+    return { steps: deps.createPlan(profile).steps.map(stepInfo) };
+  } catch (error) {
+    return { steps: [], error: describeError(error).message };
+  }
+}
+
+function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; initialState: InitialState | undefined; stopTimeoutMs: number }) {
+  const { exit } = useApp();
+  const size = useTerminalSize();
+  const layout = frameLayout(size);
+
+  const [app, dispatchApp] = useReducer(appReducer, initialState?.app ?? initialAppState(deps.profileExists ? 'setup' : 'profile'));
+  const [form, dispatchForm] = useReducer(profileFormReducer, initialState?.profile ?? initialProfileFormState(deps.profile, deps.profileExists));
+  const [setup, dispatchSetup] = useReducer(setupReducer, undefined, () => {
+    if (initialState?.setup) return initialState.setup;
+    const { steps, error } = planSteps(deps, deps.profile);
+    const state = initialSetupState(steps, deps.profile);
+    return error ? { ...state, last: { mode: 'apply' as const, result: 'crashed' as const, message: error } } : state;
+  });
+  const [prompter] = useState(() => new DialogPrompter(deps.redactor));
+  const request = usePromptRequest(prompter);
+
+  const profile = form.saved;
+  const unsaved = isDirty(form);
+  const onRunStarted = useCallback(() => dispatchApp({ type: 'run-started' }), []);
+  const runs = useRunController(deps, prompter, dispatchSetup, onRunStarted);
+  const running = setup.run !== 'idle';
+
+  const onSaved = useCallback(
+    (saved: Profile) => {
+      const { steps } = planSteps(deps, saved);
+      dispatchSetup({ type: 'plan-loaded', steps, profile: saved });
+    },
+    [deps],
+  );
+
+  // Quitting: stop the run (the runner records where it stopped), then unmount.
+  useEffect(() => {
+    if (!app.quitting) return;
+    let cancelled = false;
+    void runs.stop(stopTimeoutMs).then(() => {
+      if (!cancelled) exit();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [app.quitting, exit, runs, stopTimeoutMs]);
+
+  const handleGlobal = useCallback(
+    (press: KeyPress): boolean => {
+      const action = actionFor(GLOBAL_KEYS, press);
+      switch (action) {
+        case 'interrupt':
+          if (running && !app.interruptArmed) runs.cancel();
+          dispatchApp({ type: 'interrupt', running });
+          return true;
+        case 'quit':
+          dispatchApp({ type: 'quit-requested', reason: running ? 'running' : unsaved ? 'unsaved' : undefined });
+          return true;
+        case 'help':
+          dispatchApp({ type: 'toggle-help' });
+          return true;
+        case 'back':
+          dispatchApp({ type: 'back' });
+          return true;
+        case 'next-screen':
+          dispatchApp({ type: 'cycle-screen', direction: 1 });
+          return true;
+        case 'previous-screen':
+          dispatchApp({ type: 'cycle-screen', direction: -1 });
+          return true;
+        case undefined:
+          return false;
+      }
+    },
+    [app.interruptArmed, running, runs, unsaved],
+  );
+  useKeyHandler('global', handleGlobal);
+
+  const handleQuitDialog = useCallback((press: KeyPress): boolean => {
+    if (press.name === 'ctrl+c') return false;
+    const action = actionFor(DIALOG_KEYS, press);
+    if (action === 'yes' || press.name === 'q') dispatchApp({ type: 'quit-confirmed' });
+    else if (action === 'no' || action === 'cancel' || action === 'submit') dispatchApp({ type: 'quit-dismissed' });
+    return true;
+  }, []);
+  useKeyHandler('dialog', handleQuitDialog, app.confirmQuit !== false);
+
+  let body: ReactNode;
+  let footer: readonly KeyBinding[];
+  if (app.confirmQuit) {
+    body = (
+      <Dialog
+        title="Quit?"
+        question={
+          app.confirmQuit === 'running'
+            ? 'A step is running. Quit now? The step is cancelled and the next run resumes from it.'
+            : 'The profile has unsaved changes. Quit without saving them?'
+        }
+        keys="y quit  n/esc/enter stay"
+        width={layout.width}
+        height={layout.bodyHeight}
+      />
+    );
+    footer = DIALOG_KEYS;
+  } else if (request) {
+    body = <PromptDialog key={request.id} prompter={prompter} request={request} width={layout.width} height={layout.bodyHeight} />;
+    footer = DIALOG_KEYS;
+  } else if (app.screen === 'profile') {
+    body = <ProfileScreen state={form} dispatch={dispatchForm} onSaved={onSaved} width={layout.width} height={layout.bodyHeight} />;
+    footer = form.editing !== undefined ? FIELD_EDIT_KEYS : [...PROFILE_KEYS, ...GLOBAL_KEYS];
+  } else if (app.screen === 'help') {
+    body = <HelpScreen width={layout.width} height={layout.bodyHeight} />;
+    footer = [...HELP_KEYS, ...GLOBAL_KEYS.filter((binding) => binding.action === 'quit')];
+  } else {
+    body = (
+      <SetupScreen
+        state={setup}
+        dispatch={dispatchSetup}
+        startRun={runs.start}
+        logBuffer={deps.logBuffer}
+        profileName={deps.profileName}
+        profile={profile}
+        unsavedChanges={unsaved}
+        width={layout.width}
+        height={layout.bodyHeight}
+      />
+    );
+    footer = [...SETUP_KEYS, ...GLOBAL_KEYS];
+  }
+
+  const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : running || app.notice?.startsWith('Cancelling') !== true ? app.notice : undefined;
+  return (
+    <Box flexDirection="column" width={layout.width} height={layout.frameHeight} overflow="hidden">
+      {layout.frameHeight >= 3 ? <Header screen={app.screen} profileName={deps.profileName} width={layout.width} /> : null}
+      <Box height={layout.bodyHeight} width={layout.width} overflow="hidden">
+        {body}
+      </Box>
+      {layout.frameHeight >= 2 ? (
+        <Box height={1} width={layout.width} overflow="hidden">
+          <KeyHints bindings={footer} {...(notice ? { notice } : {})} />
+        </Box>
+      ) : (
+        <Text> </Text>
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * A modal question: a bordered box with the question, an optional detail, an optional input line
+ * (masked for secrets) and the keys that answer it. It replaces the body of the screen while open,
+ * so nothing underneath can take keys or be mistaken for part of the question.
+ */
+import { Box, Text } from 'ink';
+import { useTheme } from '../theme.js';
+import { sanitize } from './text.js';
+
+export interface DialogProps {
+  title: string;
+  question: string;
+  detail?: string;
+  /** The input line, when the dialog takes text. */
+  input?: { value: string; masked: boolean };
+  error?: string;
+  keys: string;
+  width: number;
+  height: number;
+}
+
+export function Dialog({ title, question, detail, input, error, keys, width, height }: DialogProps) {
+  const theme = useTheme();
+  const boxWidth = Math.max(20, Math.min(width, 72));
+  const shown = input ? (input.masked ? '*'.repeat(Array.from(input.value).length) : sanitize(input.value)) : undefined;
+  return (
+    <Box height={height} width={width} justifyContent="center" alignItems="center" overflow="hidden">
+      <Box
+        flexDirection="column"
+        width={boxWidth}
+        borderStyle={theme.unicode ? 'round' : 'classic'}
+        borderColor={theme.color('accent')}
+        paddingX={1}
+        overflow="hidden"
+      >
+        <Text bold color={theme.color('accent')} wrap="truncate-end">
+          {title}
+        </Text>
+        <Text wrap="wrap">{sanitize(question)}</Text>
+        {detail ? (
+          <Text dimColor wrap="wrap">
+            {sanitize(detail)}
+          </Text>
+        ) : null}
+        {shown !== undefined ? (
+          <Text wrap="truncate-start">
+            {theme.glyphs.selected} {shown}
+            <Text color={theme.color('accent')}>{theme.glyphs.cursor}</Text>
+          </Text>
+        ) : null}
+        {error ? (
+          <Text color={theme.color('error')} wrap="wrap">
+            {theme.glyphs.invalid} {sanitize(error)}
+          </Text>
+        ) : null}
+        <Text dimColor wrap="truncate-end">
+          {keys}
+        </Text>
+      </Box>
+    </Box>
+  );
+}

@@ -1,0 +1,31 @@
+import { Box, Text } from 'ink';
+import type { Screen } from '../state/app-state.js';
+import { useTheme } from '../theme.js';
+
+const TABS: readonly { screen: Screen; title: string }[] = [
+  { screen: 'setup', title: 'Setup' },
+  { screen: 'profile', title: 'Profile' },
+  { screen: 'help', title: 'Help' },
+];
+
+/** One row: the product, the screens (current one highlighted) and the profile name. */
+export function Header({ screen, profileName, width }: { screen: Screen; profileName: string; width: number }) {
+  const theme = useTheme();
+  return (
+    <Box height={1} width={width} overflow="hidden">
+      <Text bold color={theme.color('accent')} wrap="truncate-end">
+        picluster-vault-tui{' '}
+      </Text>
+      {TABS.map((tab) => (
+        <Text key={tab.screen} wrap="truncate-end" {...(tab.screen === screen ? { inverse: true, bold: true } : { dimColor: true })}>
+          {tab.screen === screen ? `[${tab.title}]` : ` ${tab.title} `}
+        </Text>
+      ))}
+      <Box flexGrow={1} justifyContent="flex-end">
+        <Text dimColor wrap="truncate-start">
+          profile: {profileName}
+        </Text>
+      </Box>
+    </Box>
+  );
+}

@@ -1,0 +1,71 @@
+/**
+ * The live log. Renders only the lines that fit (a window over the LogBuffer), re-renders at most
+ * every 80 ms however fast lines arrive, and either follows the newest line or stays where the
+ * user scrolled to (anchored by absolute line number, so new lines do not move the view).
+ */
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import type { LogBuffer } from '../../core/log-buffer.js';
+import type { LogLine } from '../../core/step.js';
+import { useThrottledSubscription } from '../hooks/useThrottledSubscription.js';
+import { useTheme } from '../theme.js';
+import { sanitize } from './text.js';
+
+export interface LogCounts {
+  total: number;
+  size: number;
+}
+
+/** Absolute index (LogBuffer.total numbering) of the first line shown. */
+export function logWindowTop(counts: LogCounts, follow: boolean, logTop: number, height: number): number {
+  const oldest = counts.total - counts.size;
+  const lastTop = Math.max(oldest, counts.total - height);
+  if (follow) return lastTop;
+  return Math.min(Math.max(logTop, oldest), lastTop);
+}
+
+function clock(at: number): string {
+  const date = new Date(at);
+  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
+}
+
+function LogRow({ line, width }: { line: LogLine; width: number }) {
+  const theme = useTheme();
+  const color = line.level === 'error' ? theme.color('error') : line.level === 'warn' ? theme.color('warning') : undefined;
+  return (
+    <Box height={1} width={width} overflow="hidden">
+      <Text wrap="truncate-end" {...(line.level === 'debug' ? { dimColor: true } : {})}>
+        <Text dimColor>{clock(line.at)} </Text>
+        {line.stepId ? <Text color={theme.color('accent')}>{sanitize(line.stepId)} </Text> : null}
+        <Text color={color}>{sanitize(line.text)}</Text>
+      </Text>
+    </Box>
+  );
+}
+
+export const LogPane = memo(function LogPane({
+  buffer,
+  height,
+  width,
+  follow,
+  logTop,
+}: {
+  buffer: LogBuffer;
+  height: number;
+  width: number;
+  follow: boolean;
+  logTop: number;
+}) {
+  useThrottledSubscription(buffer);
+  const top = logWindowTop(buffer, follow, logTop, height);
+  const oldest = buffer.total - buffer.size;
+  const lines = buffer.slice(top - oldest, top - oldest + height);
+  return (
+    <Box flexDirection="column" height={height} width={width} overflow="hidden">
+      {lines.length === 0 ? <Text dimColor>No log lines yet.</Text> : null}
+      {lines.map((line, index) => (
+        <LogRow key={top + index} line={line} width={width} />
+      ))}
+    </Box>
+  );
+});

@@ -1,0 +1,138 @@
+/**
+ * Where the setup stands: the target of the profile, what is running now, and how the last run
+ * ended — for a failure its message and the hint saying how to fix it.
+ */
+import { Box, Text } from 'ink';
+import { memo, type ReactNode } from 'react';
+import type { Profile } from '../../profile/schema.js';
+import type { SetupState } from '../state/setup-state.js';
+import { useTheme } from '../theme.js';
+import { formatDuration, sanitize } from './text.js';
+
+export function describeTarget(profile: Profile): string {
+  if (profile.host.transport === 'local') return 'this machine (local)';
+  return `ssh ${profile.host.user}@${profile.host.address}:${profile.host.port}`;
+}
+
+function Field({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <Box height={1} overflow="hidden">
+      <Box width={9} flexShrink={0}>
+        <Text dimColor>{label}</Text>
+      </Box>
+      <Text wrap="truncate-end">{children}</Text>
+    </Box>
+  );
+}
+
+export const StatusPane = memo(function StatusPane({
+  profileName,
+  profile,
+  setup,
+  unsavedChanges,
+  height,
+  width,
+}: {
+  profileName: string;
+  profile: Profile;
+  setup: SetupState;
+  unsavedChanges: boolean;
+  height: number;
+  width: number;
+}) {
+  const theme = useTheme();
+  const current = setup.steps.find((step) => step.id === setup.currentStepId);
+  const last = setup.last;
+  const failedTitle = last?.failedStepId ? (setup.steps.find((step) => step.id === last.failedStepId)?.title ?? last.failedStepId) : undefined;
+  const driftSteps = setup.steps.filter((step) => step.state === 'drift');
+
+  let now: ReactNode;
+  if (setup.run === 'cancelling') now = <Text color={theme.color('warning')}>cancelling...</Text>;
+  else if (setup.run === 'running')
+    now = current ? (
+      <Text color={theme.color('running')}>
+        {setup.mode === 'check' ? 'checking' : current.applying ? 'applying' : 'checking'} {sanitize(current.title)}
+      </Text>
+    ) : (
+      <Text color={theme.color('running')}>starting {setup.mode === 'check' ? 'checks' : 'setup'}...</Text>
+    );
+  else now = <Text dimColor>idle: enter runs the setup, c checks only</Text>;
+
+  return (
+    <Box flexDirection="column" height={height} width={width} overflow="hidden">
+      <Field label="Profile">
+        {profileName}
+        {unsavedChanges ? <Text color={theme.color('warning')}> (unsaved changes)</Text> : null}
+      </Field>
+      <Field label="Target">{sanitize(describeTarget(profile))}</Field>
+      <Field label="Vault">
+        {sanitize(profile.vault.version)}
+        {profile.vault.nodeIp ? ` at ${sanitize(profile.vault.nodeIp)}` : ''}
+      </Field>
+      <Field label="Now">{now}</Field>
+      {last ? <LastResult last={last} failedTitle={failedTitle} /> : null}
+      {last?.message && (last.result === 'failed' || last.result === 'crashed' || last.result === 'cancelled') ? (
+        <Text color={theme.color(last.result === 'cancelled' ? 'warning' : 'error')} wrap="wrap">
+          {sanitize(last.message)}
+        </Text>
+      ) : null}
+      {last?.hint ? (
+        <Text wrap="wrap">
+          <Text bold>Hint: </Text>
+          {sanitize(last.hint)}
+        </Text>
+      ) : null}
+      {last?.mode === 'check'
+        ? driftSteps.map((step) => (
+            <Text key={step.id} color={theme.color('warning')} wrap="truncate-end">
+              {theme.glyphs.state.drift} {sanitize(step.title)}
+              {step.detail ? `: ${sanitize(step.detail)}` : ''}
+            </Text>
+          ))
+        : null}
+    </Box>
+  );
+});
+
+function LastResult({ last, failedTitle }: { last: NonNullable<SetupState['last']>; failedTitle: string | undefined }) {
+  const theme = useTheme();
+  const took = last.durationMs === undefined ? '' : ` in ${formatDuration(last.durationMs)}`;
+  const counts = last.counts;
+  const tally = counts ? `${counts.done} done, ${counts.todo} todo, ${counts.drift} drift${counts.failed ? `, ${counts.failed} failed` : ''}` : '';
+  switch (last.result) {
+    case 'ok':
+      return (
+        <Field label="Last">
+          <Text color={theme.color('success')}>{last.mode === 'check' ? `checked${took}: all done` : `setup complete${took}`}</Text>
+        </Field>
+      );
+    case 'drift':
+      return (
+        <Field label="Last">
+          <Text color={theme.color('warning')}>
+            checked{took}: {tally}
+          </Text>
+        </Field>
+      );
+    case 'failed':
+      return (
+        <Field label="Last">
+          <Text color={theme.color('error')}>
+            {last.mode === 'check' ? `checked${took}: ${tally}; ` : ''}failed at {sanitize(failedTitle ?? 'a step')}
+          </Text>
+        </Field>
+      );
+    case 'cancelled':
+      return (
+        <Field label="Last">
+          <Text color={theme.color('warning')}>cancelled{failedTitle ? ` at ${sanitize(failedTitle)}` : ''}; run again to resume</Text>
+        </Field>
+      );
+    case 'crashed':
+      return (
+        <Field label="Last">
+          <Text color={theme.color('error')}>could not run</Text>
+        </Field>
+      );
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The plan's steps grouped by phase, each with its state icon and duration. Only the rows that fit
+ * are rendered: the window keeps the running (or last failed) step in view.
+ */
+import { Box, Text } from 'ink';
+import Spinner from 'ink-spinner';
+import { memo, useEffect, useState } from 'react';
+import type { Phase } from '../../core/step.js';
+import type { StepRow } from '../state/setup-state.js';
+import { useTheme, type ColorName, type StepVisualState } from '../theme.js';
+import { fit, formatDuration, sanitize } from './text.js';
+
+const PHASE_TITLES: Record<Phase, string> = { host: 'Host', vault: 'Vault', cluster: 'Cluster' };
+
+const STATE_COLORS: Record<StepVisualState, ColorName> = {
+  pending: 'muted',
+  running: 'running',
+  done: 'success',
+  skipped: 'muted',
+  failed: 'error',
+  cancelled: 'warning',
+  drift: 'warning',
+  todo: 'warning',
+};
+
+type ListRow = { kind: 'phase'; phase: Phase } | { kind: 'step'; step: StepRow };
+
+function flatten(steps: readonly StepRow[]): ListRow[] {
+  const rows: ListRow[] = [];
+  let phase: Phase | undefined;
+  for (const step of steps) {
+    if (step.phase !== phase) {
+      phase = step.phase;
+      rows.push({ kind: 'phase', phase });
+    }
+    rows.push({ kind: 'step', step });
+  }
+  return rows;
+}
+
+/** The row to keep in view: the running step, else the first failure, else the last step that moved. */
+function focusIndex(rows: readonly ListRow[]): number {
+  const stepAt = (predicate: (step: StepRow) => boolean): number => rows.findIndex((row) => row.kind === 'step' && predicate(row.step));
+  const running = stepAt((step) => step.state === 'running');
+  if (running >= 0) return running;
+  const failed = stepAt((step) => step.state === 'failed' || step.state === 'cancelled');
+  if (failed >= 0) return failed;
+  const firstPending = stepAt((step) => step.state === 'pending');
+  return firstPending >= 0 ? firstPending : 0;
+}
+
+export function visibleWindow<T>(rows: readonly T[], focus: number, height: number): { start: number; rows: T[] } {
+  if (rows.length <= height) return { start: 0, rows: [...rows] };
+  const start = Math.max(0, Math.min(focus - Math.floor(height / 3), rows.length - height));
+  return { start, rows: rows.slice(start, start + height) };
+}
+
+function Elapsed({ since }: { since: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return <Text dimColor>{formatDuration(Math.max(0, now - since))}</Text>;
+}
+
+function StateIcon({ state }: { state: StepVisualState }) {
+  const theme = useTheme();
+  if (state === 'running') {
+    return (
+      <Text color={theme.color('running')}>
+        <Spinner type={theme.glyphs.spinner} />
+      </Text>
+    );
+  }
+  return <Text color={theme.color(STATE_COLORS[state])}>{theme.glyphs.state[state]}</Text>;
+}
+
+const DURATION_WIDTH = 7;
+
+export const StepList = memo(function StepList({ steps, height, width }: { steps: readonly StepRow[]; height: number; width: number }) {
+  const theme = useTheme();
+  if (steps.length === 0) {
+    return (
+      <Box height={height} width={width} overflow="hidden">
+        <Text dimColor wrap="wrap">
+          The plan has no steps.
+        </Text>
+      </Box>
+    );
+  }
+  const rows = flatten(steps);
+  const window = visibleWindow(rows, focusIndex(rows), height);
+  const titleWidth = Math.max(4, width - 2 - DURATION_WIDTH - 1);
+  return (
+    <Box flexDirection="column" height={height} width={width} overflow="hidden">
+      {window.rows.map((row) =>
+        row.kind === 'phase' ? (
+          <Text key={`phase-${row.phase}`} bold color={theme.color('accent')} wrap="truncate-end">
+            {PHASE_TITLES[row.phase]}
+          </Text>
+        ) : (
+          <Box key={row.step.id} height={1} width={width}>
+            <StateIcon state={row.step.state} />
+            <Text> </Text>
+            <Box width={titleWidth} overflow="hidden">
+              <Text wrap="truncate-end" {...(row.step.state === 'pending' || row.step.state === 'skipped' ? { dimColor: true } : {})}>
+                {fit(sanitize(row.step.title), titleWidth)}
+              </Text>
+            </Box>
+            <Box width={DURATION_WIDTH + 1} justifyContent="flex-end">
+              {row.step.state === 'running' && row.step.startedAt !== undefined ? (
+                <Elapsed since={row.step.startedAt} />
+              ) : row.step.durationMs !== undefined ? (
+                <Text dimColor>{formatDuration(row.step.durationMs)}</Text>
+              ) : null}
+            </Box>
+          </Box>
+        ),
+      )}
+    </Box>
+  );
+});

@@ -1,0 +1,48 @@
+/**
+ * What the TUI needs from the rest of the program, passed in as one object so tests can run the
+ * real screens and the real runner over a plan of test steps, in temp XDG directories.
+ */
+import { createContext, useContext } from 'react';
+import type { LogBuffer } from '../core/log-buffer.js';
+import type { ProgressSink } from '../core/progress.js';
+import type { Redactor } from '../core/redact.js';
+import type { LogLine, Plan, Prompter, Services } from '../core/step.js';
+import type { CleanupRegistry } from './cleanup.js';
+import type { ProfileStore } from '../profile/store.js';
+import type { Profile } from '../profile/schema.js';
+
+export type ProfileStoreApi = Pick<ProfileStore, 'load' | 'save' | 'exists' | 'file'>;
+
+/** Services for one run; closed when the run ends (connections must not outlive it). */
+export interface RunServices extends Services {
+  close(): Promise<void>;
+}
+
+export interface AppDependencies {
+  profileName: string;
+  /** The profile as loaded (defaults for a new profile). */
+  profile: Profile;
+  /** The profile file exists (false: the Profile screen opens first). */
+  profileExists: boolean;
+  store: ProfileStoreApi;
+  /** The plan for a profile (the real one is steps/index.ts buildPlan). */
+  createPlan(profile: Profile): Plan;
+  /** Opens the services for a run of `profile`; questions they ask (host key, passwords) go to `prompt`. */
+  openServices(profile: Profile, prompt: Prompter): RunServices;
+  logBuffer: LogBuffer;
+  redactor: Redactor;
+  /** Where the runner records progress (the profile store's sink in the product). */
+  progress?: ProgressSink;
+  /** Every log line, e.g. to the log file (the LogBuffer keeps only the last few thousand). */
+  onLogLine?(line: LogLine): void;
+  /** What must happen before the process goes away (SIGTERM, SIGHUP, exit): a running plan registers its stop here. */
+  cleanup?: CleanupRegistry;
+}
+
+export const DependenciesContext = createContext<AppDependencies | undefined>(undefined);
+
+export function useDependencies(): AppDependencies {
+  const deps = useContext(DependenciesContext);
+  if (!deps) throw new Error('useDependencies must be used inside <App>');
+  return deps;
+}

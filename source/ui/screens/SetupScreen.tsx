@@ -1,0 +1,109 @@
+/**
+ * The Setup screen: the plan's steps (left), where things stand (right) and the live log (below).
+ * `enter`/`s` runs the setup, `c` runs the checks only; the log follows new lines until the user
+ * scrolls or presses `f`.
+ */
+import { Box } from 'ink';
+import { useCallback, type Dispatch } from 'react';
+import type { LogBuffer } from '../../core/log-buffer.js';
+import type { RunMode } from '../../core/step.js';
+import type { Profile } from '../../profile/schema.js';
+import { LogPane, logWindowTop } from '../components/LogPane.js';
+import { PaneTitle } from '../components/PaneTitle.js';
+import { StatusPane } from '../components/StatusPane.js';
+import { StepList } from '../components/StepList.js';
+import { useKeyHandler } from '../hooks/keys.js';
+import { actionFor, SETUP_KEYS, type KeyPress } from '../keymap.js';
+import { setupLayout } from '../layout.js';
+import type { SetupAction, SetupState } from '../state/setup-state.js';
+
+export interface SetupScreenProps {
+  state: SetupState;
+  dispatch: Dispatch<SetupAction>;
+  startRun(mode: RunMode): void;
+  logBuffer: LogBuffer;
+  profileName: string;
+  profile: Profile;
+  unsavedChanges: boolean;
+  width: number;
+  height: number;
+}
+
+export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName, profile, unsavedChanges, width, height }: SetupScreenProps) {
+  const layout = setupLayout(height, width);
+  const logLines = Math.max(0, layout.logHeight - 1);
+
+  const handle = useCallback(
+    (press: KeyPress): boolean => {
+      const action = actionFor(SETUP_KEYS, press);
+      if (!action) return false;
+      const top = logWindowTop(logBuffer, state.follow, state.logTop, logLines);
+      const oldest = logBuffer.total - logBuffer.size;
+      const scrollTo = (target: number, follow = false): void => {
+        dispatch({ type: 'log-scrolled', top: Math.max(oldest, Math.min(target, Math.max(oldest, logBuffer.total - logLines))), follow });
+      };
+      const page = Math.max(1, logLines - 1);
+      switch (action) {
+        case 'run':
+          if (state.run === 'idle') startRun('apply');
+          return true;
+        case 'check':
+          if (state.run === 'idle') startRun('check');
+          return true;
+        case 'follow':
+          dispatch({ type: 'follow-toggled' });
+          return true;
+        case 'scroll-up':
+          scrollTo(top - 1);
+          return true;
+        case 'page-up':
+          scrollTo(top - page);
+          return true;
+        case 'scroll-down':
+          if (!state.follow) scrollTo(top + 1);
+          return true;
+        case 'page-down':
+          if (!state.follow) scrollTo(top + page);
+          return true;
+        case 'oldest':
+          scrollTo(oldest);
+          return true;
+        case 'newest':
+          scrollTo(logBuffer.total, true);
+          return true;
+      }
+    },
+    [dispatch, logBuffer, logLines, startRun, state.follow, state.logTop, state.run],
+  );
+  useKeyHandler('screen', handle);
+
+  const stepsNote = state.mode && state.run !== 'idle' ? (state.mode === 'check' ? 'checking' : 'applying') : undefined;
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Box height={layout.topHeight} width={width} overflow="hidden">
+        <Box flexDirection="column" width={layout.stepsWidth} height={layout.topHeight} overflow="hidden">
+          <PaneTitle title="Steps" width={layout.stepsWidth} {...(stepsNote ? { note: stepsNote } : {})} />
+          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} />
+        </Box>
+        <Box width={1} />
+        <Box flexDirection="column" width={layout.statusWidth} height={layout.topHeight} overflow="hidden">
+          <PaneTitle title="Status" width={layout.statusWidth} />
+          <StatusPane
+            profileName={profileName}
+            profile={profile}
+            setup={state}
+            unsavedChanges={unsavedChanges}
+            height={Math.max(0, layout.topHeight - 1)}
+            width={layout.statusWidth}
+          />
+        </Box>
+      </Box>
+      {layout.logHeight > 0 ? (
+        <Box flexDirection="column" height={layout.logHeight} width={width} overflow="hidden">
+          <PaneTitle title="Log" width={width} note={state.follow ? 'following' : 'paused (f follows)'} />
+          <LogPane buffer={logBuffer} height={logLines} width={width} follow={state.follow} logTop={state.logTop} />
+        </Box>
+      ) : null}
+    </Box>
+  );
+}
