@@ -1,0 +1,291 @@
+// The seal/unseal life cycle and persistence, after Vault's core:
+// https://developer.hashicorp.com/vault/docs/concepts/seal
+// https://developer.hashicorp.com/vault/api-docs/system/init
+// https://developer.hashicorp.com/vault/api-docs/system/unseal
+// https://developer.hashicorp.com/vault/api-docs/system/storage/raft (snapshots)
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Acl, DEFAULT_POLICY, parsePolicy, type Capability, type PathRule } from './acl.js';
+import { badRequest, VaultHttpError } from './api.js';
+import { decrypt, encrypt, KEY_BYTES, RaftStorage, type SealConfig, type StorageFile } from './barrier.js';
+import { combine, split } from './shamir.js';
+import { readTarGz, writeTarGz } from './snapshot-archive.js';
+import { freshState, randomBase62, type TokenEntry, type VaultState } from './state.js';
+
+export type LogLevel = 'INFO' | 'WARN' | 'ERROR' | 'DEBUG';
+export type Logger = (level: LogLevel, message: string) => void;
+
+export interface BuildInfo {
+  version: string;
+  revision: string;
+  buildDate: string;
+}
+
+const KEYRING_PURPOSE = 'core/keyring';
+const DATA_PURPOSE = 'logical/state';
+const SUMS_PURPOSE = 'snapshot/SHA256SUMS';
+
+const SNAPSHOT_DIFFERENT_KEYS =
+  'could not verify hash file, possibly the snapshot is using a different set of unseal keys; use the snapshot-force API to bypass this check';
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export class Core {
+  private file: StorageFile;
+  private barrierKey: Buffer | null = null;
+  private unlock: { parts: Buffer[]; nonce: string } | null = null;
+  private state: VaultState | null = null;
+  activeSince: string | null = null;
+  /** Addresses from the server config, reported by sys/leader and raft configuration. */
+  addresses = { apiAddr: '', clusterAddr: '', nodeId: '' };
+  private readonly parsedPolicies = new Map<string, PathRule[]>();
+
+  constructor(
+    readonly storage: RaftStorage,
+    readonly build: BuildInfo,
+    readonly log: Logger,
+  ) {
+    this.file = storage.read();
+  }
+
+  clusterAddress(): string {
+    return this.addresses.clusterAddr.replace(/^https?:\/\//, '');
+  }
+
+  nodeId(): string {
+    return this.addresses.nodeId;
+  }
+
+  initialized(): boolean {
+    return this.file.seal_config !== null;
+  }
+
+  sealed(): boolean {
+    return this.state === null;
+  }
+
+  /** The unsealed state; callers check sealed() first (the HTTP layer answers 503 otherwise). */
+  get data(): VaultState {
+    if (!this.state) throw new VaultHttpError(503, ['Vault is sealed']);
+    return this.state;
+  }
+
+  sealConfig(): SealConfig | null {
+    return this.file.seal_config;
+  }
+
+  raftIndex(): number {
+    return this.file.raft_index;
+  }
+
+  /** Policy text by name, including the built-in `default` (root has no rules: it bypasses ACLs). */
+  policyText(name: string): string | undefined {
+    if (name === 'default') return this.data.policies['default'] ?? DEFAULT_POLICY;
+    if (name === 'root') return '';
+    return this.data.policies[name];
+  }
+
+  aclFor(token: TokenEntry): Acl {
+    const policies = token.policies.map((name) => {
+      const text = this.policyText(name) ?? '';
+      let rules = this.parsedPolicies.get(text);
+      if (!rules) {
+        rules = parsePolicy(text);
+        this.parsedPolicies.set(text, rules);
+      }
+      return { name, rules };
+    });
+    return new Acl(policies);
+  }
+
+  capabilitiesOf(token: TokenEntry, path: string): Set<Capability> {
+    return this.aclFor(token).capabilities(path);
+  }
+
+  /** PUT sys/init */
+  initialize(shares: number, threshold: number): { keys: string[]; keys_base64: string[]; root_token: string } {
+    if (this.initialized()) throw badRequest('Vault is already initialized');
+    const problem =
+      shares < 1 ? 'shares must be at least one'
+      : threshold < 1 ? 'threshold must be at least one'
+      : shares > 1 && threshold === 1 ? 'threshold must be greater than one for multiple shares'
+      : shares > 255 ? 'shares must be less than 256'
+      : threshold > shares ? 'threshold cannot be larger than shares'
+      : null;
+    if (problem) throw badRequest(`invalid seal configuration: ${problem}`);
+
+    const rootKey = randomBytes(KEY_BYTES);
+    const barrierKey = randomBytes(KEY_BYTES);
+    const unsealKeys = shares === 1 ? [rootKey] : split(rootKey, shares, threshold);
+
+    const state = freshState();
+    const rootToken = `hvs.${randomBase62(24)}`;
+    const now = Date.now();
+    const root: TokenEntry = {
+      id: rootToken,
+      accessor: randomBase62(24),
+      policies: ['root'],
+      displayName: 'root',
+      path: 'auth/token/root',
+      meta: null,
+      creationTime: Math.floor(now / 1000),
+      creationTtl: 0,
+      expireAt: null,
+      issuedAt: now,
+      maxExpireAt: null,
+      renewable: false,
+      orphan: true,
+      parentId: null,
+      numUses: 0,
+      explicitMaxTtl: 0,
+      period: 0,
+    };
+    state.tokens[rootToken] = root;
+
+    this.file = {
+      format: 'vault-sim/1',
+      seal_config: { type: 'shamir', secret_shares: shares, secret_threshold: threshold },
+      keyring: encrypt(rootKey, barrierKey, KEYRING_PURPOSE).toString('base64'),
+      data: encrypt(barrierKey, Buffer.from(JSON.stringify(state)), DATA_PURPOSE).toString('base64'),
+      raft_index: 1,
+    };
+    this.storage.write(this.file);
+    this.log('INFO', 'core: security barrier initialized: stored=1 shares=' + shares + ' threshold=' + threshold);
+    this.log('INFO', 'core: root token generated');
+    return {
+      keys: unsealKeys.map((key) => key.toString('hex')),
+      keys_base64: unsealKeys.map((key) => key.toString('base64')),
+      root_token: rootToken,
+    };
+  }
+
+  unsealProgress(): { progress: number; nonce: string } {
+    return { progress: this.unlock?.parts.length ?? 0, nonce: this.unlock?.nonce ?? '' };
+  }
+
+  resetUnseal(): void {
+    this.unlock = null;
+  }
+
+  /** PUT sys/unseal with one decoded key share. */
+  unseal(key: Buffer): void {
+    const config = this.file.seal_config;
+    if (!config) throw badRequest('Vault is not initialized');
+    if (!this.sealed()) return;
+    if (key.length < KEY_BYTES) throw badRequest(`invalid key: key is shorter than minimum ${KEY_BYTES} bytes`);
+    if (key.length > KEY_BYTES + 1) throw badRequest(`invalid key: key is longer than maximum ${KEY_BYTES + 1} bytes`);
+
+    this.unlock ??= { parts: [], nonce: randomUUID() };
+    // The same share twice does not count twice (Vault ignores a repeated part).
+    if (this.unlock.parts.some((part) => part.equals(key))) return;
+    this.unlock.parts.push(key);
+    if (this.unlock.parts.length < config.secret_threshold) return;
+
+    // Whatever happens now, the next attempt starts from zero.
+    const parts = this.unlock.parts;
+    this.unlock = null;
+    let rootKey: Buffer;
+    if (config.secret_threshold === 1) {
+      rootKey = parts[0]!;
+    } else {
+      try {
+        rootKey = combine(parts);
+      } catch (error) {
+        throw badRequest(`invalid key: failed to compute combined key: ${(error as Error).message}`);
+      }
+    }
+    let barrierKey: Buffer;
+    try {
+      barrierKey = decrypt(rootKey, Buffer.from(this.file.keyring ?? '', 'base64'), KEYRING_PURPOSE);
+    } catch {
+      throw badRequest('Unseal failed, invalid key');
+    }
+    this.state = JSON.parse(decrypt(barrierKey, Buffer.from(this.file.data ?? '', 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;
+    this.barrierKey = barrierKey;
+    this.activeSince = new Date().toISOString();
+    this.log('INFO', 'core: vault is unsealed');
+    this.log('INFO', 'core: entering standby mode');
+    this.log('INFO', 'core: acquired lock, enabling active operation');
+    this.log('INFO', 'core: post-unseal setup complete');
+  }
+
+  seal(): void {
+    if (this.sealed()) return;
+    this.state = null;
+    this.barrierKey = null;
+    this.unlock = null;
+    this.activeSince = null;
+    this.log('INFO', 'core: marked as sealed');
+    this.log('INFO', 'core: vault is sealed');
+  }
+
+  /** Writes the in-memory state through the barrier after every change. */
+  persist(): void {
+    if (!this.state || !this.barrierKey) throw new VaultHttpError(503, ['Vault is sealed']);
+    this.file = {
+      ...this.file,
+      data: encrypt(this.barrierKey, Buffer.from(JSON.stringify(this.state)), DATA_PURPOSE).toString('base64'),
+      raft_index: this.file.raft_index + 1,
+    };
+    this.storage.write(this.file);
+  }
+
+  /** GET sys/storage/raft/snapshot */
+  snapshot(): Buffer {
+    if (!this.barrierKey) throw new VaultHttpError(503, ['Vault is sealed']);
+    const meta = Buffer.from(
+      JSON.stringify({ Version: 1, ID: `1-${this.file.raft_index}-${Date.now()}`, Index: this.file.raft_index, Term: 1, ConfigurationIndex: 1 }),
+    );
+    const stateBin = Buffer.from(JSON.stringify(this.file));
+    const sums = Buffer.from(`${sha256(meta)}  meta.json\n${sha256(stateBin)}  state.bin\n`);
+    return writeTarGz([
+      { name: 'meta.json', content: meta },
+      { name: 'state.bin', content: stateBin },
+      { name: 'SHA256SUMS', content: sums },
+      // The sums sealed with the barrier key: a snapshot from another cluster cannot be opened
+      // with this keyring, which is how Vault tells a foreign snapshot apart.
+      { name: 'SHA256SUMS.sealed', content: encrypt(this.barrierKey, sums, SUMS_PURPOSE) },
+    ]);
+  }
+
+  /** POST sys/storage/raft/snapshot (force=false) or snapshot-force (force=true). */
+  restore(archive: Buffer, force: boolean): void {
+    if (!this.barrierKey) throw new VaultHttpError(503, ['Vault is sealed']);
+    let files: Map<string, Buffer>;
+    try {
+      files = readTarGz(archive);
+    } catch (error) {
+      throw new VaultHttpError(500, [`failed to read snapshot file: ${(error as Error).message}`]);
+    }
+    const meta = files.get('meta.json');
+    const stateBin = files.get('state.bin');
+    const sums = files.get('SHA256SUMS');
+    const sealedSums = files.get('SHA256SUMS.sealed');
+    if (!meta || !stateBin || !sums || !sealedSums) throw new VaultHttpError(500, ['failed to read snapshot file: snapshot is missing files']);
+    const expected = `${sha256(meta)}  meta.json\n${sha256(stateBin)}  state.bin\n`;
+    if (sums.toString() !== expected) throw new VaultHttpError(500, ['failed to verify snapshot: sha256 hash mismatch']);
+    if (!force) {
+      let opened: Buffer;
+      try {
+        opened = decrypt(this.barrierKey, sealedSums, SUMS_PURPOSE);
+      } catch {
+        throw badRequest(SNAPSHOT_DIFFERENT_KEYS);
+      }
+      if (!opened.equals(sums)) throw badRequest(SNAPSHOT_DIFFERENT_KEYS);
+    }
+    const restored = JSON.parse(stateBin.toString('utf8')) as StorageFile;
+    if (restored.format !== 'vault-sim/1' || !restored.seal_config || !restored.keyring || !restored.data) {
+      throw new VaultHttpError(500, ['failed to restore snapshot: invalid snapshot contents']);
+    }
+    this.file = { ...restored, raft_index: Math.max(this.file.raft_index, restored.raft_index) + 1 };
+    this.storage.write(this.file);
+    this.log('INFO', 'storage.raft: snapshot restore complete');
+    if (force) {
+      // The restored keyring belongs to the snapshot's cluster: only its unseal keys open it.
+      this.seal();
+      return;
+    }
+    this.state = JSON.parse(decrypt(this.barrierKey, Buffer.from(restored.data, 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;
+  }
+}
