@@ -1,0 +1,212 @@
+/**
+ * The command line: flags and subcommands, and the choice between the interactive interface (a
+ * terminal on stdin and stdout, not CI) and plain output.
+ *
+ * Startup must stay fast (`--version`, `status`): nothing heavy is imported here. Ink, React, ssh2,
+ * node-vault, @kubernetes/client-node and conf are loaded with `await import()` inside the action
+ * that needs them (esbuild splits them into chunks of their own).
+ *
+ * Exit codes: 0 ok, 1 failure, 2 bad usage or input (unknown flag or command, invalid value).
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import packageJson from '../package.json' with { type: 'json' };
+import { UserError, InputError } from './core/errors.js';
+import { LogFile } from './core/log-file.js';
+import { validateProfileName } from './core/validate.js';
+import { APP_NAME, DEFAULT_PROFILE, logFile } from './profile/paths.js';
+import { closeMatches } from './profile/format.js';
+import { colorEnabled } from './cli/color.js';
+import { createOutput, printProblem, type GlobalOptions, type Output } from './cli/output.js';
+
+const VERSION: string = packageJson.version;
+
+function parseProfileName(value: string): string {
+  const message = validateProfileName(value);
+  if (message) throw new InvalidArgumentError(message);
+  return value;
+}
+
+/** Why the interactive interface cannot run here, or undefined when it can. */
+function interactiveProblem(): string | undefined {
+  if (!process.stdin.isTTY) return 'stdin is not a terminal';
+  if (!process.stdout.isTTY) return 'stdout is not a terminal';
+  // Same reading of CI as Ink's own check (is-in-ci): CI=false or CI=0 means "not CI".
+  const ci = process.env['CI'];
+  if (ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false') return 'CI is set';
+  return undefined;
+}
+
+/** Stack traces are for DEBUG runs only; DEBUG=node-vault alone is node-vault's own switch, not ours. */
+function showStacks(): boolean {
+  const names = (process.env['DEBUG'] ?? '')
+    .split(/[\s,]+/)
+    .filter((name) => name.length > 0 && !name.startsWith('node-vault'));
+  return names.length > 0;
+}
+
+export function buildProgram(output: Output, setExitCode: (code: number) => void): Command {
+  const program = new Command();
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const run =
+    <A extends unknown[]>(action: (...args: A) => number | Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      setExitCode(await action(...args));
+    };
+
+  program
+    .name(APP_NAME)
+    .description(packageJson.description)
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .usage('[options] [command]')
+    .helpOption('-h, --help', 'show help for a command')
+    .option('--profile <name>', 'profile to use (letters, digits, _ . -)', parseProfileName, DEFAULT_PROFILE)
+    .option('--no-color', 'no colours (NO_COLOR=1 and TERM=dumb do the same)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+      outputError: (text, write) => write(text.replace(/^error:/, output.errStyle.bold(output.errStyle.red('error:')))),
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Without a command it opens the interactive interface (needs a terminal on stdin and stdout, and no CI).',
+        '',
+        'Examples:',
+        `  ${APP_NAME} profile init`,
+        `  ${APP_NAME} profile set host.address=10.0.0.11 vault.nodeIp=10.0.0.11 vault.tls.extraSans=vault.lan`,
+        `  ${APP_NAME} plan`,
+        `  ${APP_NAME} --profile lab info --json`,
+      ].join('\n'),
+    );
+
+  const profile = program.command('profile').description('create, show and change profiles (a profile holds no secrets)');
+  profile
+    .command('list')
+    .description('list the saved profiles')
+    .option('--json', 'print JSON')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/profile.js')).profileList(globals(), options, output)));
+  profile
+    .command('show')
+    .description('show every field of the profile')
+    .option('--json', 'print the profile as JSON (a file `profile import` accepts)')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/profile.js')).profileShow(globals(), options, output)));
+  profile
+    .command('path')
+    .description("print the profile's file name")
+    .action(run(async () => (await import('./cli/profile.js')).profilePath(globals(), output)));
+  profile
+    .command('keys')
+    .description('list every key `profile set` accepts, with its type and default')
+    .option('--json', 'print JSON')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/profile.js')).profileKeys(options, output)));
+  profile
+    .command('init')
+    .description('create the profile with default values (never replaces an existing one)')
+    .action(run(async () => (await import('./cli/profile.js')).profileInit(globals(), output)));
+  profile
+    .command('set')
+    .description('set fields: numbers, true/false, lists as a,b,c; KEY= unsets an optional field. Validates the whole profile before writing')
+    .argument('<KEY=VALUE...>', 'e.g. host.port=22 vault.tls.extraSans=vault.lan,10.0.0.12')
+    .action(run(async (assignments: string[]) => (await import('./cli/profile.js')).profileSet(globals(), assignments, output)));
+  profile
+    .command('import')
+    .description('replace the profile with a JSON file, after validating all of it (the old one is kept as .bak)')
+    .argument('<FILE>', 'profile JSON, e.g. from `profile show --json`')
+    .action(run(async (file: string) => (await import('./cli/profile.js')).profileImport(globals(), file, output)));
+
+  program
+    .command('info')
+    .description('show where files live: config, data (custody), state (logs)')
+    .option('--json', 'print JSON')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/info.js')).info(globals(), options, output, VERSION)));
+
+  program
+    .command('plan')
+    .description('show, phase by phase, what setup would do (connects to nothing)')
+    .option('--json', 'print JSON')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/plan.js')).plan(globals(), options, output)));
+
+  // setup, status and unseal join here as headless commands over the same core.
+
+  program.argument('[command]').action(
+    run(async (typed: string | undefined) => {
+      if (typed !== undefined) {
+        const known = program.commands.map((command) => command.name());
+        const suggestions = closeMatches(typed, known, 1);
+        program.error(`error: unknown command '${typed}'${suggestions.length ? `\n(Did you mean ${suggestions[0]}?)` : ''}`, {
+          code: 'commander.unknownCommand',
+          exitCode: 2,
+        });
+      }
+      const problem = interactiveProblem();
+      if (problem) {
+        throw new InputError(`the interactive interface needs a terminal (${problem})`, {
+          hint: `Use the subcommands instead: \`${APP_NAME} plan\`, \`${APP_NAME} profile show|set|init|import\`, \`${APP_NAME} info\` (all of them: \`${APP_NAME} --help\`).`,
+        });
+      }
+      const { runTui } = await import('./ui/run.js');
+      return runTui({ profileName: globals().profile, color: colorEnabled({ flag: globals().color }) });
+    }),
+  );
+
+  // Every usage error ends with where to read the usage of the command that was typed.
+  const withHint = (command: Command, path: string): void => {
+    command.showHelpAfterError(`hint: see \`${path} --help\``);
+    for (const sub of command.commands) withHint(sub, `${path} ${sub.name()}`);
+  };
+  withHint(program, APP_NAME);
+  return program;
+}
+
+function profileFromArgv(argv: readonly string[]): string {
+  const at = argv.findIndex((arg) => arg === '--profile' || arg.startsWith('--profile='));
+  const value = at < 0 ? undefined : argv[at]?.includes('=') ? argv[at]?.slice('--profile='.length) : argv[at + 1];
+  return value !== undefined && validateProfileName(value) === undefined ? value : DEFAULT_PROFILE;
+}
+
+function reportUnexpected(error: unknown, output: Output, argv: readonly string[]): void {
+  const message = error instanceof Error ? error.message : String(error);
+  const file = logFile(profileFromArgv(argv));
+  let logged = false;
+  try {
+    const log = new LogFile(file);
+    log.writeRaw(`${new Date().toISOString()} ERROR [cli] ${APP_NAME} ${VERSION}: ${error instanceof Error ? (error.stack ?? message) : message}`);
+    log.close();
+    logged = true;
+  } catch {
+    // The log itself is unwritable; the message below still says what happened.
+  }
+  printProblem(output, message);
+  if (logged) output.err(`see the log file ${file}`);
+  if (showStacks() && error instanceof Error && error.stack) output.err(error.stack);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const output = createOutput(argv.includes('--no-color') ? false : undefined);
+  let exitCode = 0;
+  const program = buildProgram(output, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed its message (and our hint) already.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      return 2;
+    }
+    if (error instanceof UserError) {
+      printProblem(output, error.message, error.hint);
+      if (showStacks() && error.stack) output.err(error.stack);
+      return error.exitCode;
+    }
+    reportUnexpected(error, output, argv);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
