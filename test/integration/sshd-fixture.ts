@@ -155,7 +155,7 @@ export async function startSshd(): Promise<SshdFixture> {
       'PermitRootLogin yes',
       'PasswordAuthentication yes',
       'KbdInteractiveAuthentication no',
-      'LogLevel DEBUG1',
+      'LogLevel VERBOSE',
       'MaxStartups 50',
       'MaxSessions 50',
       '',

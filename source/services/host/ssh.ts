@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import { InputError, UserError } from '../../core/errors.js';
 import {
   OutputCollector,
@@ -99,7 +99,7 @@ function algorithmsForKeyType(keyType: string): ServerHostKeyAlgorithm[] {
 
 interface Ssh2Module {
   Client: typeof Client;
-  utils: { parseKey: (data: Buffer, passphrase?: string) => unknown };
+  utils: { parseKey: (data: Buffer, passphrase?: string) => ParsedKey | ParsedKey[] | Error };
 }
 
 let ssh2Loading: Promise<Ssh2Module> | undefined;
@@ -140,7 +140,8 @@ export class SshTransport implements Transport {
   private pinnedHostKey: HostKeyPin | undefined;
   /** Held in memory only, so that a reconnect does not ask again. */
   private password: string | undefined;
-  private keyPassphrase: string | undefined;
+  /** ssh2's parsed (decrypted) private key. */
+  private decryptedKey: ParsedKey | undefined;
 
   constructor(private readonly options: SshTransportOptions) {
     this.where = `${options.username}@${options.host}${options.port === 22 ? '' : `:${options.port}`}`;
@@ -487,6 +488,7 @@ export class SshTransport implements Transport {
         return { agent: socket };
       }
       case 'key': {
+        if (this.decryptedKey !== undefined) return this.keyConfig();
         const keyFile = expandHome(auth.keyFile);
         let privateKey: Buffer;
         try {
@@ -498,24 +500,25 @@ export class SshTransport implements Transport {
             cause: error,
           });
         }
-        const parsed = ssh2.utils.parseKey(privateKey);
-        if (!(parsed instanceof Error)) return { privateKey };
-        if (!/passphrase/i.test(parsed.message)) {
-          throw new InputError(`${keyFile} is not a private key ssh can use: ${parsed.message}`, { field: 'host.keyFile' });
-        }
-        if (this.keyPassphrase === undefined) {
+        let parsed = ssh2.utils.parseKey(privateKey);
+        if (parsed instanceof Error) {
+          if (!/passphrase/i.test(parsed.message)) {
+            throw new InputError(`${keyFile} is not a private key ssh can use: ${parsed.message}`, { field: 'host.keyFile' });
+          }
           if (!this.options.askKeyPassphrase) {
             throw new UserError(`the SSH key ${keyFile} is protected by a passphrase that cannot be asked here`, {
               hint: 'add the key to ssh-agent (ssh-add) and use host.auth agent',
             });
           }
-          this.keyPassphrase = await this.options.askKeyPassphrase({ keyFile });
+          parsed = ssh2.utils.parseKey(privateKey, await this.options.askKeyPassphrase({ keyFile }));
+          if (parsed instanceof Error) {
+            throw new UserError(`wrong passphrase for the SSH key ${keyFile}`, { hint: 'try again with the passphrase of that key' });
+          }
         }
-        if (ssh2.utils.parseKey(privateKey, this.keyPassphrase) instanceof Error) {
-          this.keyPassphrase = undefined;
-          throw new UserError(`wrong passphrase for the SSH key ${keyFile}`, { hint: 'try again with the passphrase of that key' });
-        }
-        return { privateKey, passphrase: this.keyPassphrase };
+        // Kept decrypted in memory for reconnects: no second prompt, and no second bcrypt key
+        // derivation, which takes about a second with ssh2's JavaScript crypto.
+        this.decryptedKey = Array.isArray(parsed) ? parsed[0] : parsed;
+        return this.keyConfig();
       }
       case 'password': {
         if (this.password === undefined) {
@@ -529,6 +532,12 @@ export class SshTransport implements Transport {
         return { password: this.password, tryKeyboard: true };
       }
     }
+  }
+
+  private keyConfig(): Partial<ConnectConfig> {
+    // An already parsed key is only accepted in an explicit auth method (connect's privateKey wants text).
+    const method: PublicKeyAuthMethod = { type: 'publickey', username: this.options.username, key: this.decryptedKey as ParsedKey };
+    return { authHandler: [method] };
   }
 
   private connectError(error: Error & { level?: string; code?: string }): UserError {
