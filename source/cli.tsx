@@ -59,6 +59,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .version(VERSION, '-V, --version', 'print the version and exit')
     .usage('[options] [command]')
     .helpOption('-h, --help', 'show help for a command')
+    // Listed explicitly: with a default action commander would not add `help [command]` on its own.
+    .helpCommand('help [command]', 'show help for a command')
     .option('--profile <name>', 'profile to use (letters, digits, _ . -)', parseProfileName, DEFAULT_PROFILE)
     .option('--no-color', 'no colours (NO_COLOR=1 and TERM=dumb do the same)')
     .exitOverride()

@@ -88,6 +88,7 @@ describe('cli: global flags', () => {
     for (const word of ['profile', 'info', 'plan', '--profile <name>', '--no-color', '--version']) expect(result.stdout).toContain(word);
     const profileHelp = cli(['profile', '--help']);
     for (const word of ['list', 'show', 'path', 'keys', 'init', 'set', 'import']) expect(profileHelp.stdout).toMatch(new RegExp(`^  ${word}\\b`, 'm'));
+    expect(cli(['help', 'profile'])).toEqual(profileHelp);
   });
 
   it('unknown flags and commands: commander message, a hint, exit 2', () => {
