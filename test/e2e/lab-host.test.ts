@@ -133,6 +133,11 @@ describe('release mirror seen from the lab host', () => {
       sh`set -e; dir=$(mktemp -d); cd "$dir"; curl -fsS -o ${sums} ${`${base}/${sums}`}; curl -fsS -o ${zip} ${`${base}/${zip}`}; sha256sum --check --ignore-missing ${sums}; rm -rf "$dir"`,
     );
     expect(output).toContain(`${zip}: OK`);
+    // The release runs on the host as a real one would, with the lab's node.
+    const reported = await onHost(
+      sh`set -e; dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT; cd "$dir"; curl -fsS -o ${zip} ${`${base}/${zip}`}; unzip -q ${zip}; ./vault version`,
+    );
+    expect(reported).toContain(`Vault v${version}`);
     const index = JSON.parse(await onHost(sh`curl -fsS ${`${lab.mirror.url}/vault/index.json`}`)) as { versions: Record<string, unknown> };
     expect(Object.keys(index.versions)).toEqual(expect.arrayContaining(lab.vault.versions));
   });

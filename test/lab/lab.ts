@@ -447,7 +447,7 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
   if (leftovers.length > 0) {
     throw new Error(`processes still use ${paths.hostDir}; not removing it:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
   }
-  await removeInstanceFiles(paths);
+  await log.timed('remove instance files', () => removeInstanceFiles(paths));
 }
 
 async function removeInstanceFiles(paths: Paths): Promise<void> {
