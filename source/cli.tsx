@@ -199,6 +199,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // commander has printed its message (and our hint) already.
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      // `help profile` shows help on request (exit code 0); `profile` alone shows it as an error.
+      if (error.code === 'commander.help' && error.exitCode === 0) return 0;
       return 2;
     }
     if (error instanceof UserError) {
