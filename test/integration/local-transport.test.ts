@@ -2,9 +2,11 @@
  * LocalTransport against the real /bin/sh of this machine. Runs as root (CI does), because the
  * owner of written files is changed with chown.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAbortError, UserError } from '../../source/core/errors.js';
 import { LocalTransport } from '../../source/services/host/local.js';
@@ -182,5 +184,29 @@ describe('LocalTransport files', () => {
     await transport.writeFile(hostile, 'ok', { mode: 0o600 });
     expect(readFileSync(hostile, 'utf8')).toBe('ok');
     expect((await transport.exec(sh`ls -A -- ${dir}`)).stdout).not.toMatch(/^pwned$/m);
+  });
+});
+
+describe('createTransport', () => {
+  it('builds a LocalTransport for transport=local without loading ssh2; ssh2 loads on the first SSH call', () => {
+    const factory = pathToFileURL(resolve('source/services/host/factory.ts')).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      import { createTransport } from ${JSON.stringify(factory)};
+      const cache = createRequire(import.meta.url).cache;
+      const ssh2Loaded = () => Object.keys(cache).some((file) => file.includes('/node_modules/ssh2/'));
+      const host = { transport: 'local', address: '127.0.0.1', port: 1, user: 'pi', auth: 'agent' };
+      const local = await createTransport(host);
+      const afterLocal = [local.kind, ssh2Loaded()];
+      const ssh = await createTransport({ ...host, transport: 'ssh' });
+      const afterSshCreated = [ssh.kind, ssh2Loaded()];
+      await ssh.exec('true').catch(() => undefined);
+      console.log(JSON.stringify([afterLocal, afterSshCreated, ssh2Loaded()]));
+    `;
+    const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, SSH_AUTH_SOCK: '/nonexistent' },
+    });
+    expect(JSON.parse(output)).toEqual([['local', false], ['ssh', false], true]);
   });
 });

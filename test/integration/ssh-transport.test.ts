@@ -168,8 +168,10 @@ describe('exec over SSH', () => {
     const controller = new AbortController();
     const running = transport.exec('sleep 4811 & sleep 4812; echo never', { signal: controller.signal });
     await waitUntil(() => remoteSleeps('4812').length === 1, 5000, 'the remote command to start');
+    const started = Date.now();
     controller.abort();
     await expect(running).rejects.toSatisfy(isAbortError);
+    expect(Date.now() - started).toBeLessThan(1500);
     await waitUntil(() => remoteSleeps('4811').length + remoteSleeps('4812').length === 0, 4000, 'remote processes to end');
     // The connection stays usable.
     expect((await transport.exec('echo still here')).stdout).toBe('still here\n');
@@ -404,9 +406,12 @@ describe('sudo with a password', () => {
       const controller = new AbortController();
       const running = transport.exec('sleep 4851', { sudo: true, signal: controller.signal });
       await waitUntil(() => remoteSleeps('4851').length === 1, 5000, 'the sudo command to start');
+      const started = Date.now();
       controller.abort();
       await expect(running).rejects.toSatisfy(isAbortError);
-      await waitUntil(() => remoteSleeps('4851').length === 0, 4000, 'the root process to end');
+      // Within the SIGTERM grace period: sudo relayed the signal, nothing needed SIGKILL.
+      expect(Date.now() - started).toBeLessThan(1500);
+      await waitUntil(() => remoteSleeps('4851').length === 0, 1000, 'the root process to end');
     } finally {
       setSudoersRule(`${SUDO_USER} ALL=(ALL:ALL) ALL\n`);
     }

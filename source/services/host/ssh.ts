@@ -211,7 +211,10 @@ export class SshTransport implements Transport {
     const connection = await this.liveConnection();
     const token = randomUUID();
     // The user's login shell may not be POSIX: hand the command to /bin/sh, tagged for cancel.
-    const remoteCommand = `exec env ${EXEC_TAG}=${token} /bin/sh -c ${shellQuote(commandLine)}`;
+    // The outer shell stays alive as the session leader (`; exit $?` stops it from exec-ing the
+    // command), so cancel can find the session even when the command is sudo, whose environment the
+    // login user cannot read.
+    const remoteCommand = `exec env ${EXEC_TAG}=${token} /bin/sh -c ${shellQuote('/bin/sh -c "$1"; exit $?')} sh ${shellQuote(commandLine)}`;
     const lostError = () =>
       new UserError(`the SSH connection to ${this.where} was lost while running \`${commandLabel(options.label)}\``, {
         hint: 'the command was not run again and may or may not have finished on the host; check the network and run again (the checks show what is already done)',
@@ -318,7 +321,8 @@ export class SshTransport implements Transport {
     const script = [
       `for f in $(grep -l -F -x -z -e ${shellQuote(`${EXEC_TAG}=${token}`)} /proc/[0-9]*/environ 2>/dev/null); do`,
       '  p=${f#/proc/}; p=${p%/environ}',
-      `  kill -${signal} -- "-$p" 2>/dev/null || kill -${signal} "$p" 2>/dev/null`,
+      // No `--`: dash's kill builtin rejects it; a negative pid after the signal names a group.
+      `  kill -${signal} "-$p" 2>/dev/null || kill -${signal} "$p" 2>/dev/null`,
       'done; :',
     ].join('\n');
     connection.client.exec(`exec /bin/sh -c ${shellQuote(script)}`, (error, channel) => {

@@ -29,6 +29,21 @@ export interface SudoWrapped {
 
 const ROOT_MARK = 'picluster-vault-tui:uid0';
 
+/**
+ * What sudo runs (as root, with the command in $1). sudo relays a cancel signal only to its direct
+ * child, and a shell does not pass signals on to the command it waits for, so the grandchildren would
+ * survive. This shell runs the command in the background (its stdin handed over explicitly through
+ * fd 3, as `&` would otherwise give it /dev/null) and, on a signal, signals its whole process group as
+ * root, which the login user could not do.
+ */
+const ROOT_SIDE = [
+  'exec 3<&0',
+  '/bin/sh -c "$1" <&3 3<&- &',
+  'exec 3<&-',
+  "trap 'trap - HUP INT TERM; kill -TERM 0' HUP INT TERM",
+  'wait $!',
+].join('\n');
+
 export class SudoSession {
   private mode: Promise<SudoMode> | undefined;
   private password: string | undefined;
@@ -47,10 +62,10 @@ export class SudoSession {
       case 'root':
         return { commandLine: command };
       case 'nopasswd':
-        return { commandLine: sh`sudo -n -- /bin/sh -c ${command}` };
+        return { commandLine: sh`sudo -n -- /bin/sh -c ${ROOT_SIDE} sh ${command}` };
       case 'password':
         return {
-          commandLine: sh`sudo -S -k -p '' -- /bin/sh -c ${command}`,
+          commandLine: sh`sudo -S -k -p '' -- /bin/sh -c ${ROOT_SIDE} sh ${command}`,
           stdinPrefix: Buffer.from(`${this.password ?? ''}\n`, 'utf8'),
         };
     }
