@@ -52,7 +52,8 @@ export function run(program: string, args: readonly string[], options: RunOption
         }
         const code = typeof error.code === 'number' ? error.code : null;
         const why = error.killed ? `timed out after ${options.timeoutMs ?? 0} ms` : `exited with ${code ?? error.signal ?? error.code}`;
-        const detail = stderr.trim().split('\n').slice(-15).join('\n');
+        // Some tools (debootstrap) report their errors on stdout.
+        const detail = (stderr.trim() || stdout.trim()).split('\n').slice(-15).join('\n');
         reject(new CommandError(`${program} ${args.join(' ')} ${why}${detail ? `:\n${detail}` : ''}`, code, stdout, stderr));
       },
     );

@@ -125,6 +125,7 @@ export async function ensureRootfsCache(log: LabLog, cacheDir = defaultCacheDir(
     const buildDir = join(cacheDir, `build-${process.pid}`);
     const root = join(buildDir, 'root');
     await mkdir(root, { recursive: true });
+    await mkdir(join(cacheDir, 'debs'), { recursive: true }); // debootstrap requires --cache-dir to exist
     const mirror = await debianMirror();
     const begin = Date.now();
     try {
@@ -146,7 +147,6 @@ export async function ensureRootfsCache(log: LabLog, cacheDir = defaultCacheDir(
       const buildMs = Date.now() - begin;
       const partial = join(buildDir, 'rootfs.tar');
       await log.timed('pack rootfs cache', () => run('tar', [...TAR_KEEP, '--create', '--file', partial, '--directory', root, '.']));
-      await mkdir(join(cacheDir, 'debs'), { recursive: true });
       await rename(partial, tarPath);
       log.line(`rootfs cached at ${tarPath}`);
       // Caches of older recipes are dead weight.
