@@ -198,7 +198,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     footer = [...SETUP_KEYS, ...GLOBAL_KEYS];
   }
 
-  const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : running || app.notice?.startsWith('Cancelling') !== true ? app.notice : undefined;
+  const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : app.notice;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.frameHeight} overflow="hidden">
       {layout.frameHeight >= 3 ? <Header screen={app.screen} profileName={deps.profileName} width={layout.width} /> : null}

@@ -14,13 +14,16 @@ export function describeTarget(profile: Profile): string {
   return `ssh ${profile.host.user}@${profile.host.address}:${profile.host.port}`;
 }
 
-function Field({ label, children }: { label: string; children: ReactNode }) {
+const LABEL_WIDTH = 9;
+
+/** A labelled line; `wrap` lets long values (results, messages) continue on the next rows. */
+function Field({ label, wrap = false, children }: { label: string; wrap?: boolean; children: ReactNode }) {
   return (
-    <Box height={1} overflow="hidden">
-      <Box width={9} flexShrink={0}>
+    <Box flexShrink={0} {...(wrap ? {} : { height: 1 })} overflow="hidden">
+      <Box width={LABEL_WIDTH} flexShrink={0}>
         <Text dimColor>{label}</Text>
       </Box>
-      <Text wrap="truncate-end">{children}</Text>
+      <Text wrap={wrap ? 'wrap' : 'truncate-end'}>{children}</Text>
     </Box>
   );
 }
@@ -56,7 +59,7 @@ export const StatusPane = memo(function StatusPane({
     ) : (
       <Text color={theme.color('running')}>starting {setup.mode === 'check' ? 'checks' : 'setup'}...</Text>
     );
-  else now = <Text dimColor>idle: enter runs the setup, c checks only</Text>;
+  else now = <Text dimColor>idle</Text>;
 
   return (
     <Box flexDirection="column" height={height} width={width} overflow="hidden">
@@ -69,9 +72,11 @@ export const StatusPane = memo(function StatusPane({
         {sanitize(profile.vault.version)}
         {profile.vault.nodeIp ? ` at ${sanitize(profile.vault.nodeIp)}` : ''}
       </Field>
-      <Field label="Now">{now}</Field>
+      <Field label="Now" wrap>
+        {now}
+      </Field>
       {last ? <LastResult last={last} failedTitle={failedTitle} /> : null}
-      {last?.message && (last.result === 'failed' || last.result === 'crashed' || last.result === 'cancelled') ? (
+      {last?.message && (last.result === 'failed' || last.result === 'crashed' || (last.result === 'cancelled' && last.message !== 'cancelled')) ? (
         <Text color={theme.color(last.result === 'cancelled' ? 'warning' : 'error')} wrap="wrap">
           {sanitize(last.message)}
         </Text>
@@ -84,7 +89,7 @@ export const StatusPane = memo(function StatusPane({
       ) : null}
       {last?.mode === 'check'
         ? driftSteps.map((step) => (
-            <Text key={step.id} color={theme.color('warning')} wrap="truncate-end">
+            <Text key={step.id} color={theme.color('warning')} wrap="wrap">
               {theme.glyphs.state.drift} {sanitize(step.title)}
               {step.detail ? `: ${sanitize(step.detail)}` : ''}
             </Text>
@@ -102,13 +107,13 @@ function LastResult({ last, failedTitle }: { last: NonNullable<SetupState['last'
   switch (last.result) {
     case 'ok':
       return (
-        <Field label="Last">
+        <Field label="Last" wrap>
           <Text color={theme.color('success')}>{last.mode === 'check' ? `checked${took}: all done` : `setup complete${took}`}</Text>
         </Field>
       );
     case 'drift':
       return (
-        <Field label="Last">
+        <Field label="Last" wrap>
           <Text color={theme.color('warning')}>
             checked{took}: {tally}
           </Text>
@@ -116,7 +121,7 @@ function LastResult({ last, failedTitle }: { last: NonNullable<SetupState['last'
       );
     case 'failed':
       return (
-        <Field label="Last">
+        <Field label="Last" wrap>
           <Text color={theme.color('error')}>
             {last.mode === 'check' ? `checked${took}: ${tally}; ` : ''}failed at {sanitize(failedTitle ?? 'a step')}
           </Text>
@@ -124,13 +129,13 @@ function LastResult({ last, failedTitle }: { last: NonNullable<SetupState['last'
       );
     case 'cancelled':
       return (
-        <Field label="Last">
+        <Field label="Last" wrap>
           <Text color={theme.color('warning')}>cancelled{failedTitle ? ` at ${sanitize(failedTitle)}` : ''}; run again to resume</Text>
         </Field>
       );
     case 'crashed':
       return (
-        <Field label="Last">
+        <Field label="Last" wrap>
           <Text color={theme.color('error')}>could not run</Text>
         </Field>
       );

@@ -3,7 +3,7 @@
  * KeyDispatcher: components register handlers with a priority instead of calling useInput.
  */
 import { useInput } from 'ink';
-import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { createContext, useContext, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { KeyDispatcher, toKeyPress, type KeyHandler, type KeyPriority } from '../keymap.js';
 
 const DispatcherContext = createContext<KeyDispatcher | undefined>(undefined);
@@ -27,7 +27,9 @@ export function useKeyHandler(priority: KeyPriority, handler: KeyHandler, active
   if (!dispatcher) throw new Error('useKeyHandler must be used inside <KeyboardProvider>');
   const latest = useRef(handler);
   latest.current = handler;
-  useEffect(() => {
+  // A layout effect runs within the commit that shows the component: once a dialog is on screen,
+  // its handler already takes the next key (a passive effect may run only after that key arrived).
+  useLayoutEffect(() => {
     if (!active) return undefined;
     return dispatcher.register(priority, (press) => latest.current(press));
   }, [dispatcher, priority, active]);

@@ -70,7 +70,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return { ...state, confirmQuit: false, quitting: true };
     case 'interrupt':
       if (state.interruptArmed || !action.running) return { ...state, confirmQuit: false, quitting: true };
-      return { ...state, interruptArmed: true, notice: 'Cancelling the running step... press Ctrl+C again to quit' };
+      return { ...state, interruptArmed: true, notice: 'Cancelling the running step (progress is kept). Ctrl+C again quits.' };
     case 'run-started':
       return { ...withoutNotice(state), interruptArmed: false };
     case 'notice':
