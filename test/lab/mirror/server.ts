@@ -147,7 +147,7 @@ export async function startMirror(options: MirrorOptions): Promise<RunningMirror
     if (!target.startsWith(directory + sep)) return respond(response, 404, 'Not Found\n', 'text/plain', headOnly);
     const info = await stat(target).catch(() => null);
     if (!info?.isFile()) return respond(response, 404, 'Not Found\n', 'text/plain', headOnly);
-    let content = await readFile(target);
+    let content: Buffer = await readFile(target);
     const isZip = file.endsWith('.zip');
     if (isZip && corrupt.has(version)) content = corruptBytes(content);
     return respond(response, 200, content, isZip ? 'application/zip' : 'text/plain; charset=utf-8', headOnly);

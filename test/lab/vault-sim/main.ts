@@ -3,11 +3,13 @@
 // https://developer.hashicorp.com/vault/docs/commands/version
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { RaftStorage } from './barrier.js';
 import { ConfigError, loadServerConfig, type ListenerConfig, type ServerConfig } from './config.js';
 import { Core, type BuildInfo, type LogLevel } from './core.js';
+import { ListMethodSocket } from './list-method.js';
 import { VaultHttpHandler } from './server.js';
 
 // Filled in by the release build (esbuild `define`); running from source reports a dev version.
@@ -140,12 +142,20 @@ async function serve(args: string[]): Promise<number> {
   core.addresses = { apiAddr: config.apiAddr ?? '', clusterAddr: config.clusterAddr, nodeId: config.storage.nodeId ?? 'node' };
   const handler = new VaultHttpHandler(core, log);
 
-  const servers: { server: Server | HttpsServer; listener: ListenerConfig }[] = [];
+  // Node's HTTP parser does not know Vault's LIST method, so connections are accepted by a
+  // TLS (or TCP) server and handed to the HTTP server through the LIST-rewriting socket.
+  const httpServer: HttpServer = createHttpServer(handler.listener);
+  const sockets = new Set<Socket>();
+  const accept = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    httpServer.emit('connection', new ListMethodSocket(socket));
+  };
+  const servers: { server: NetServer | TlsServer; listener: ListenerConfig }[] = [];
   for (const listener of config.listeners) {
     try {
-      const server = listener.tlsDisable
-        ? createHttpServer(handler.listener)
-        : createHttpsServer({ ...tlsFiles(listener), minVersion: 'TLSv1.2' }, handler.listener);
+      const server = listener.tlsDisable ? createNetServer(accept) : createTlsServer({ ...tlsFiles(listener), minVersion: 'TLSv1.2' }, accept);
       servers.push({ server, listener });
     } catch (error) {
       process.stderr.write(`Error initializing listener of type tcp: ${(error as Error).message}\n`);
@@ -194,8 +204,9 @@ async function serve(args: string[]): Promise<number> {
         server.close(() => {
           if (--open === 0) resolve(0);
         });
-        server.closeAllConnections();
       }
+      for (const socket of sockets) socket.destroy();
+      httpServer.close();
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
@@ -205,7 +216,7 @@ async function serve(args: string[]): Promise<number> {
       for (const { server, listener } of servers) {
         if (listener.tlsDisable || !('setSecureContext' in server)) continue;
         try {
-          (server as HttpsServer).setSecureContext({ ...tlsFiles(listener), minVersion: 'TLSv1.2' });
+          (server as TlsServer).setSecureContext({ ...tlsFiles(listener), minVersion: 'TLSv1.2' });
         } catch (error) {
           log('ERROR', `error reloading listener certificate: ${(error as Error).message}`);
         }

@@ -11,6 +11,7 @@ import { badRequest, envelope, permissionDenied, VaultHttpError, type Operation,
 import type { Core, Logger } from './core.js';
 import { handleKubernetes, kubernetesExists } from './kubernetes.js';
 import { handleKv, kvExists } from './kv.js';
+import { REWRITTEN_LIST_METHOD } from './list-method.js';
 import { handleSys } from './sys.js';
 import { findToken, handleTokenStore } from './tokens.js';
 
@@ -60,6 +61,7 @@ function operationFor(method: string, query: URLSearchParams): Operation | undef
     case 'GET':
       return ['true', '1'].includes(query.get('list') ?? '') ? 'list' : 'read';
     case 'LIST':
+    case REWRITTEN_LIST_METHOD:
       return 'list';
     case 'POST':
     case 'PUT':

@@ -88,7 +88,8 @@ export function authBlock(entry: TokenEntry): Record<string, unknown> {
     policies: entry.policies,
     token_policies: entry.policies,
     metadata: entry.meta,
-    lease_duration: remainingTtl(entry),
+    // the TTL just granted (at issue or renewal), as Vault reports it
+    lease_duration: entry.expireAt === null ? 0 : Math.round((entry.expireAt - entry.issuedAt) / 1000),
     renewable: entry.renewable,
     entity_id: '',
     token_type: 'service',
