@@ -140,6 +140,7 @@ export class SshTransport implements Transport {
   private pinnedHostKey: HostKeyPin | undefined;
   /** Held in memory only, so that a reconnect does not ask again. */
   private password: string | undefined;
+  private acceptedKeyDuringAttempt = false;
   /** ssh2's parsed (decrypted) private key. */
   private decryptedKey: ParsedKey | undefined;
 
@@ -228,7 +229,7 @@ export class SshTransport implements Transport {
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.result);
       };
-      connection.client.exec(remoteCommand, (error, channel) => {
+      const onChannel = (error: Error | undefined, channel: ClientChannel) => {
         if (error) {
           settle({
             error: connection.alive
@@ -241,7 +242,13 @@ export class SshTransport implements Transport {
           return;
         }
         this.attachChannel(connection, channel, token, options, lostError, settle);
-      });
+      };
+      try {
+        connection.client.exec(remoteCommand, onChannel);
+      } catch (error) {
+        // ssh2 throws at once when the socket closed since the connection was handed out.
+        settle({ error: connection.alive ? (error as Error) : lostError() });
+      }
     });
   }
 
@@ -336,10 +343,26 @@ export class SshTransport implements Transport {
 
   private liveConnection(): Promise<Connection> {
     if (this.connection?.alive) return Promise.resolve(this.connection);
-    this.connecting ??= this.openConnection().finally(() => {
+    this.connecting ??= this.openConnectionOnceMore().finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
+  }
+
+  /**
+   * The host key question is asked in the middle of the handshake, and a user may take longer to
+   * answer than the server's LoginGraceTime or our handshake timeout. The answer is kept (the key is
+   * pinned), so one more attempt connects without asking again.
+   */
+  private async openConnectionOnceMore(): Promise<Connection> {
+    this.acceptedKeyDuringAttempt = false;
+    try {
+      return await this.openConnection();
+    } catch (error) {
+      if (!this.acceptedKeyDuringAttempt) throw error;
+      this.acceptedKeyDuringAttempt = false;
+      return this.openConnection();
+    }
   }
 
   private async openConnection(): Promise<Connection> {
@@ -353,9 +376,18 @@ export class SshTransport implements Transport {
     const client = new ssh2.Client();
     const connection: Connection = { client, alive: false, onLost: new Set() };
     let hostKeyFailure: Error | undefined;
+    /** The host key check in progress (it may be waiting for the user's answer). */
+    let verifying: Promise<void> | undefined;
 
     return new Promise<Connection>((resolve, reject) => {
       let settled = false;
+      // A failure while the user is still deciding about the host key is reported after the answer,
+      // so that an accepted key is kept and the next attempt does not ask again.
+      const fail = (error: () => Error) => {
+        const report = () => reject(hostKeyFailure ?? error());
+        if (verifying) verifying.then(report, report);
+        else report();
+      };
       client.on('ready', () => {
         settled = true;
         connection.alive = true;
@@ -365,7 +397,7 @@ export class SshTransport implements Transport {
       client.on('error', (error: Error & { level?: string }) => {
         if (settled) return; // 'close' follows and reports the drop to running commands.
         settled = true;
-        reject(hostKeyFailure ?? this.connectError(error));
+        fail(() => this.connectError(error));
         client.end();
       });
       client.on('close', () => {
@@ -374,7 +406,7 @@ export class SshTransport implements Transport {
         if (this.connection === connection) this.connection = undefined;
         if (!settled) {
           settled = true;
-          reject(hostKeyFailure ?? new UserError(`the SSH server ${this.where} closed the connection during login`));
+          fail(() => new UserError(`the SSH server ${this.where} closed the connection during login`));
         }
         if (wasAlive) for (const onLost of [...connection.onLost]) onLost();
       });
@@ -393,7 +425,8 @@ export class SshTransport implements Transport {
         ...credentials,
         // Must return undefined: ssh2 treats any returned value (a Promise too) as the verdict.
         hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
-          this.verifyHostKey(key, knownHosts).then(
+          verifying = this.verifyHostKey(key, knownHosts);
+          verifying.then(
             () => verify(true),
             (error: unknown) => {
               hostKeyFailure = error instanceof Error ? error : new Error(String(error));
@@ -435,7 +468,7 @@ export class SshTransport implements Transport {
         {
           hint:
             'if the host was reinstalled or its keys regenerated on purpose, compare the new fingerprint on the host ' +
-            '(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then remove the pinned key (host.hostKey) from the profile and connect again',
+            '(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then forget the pinned key (picluster-vault-tui profile set host.hostKey=) and connect again',
         },
       );
     }
@@ -473,6 +506,7 @@ export class SshTransport implements Transport {
           });
         }
         this.pinnedHostKey = presented;
+        this.acceptedKeyDuringAttempt = true;
         await this.options.onPinned?.(presented);
         return;
       }
