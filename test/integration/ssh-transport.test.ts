@@ -131,6 +131,7 @@ describe('exec over SSH', () => {
     expect((await transport.exec('exit 0')).code).toBe(0);
     const parallel = await Promise.all([1, 2, 3].map((n) => transport.exec(`echo ${n}`)));
     expect(parallel.map((result) => result.stdout)).toEqual(['1\n', '2\n', '3\n']);
+    await waitUntil(() => acceptedLogins() - before >= 1, 2000, 'the login to be logged');
     expect(acceptedLogins() - before).toBe(1);
     expect(transport.description).toBe(`ssh root@127.0.0.1:${sshd.port}`);
   });
@@ -226,6 +227,8 @@ describe('dropped connections', () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toMatch(/connection to root@127\.0\.0\.1:\d+ was lost while running `echo run/);
     expect((await transport.exec('echo again')).stdout).toBe('again\n');
+    // sshd's log arrives through a pipe: wait for the line, then check there was exactly one login.
+    await waitUntil(() => acceptedLogins() - before >= 1, 2000, 'the login to be logged');
     expect(acceptedLogins() - before).toBe(1);
     // The lost command was not re-run.
     expect(readFileSync(marker, 'utf8')).toBe('run\n');
@@ -292,6 +295,18 @@ describe('host keys', () => {
   it('an unknown key with no way to ask is refused', async () => {
     const transport = transportFor({ pinnedHostKey: undefined, onUnknownHostKey: undefined });
     await expect(transport.exec('true')).rejects.toThrow(/is not known and cannot be confirmed/);
+  });
+
+  it('accepts a plain entry written by ssh-keyscan without asking', async () => {
+    const file = join(dir, 'known_hosts_scanned');
+    const scanned = execFileSync('ssh-keyscan', ['-p', String(sshd.port), '-t', 'ed25519', '127.0.0.1'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(scanned).toContain(`[127.0.0.1]:${sshd.port} ssh-ed25519 `);
+    writeFileSync(file, scanned);
+    const transport = transportFor({ pinnedHostKey: undefined, knownHostsFile: file });
+    expect((await transport.exec('echo scanned')).stdout).toBe('scanned\n');
   });
 
   it('accepts a hashed known_hosts entry ([host]:port form) without asking', async () => {

@@ -320,8 +320,8 @@ export class SshTransport implements Transport {
    * Signals every process of one remote command. OpenSSH refuses the SSH "signal" request for some
    * sessions (root logins: "session signalling requires privilege separation") and would only reach
    * the first process anyway, so a second session finds the processes by their tag and signals their
-   * process group (sshd makes each session a process group leader). Processes under sudo lose the tag
-   * (env_reset) but sudo relays the signal to them.
+   * process group (sshd makes each session a process group leader). Processes under sudo are root's:
+   * sudo relays the signal to its root-side shell, which signals the rest (see sudo.ts).
    */
   private signalRemote(connection: Connection, token: string, signal: 'TERM' | 'KILL'): void {
     if (!connection.alive) return;
