@@ -25,6 +25,8 @@ export function useTerminalSize(): TerminalSize {
       const next = read(stdout);
       setSize((previous) => (previous.columns === next.columns && previous.rows === next.rows ? previous : next));
     };
+    // Ink's own 'resize' listener redraws the current tree at once; this update follows it a moment
+    // later (React 19 schedules it), so a shrink shows one transitional frame before the new layout.
     stdout.on('resize', onResize);
     onResize();
     return () => {
