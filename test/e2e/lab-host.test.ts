@@ -33,7 +33,13 @@ async function onHost(command: string, input?: string): Promise<string> {
 function labCommand(command: string, env: NodeJS.ProcessEnv, asUser?: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const begin = Date.now();
   const nodeArgs = ['--import', 'tsx', CLI, command];
-  const [program, args] = asUser === undefined ? [process.execPath, nodeArgs] : ['setpriv', [`--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', process.execPath, ...nodeArgs]];
+  // As another user, the process keeps the capability to read (and tsx to cache) files wherever the
+  // checkout is: only "not root" differs, not whether the code can be loaded.
+  const readAnywhere = ['--inh-caps=+dac_read_search,+dac_override', '--ambient-caps=+dac_read_search,+dac_override'];
+  const [program, args] =
+    asUser === undefined
+      ? [process.execPath, nodeArgs]
+      : ['setpriv', [`--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', ...readAnywhere, process.execPath, ...nodeArgs]];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(program as string, args as string[], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -157,8 +163,9 @@ describe('release mirror seen from the lab host', () => {
 
 describe('lab commands', () => {
   it('refuses to run without root, saying why', async () => {
-    const result = await labCommand('status', {}, 65534);
+    const result = await labCommand('up', { LAB_DIR: join(scratch, 'never-started') }, 65534);
     expect(result.code).toBe(1);
+    await expect(stat(join(scratch, 'never-started'))).rejects.toThrow(/ENOENT/);
     expect(result.stderr).toContain('the lab needs root (systemd-nspawn, debootstrap)');
   });
 
