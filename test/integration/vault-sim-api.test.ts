@@ -1,5 +1,6 @@
 // Conformance of the lab's Vault simulator: policies and ACL enforcement, tokens, KV v2, mounts,
 // auth methods and Kubernetes login, against the packaged `vault` executable over verified TLS.
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
@@ -421,5 +422,43 @@ describe('Kubernetes auth (https://developer.hashicorp.com/vault/api-docs/auth/k
     // Omitting token_reviewer_jwt on update keeps the previous one.
     await asRoot({ method: 'POST', path: 'auth/kubernetes/config', body: { kubernetes_host: host, kubernetes_ca_cert: clusterTls.caPem } });
     expect((await call({ method: 'POST', path: 'auth/kubernetes/login', body: { role: 'any', jwt } })).status).toBe(200);
+  });
+});
+
+describe('curl as a client (https://developer.hashicorp.com/vault/api-docs#http-verbs)', () => {
+  const curl = async (args: string[], stdin?: string): Promise<string> => {
+    const child = execFile('curl', ['--silent', '--show-error', '--cacert', tls.caFile, ...args]);
+    child.stdin!.end(stdin ?? '');
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    return stdout;
+  };
+
+  it('LIST, a chunked upload and GET on one keep-alive connection; token and body from stdin', async () => {
+    // curl reuses one connection for the URLs of one invocation: the LIST after a chunked body
+    // must still be recognised.
+    const output = await curl(
+      [
+        '--header', `X-Vault-Token: ${root}`, '--header', 'Transfer-Encoding: chunked', '--request', 'POST', '--data', '@-',
+        `${vault.url}/v1/secret/data/curl/one`,
+        '--next', '--cacert', tls.caFile, '--header', `X-Vault-Token: ${root}`, '--request', 'LIST', `${vault.url}/v1/secret/metadata/curl`,
+        '--next', '--cacert', tls.caFile, '--header', `X-Vault-Token: ${root}`, `${vault.url}/v1/secret/data/curl/one`,
+      ],
+      JSON.stringify({ data: { via: 'curl' } }),
+    );
+    const documents = output.trim().split('\n').map((line) => JSON.parse(line));
+    expect(documents[0].data.version).toBe(1);
+    expect(documents[1].data.keys).toEqual(['one']);
+    expect(documents[2].data.data).toEqual({ via: 'curl' });
+  });
+
+  it('health with query parameters and HEAD, as an unseal script polls it', async () => {
+    const code = await curl(['--output', '/dev/null', '--write-out', '%{http_code}', '--head', `${vault.url}/v1/sys/health?standbyok=true`]);
+    expect(code).toBe('200');
+    const bad = await curl(['--write-out', ' %{http_code}', `${vault.url}/v1/sys/health?standbyok=maybe`]);
+    expect(bad).toBe('{"errors":[]}\n 400');
+    expect(vault.stderr()).toContain('[ERROR] core: error checking health: error="bad value for standbyok parameter');
   });
 });

@@ -268,7 +268,9 @@ export class VaultHttpHandler {
         try {
           parseBool(value);
         } catch (error) {
-          throw new VaultHttpError(400, [`bad value for ${flag} parameter: ${(error as Error).message}`]);
+          // Vault logs the reason and answers 400 with an empty error list.
+          this.log('ERROR', `core: error checking health: error="bad value for ${flag} parameter: ${(error as Error).message.replace(/"/g, '\\"')}"`);
+          throw new VaultHttpError(400, []);
         }
       }
     }
