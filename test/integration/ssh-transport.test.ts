@@ -5,9 +5,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAbortError, UserError } from '../../source/core/errors.js';
 import { createTransport } from '../../source/services/host/factory.js';
@@ -417,6 +418,38 @@ describe('sudo with a password', () => {
     expect((await transport.readFile(path, { sudo: true })).toString()).toBe('secret=1\n');
     expect(asked).toBe(1);
     expect(readFileSync(join(sshd.dir, 'sshd.log'), 'utf8')).not.toContain(userPassword);
+  });
+
+  it('LocalTransport, run by that user, uses the same password path', () => {
+    // A separate node process as the throwaway user; the password reaches it on stdin, like everywhere.
+    const local = pathToFileURL(resolve('source/services/host/local.ts')).href;
+    const script = `
+      import { LocalTransport } from ${JSON.stringify(local)};
+      let input = '';
+      for await (const chunk of process.stdin) input += chunk;
+      const password = input.trim();
+      let asked = 0;
+      const transport = new LocalTransport({ askSudoPassword: async () => { asked += 1; return password; } });
+      const uid = (await transport.exec('id -u', { sudo: true })).stdout;
+      const echoed = (await transport.exec('cat', { sudo: true, stdin: 'a\\nb\\n' })).stdout;
+      const wrong = new LocalTransport({ askSudoPassword: async () => 'not-it' });
+      const error = await wrong.exec('id -u', { sudo: true }).then(() => 'no error', (caught) => caught.message);
+      console.log(JSON.stringify({ uid, echoed, asked, error }));
+    `;
+    // tsx keeps a per-user cache in TMPDIR: give the user one that is removed afterwards.
+    const userTmp = mkdtempSync(join(tmpdir(), 'pvt-sudo-user-'));
+    chmodSync(userTmp, 0o777);
+    let output: string;
+    try {
+      output = execFileSync('runuser', ['-u', SUDO_USER, '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        input: `${userPassword}\n`,
+        env: { ...process.env, TMPDIR: userTmp },
+      });
+    } finally {
+      rmSync(userTmp, { recursive: true, force: true });
+    }
+    expect(JSON.parse(output)).toEqual({ uid: '0\n', echoed: 'a\nb\n', asked: 1, error: 'the sudo password for this machine is wrong' });
   });
 
   it('a wrong sudo password is a clear UserError and runs nothing as root', async () => {
