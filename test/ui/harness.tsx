@@ -207,7 +207,7 @@ export function testStep(
   id: string,
   phase: Phase,
   title: string,
-  options: { gate?: Promise<void>; lines?: string[]; fail?: UserError; checkState?: Check['state']; checkDetail?: string; run?: (ctx: StepContext) => Promise<void> } = {},
+  options: { gate?: Promise<void>; lines?: string[]; fail?: Error; checkState?: Check['state']; checkDetail?: string; run?: (ctx: StepContext) => Promise<void> } = {},
 ): TestStep {
   const step: TestStep = {
     id,
