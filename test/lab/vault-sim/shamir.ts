@@ -22,7 +22,7 @@ const LOG = new Uint8Array(256);
   for (let power = 255; power < 510; power++) EXP[power] = EXP[power - 255]!;
 }
 
-function multiply(a: number, b: number): number {
+export function multiply(a: number, b: number): number {
   if (a === 0 || b === 0) return 0;
   return EXP[LOG[a]! + LOG[b]!]!;
 }
