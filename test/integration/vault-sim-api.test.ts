@@ -197,6 +197,10 @@ describe('tokens (https://developer.hashicorp.com/vault/api-docs/auth/token)', (
 
     expect((await call({ method: 'POST', path: 'auth/token/revoke-self', token: renewable })).status).toBe(204);
     expect((await call({ path: 'auth/token/lookup-self', token: renewable })).status).toBe(403);
+    const limited = await tokenWith({ policies: ['readonly'], num_uses: 2 });
+    expect((await call({ path: 'secret/data/shared/config', token: limited })).status).toBe(200);
+    expect((await call({ path: 'secret/data/shared/config', token: limited })).status).toBe(200);
+    expect((await call({ path: 'secret/data/shared/config', token: limited })).status).toBe(403); // num_uses spent
     const lookup = await asRoot({ method: 'POST', path: 'auth/token/lookup', body: { token: root } });
     expect(lookup.json.data.policies).toEqual(['root']);
   });

@@ -13,7 +13,7 @@ import { handleKubernetes, kubernetesExists } from './kubernetes.js';
 import { handleKv, kvExists } from './kv.js';
 import { REWRITTEN_LIST_METHOD } from './list-method.js';
 import { handleSys } from './sys.js';
-import { findToken, handleTokenStore } from './tokens.js';
+import { consumeUse, findToken, handleTokenStore } from './tokens.js';
 
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
@@ -339,6 +339,7 @@ export class VaultHttpHandler {
       // Writes are create or update depending on whether the target exists (Vault's existence check).
       if (request.operation === 'update' && backend && !this.exists(backend, request)) request.operation = 'create';
       if (!core.aclFor(token).allows(path, request.operation as Capability, requiresSudo(path))) throw permissionDenied();
+      if (consumeUse(state, token)) core.persist();
     }
 
     if (!backend) throw new VaultHttpError(404, [`no handler for route "${path}". route entry not found.`]);

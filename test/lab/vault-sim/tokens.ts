@@ -7,6 +7,14 @@ import { parseDuration, randomBase62, stringList, toBoolean, type TokenEntry, ty
 /** The system-wide default and maximum lease TTL (32 days), as in a stock Vault. */
 export const SYSTEM_MAX_TTL = 768 * 3600;
 
+/** Counts one use of a limited-use token; the last use revokes it (Vault's num_uses). */
+export function consumeUse(state: VaultState, entry: TokenEntry): boolean {
+  if (entry.numUses <= 0) return false;
+  entry.numUses -= 1;
+  if (entry.numUses === 0) revokeTree(state, entry.id);
+  return true;
+}
+
 export function findToken(state: VaultState, id: string | undefined): TokenEntry | undefined {
   if (!id) return undefined;
   const entry = state.tokens[id];
@@ -156,7 +164,8 @@ export function handleTokenStore(core: Core, request: VaultRequest, rest: string
       const allowed = new Set(caller.policies);
       if (policies.some((p) => p !== 'default' && !allowed.has(p))) throw badRequest('child policies must be subset of parent');
     }
-    const orphan = rest === 'create-orphan' || toBoolean(body['no_parent']) || toBoolean(body['orphan']);
+    // Vault's parameter is no_parent (or the create-orphan endpoint); unknown fields are ignored.
+    const orphan = rest === 'create-orphan' || toBoolean(body['no_parent']);
     if (orphan && rest === 'create' && !callerIsRoot && !core.capabilitiesOf(caller, 'auth/token/create').has('sudo')) {
       throw badRequest('root or sudo privileges required to create orphan token');
     }
