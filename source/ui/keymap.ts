@@ -102,7 +102,7 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
 export type SetupAction = 'run' | 'check' | 'follow' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';
 export const SETUP_KEYS: readonly KeyBinding<SetupAction>[] = [
   { action: 'run', keys: ['enter', 's'], label: 'run', description: 'Run the setup: check each step, apply what is not done, verify', footer: true },
-  { action: 'check', keys: ['c'], label: 'check only', description: 'Check every step without changing anything (done / todo / drift)', footer: true },
+  { action: 'check', keys: ['c', 'r'], label: 'check only', description: 'Check every step without changing anything (done / todo / drift)', footer: true },
   { action: 'follow', keys: ['f'], label: 'follow log', description: 'Follow the log (new lines scroll into view) on/off', footer: true },
   { action: 'scroll-down', keys: ['j', 'down'], label: 'scroll', description: 'Scroll the log down one line', footer: false },
   { action: 'scroll-up', keys: ['k', 'up'], label: 'scroll', description: 'Scroll the log up one line (stops following)', footer: false },
