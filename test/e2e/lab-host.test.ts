@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sh } from '../../source/services/host/shell-quote.js';
 import { seconds } from '../lab/host/log.js';
 import { pickFreePorts } from '../lab/host/ports.js';
-import { CommandError, isAlive, mountsUnder, processesUsing } from '../lab/host/process.js';
+import { CommandError, containerAlive, isAlive, mountsUnder, processesUsing } from '../lab/host/process.js';
 import { fingerprintOf, parsePublicKey, sshRun, type SshTarget } from '../lab/host/ssh.js';
 import { labDir, readLabFile, readLabState, type LabState } from '../lab/lab.js';
 
@@ -169,7 +169,7 @@ describe('lab commands', () => {
     expect(result.stderr).toContain('the lab needs root (systemd-nspawn, debootstrap)');
   });
 
-  it('up twice is idempotent, status reports it, and down leaves no process or mount behind', { timeout: 300_000 }, async () => {
+  it('up twice is idempotent, status reports it, an unhealthy lab is replaced, and down leaves no process or mount behind', { timeout: 300_000 }, async () => {
     // A second instance beside the suite's lab, in its own LAB_DIR, on its own ports.
     const dir = join(scratch, 'second-lab');
     const env = { LAB_DIR: dir };
@@ -179,6 +179,7 @@ describe('lab commands', () => {
     const state = await readLabState(dir);
     expect(state.host.sshPort).not.toBe(lab.host.sshPort);
     expect(await isAlive(state.host.nspawnPid)).toBe(true);
+    expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(true);
 
     const second = await labCommand('up', env);
     expect(second.code, second.stderr).toBe(0);
@@ -195,12 +196,25 @@ describe('lab commands', () => {
     expect(profile.host.port).toBe(state.host.sshPort);
     expect(profile.vault.releaseBaseUrl).toBe(state.mirror.url);
 
-    const down = await labCommand('down', env);
-    expect(down.code, down.stderr).toBe(0);
+    // A recorded lab that no longer answers is replaced, its processes stopped.
+    const secondTarget: SshTarget = { ...target, port: state.host.sshPort, keyFile: state.host.keyFile, knownHostsFile: state.host.knownHostsFile };
+    await sshRun(secondTarget, 'sudo -n systemctl stop ssh.service');
+    const replaced = await labCommand('up', env);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(replaced.stderr).toContain('unhealthy');
+    const fresh = await readLabState(dir);
+    expect(fresh.host.nspawnPid).not.toBe(state.host.nspawnPid);
     expect(await isAlive(state.host.nspawnPid)).toBe(false);
     expect(await isAlive(state.mirror.pid)).toBe(false);
-    expect(state.host.pidNamespace).toMatch(/^pid:\[\d+\]$/);
-    expect(await processesUsing(dir, [state.host.pidNamespace!])).toEqual([]);
+    expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(false);
+
+    const down = await labCommand('down', env);
+    expect(down.code, down.stderr).toBe(0);
+    expect(await isAlive(fresh.host.nspawnPid)).toBe(false);
+    expect(await isAlive(fresh.mirror.pid)).toBe(false);
+    expect(fresh.host.pidNamespace).toMatch(/^pid:\[\d+\]$/);
+    expect(await containerAlive(fresh.host.leaderPid, fresh.host.pidNamespace)).toBe(false);
+    expect(await processesUsing(dir)).toEqual([]);
     expect(await mountsUnder(dir)).toEqual([]);
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
     expect(await readLabFile(dir)).toBeUndefined();

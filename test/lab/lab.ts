@@ -23,7 +23,7 @@ import { createLabLog, seconds, silentLog, type LabLog } from './host/log.js';
 import { bootMachine, findLeader, nodeBinary, shutdownMachine, waitUntilReady } from './host/machine.js';
 import { LAB_HOSTNAME, LAB_USER, prepareHostRoot } from './host/prepare.js';
 import { pickFreePorts } from './host/ports.js';
-import { isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
+import { CommandError, containerAlive, isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
 
@@ -205,7 +205,8 @@ export async function checkHealth(state: LabState): Promise<LabHealth> {
       host.running = host.systemState === 'running' || host.systemState === 'degraded';
       if (!host.running) host.problem = `systemctl is-system-running says "${host.systemState}"`;
     } catch (error) {
-      host.problem = `ssh failed: ${(error as Error).message.split('\n')[0]}`;
+      const stderr = error instanceof CommandError ? error.stderr.trim().split('\n')[0] : (error as Error).message;
+      host.problem = `ssh failed${error instanceof CommandError ? ` (exit ${error.exitCode})` : ''}${stderr ? `: ${stderr}` : ''}`;
     }
   }
   const mirror: LabHealth['mirror'] = { running: false };
@@ -443,7 +444,10 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
     );
     log.line(`host: ${how}`);
   }
-  const leftovers = await processesUsing(paths.hostDir, file.host?.pidNamespace ? [file.host.pidNamespace] : []);
+  if (file.host && (await containerAlive(file.host.leaderPid, file.host.pidNamespace))) {
+    throw new Error(`the host's init (pid ${file.host.leaderPid}) is still running; not removing ${paths.hostDir}`);
+  }
+  const leftovers = await processesUsing(paths.hostDir);
   if (leftovers.length > 0) {
     throw new Error(`processes still use ${paths.hostDir}; not removing it:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
   }

@@ -7,7 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LAB_HOSTNAME } from './prepare.js';
-import { CommandError, childrenOf, isAlive, isOurs, pidNamespaceOf, stopProcess, waitForExit } from './process.js';
+import { CommandError, childrenOf, containerAlive, isAlive, isOurs, pidNamespaceOf, stopProcess, waitForExit } from './process.js';
 import { sshRun, waitForSsh, type SshTarget } from './ssh.js';
 
 export interface BootedMachine {
@@ -134,8 +134,7 @@ export async function shutdownMachine(
   machine: { nspawnPid: number; leaderPid: number | undefined; pidNamespace: string | undefined; root: string },
 ): Promise<'not-running' | 'powered-off' | 'terminated' | 'killed'> {
   // The init is killed along with nspawn only while that pid is still the container's init.
-  const leaderIsOurs = async (): Promise<boolean> =>
-    machine.leaderPid !== undefined && machine.pidNamespace !== undefined && (await pidNamespaceOf(machine.leaderPid)) === machine.pidNamespace;
+  const leaderIsOurs = (): Promise<boolean> => containerAlive(machine.leaderPid, machine.pidNamespace);
   if (!(await isOurs(machine.nspawnPid, machine.root))) {
     // nspawn is gone; if it was killed, the container's init can outlive it. Killing the init of a
     // pid namespace kills every process in it (pid_namespaces(7)).
@@ -146,9 +145,13 @@ export async function shutdownMachine(
     return 'not-running';
   }
   if (target) {
-    // The SSH connection drops while the host goes down: its outcome says nothing; nspawn's exit does.
-    await sshRun(target, 'sudo -n systemctl poweroff', { timeoutMs: 15_000 }).catch(() => undefined);
-    if (await waitForExit(machine.nspawnPid, 30_000)) return 'powered-off';
+    // The connection may drop while the host goes down, so an error can still mean "asked";
+    // only an error from before the command ran (no connection, refused login) means it was not.
+    const asked = await sshRun(target, 'sudo -n systemctl poweroff', { timeoutMs: 15_000 }).then(
+      () => true,
+      (error: unknown) => !/connect to host|Connection refused|Permission denied|Host key verification failed|HOST IDENTIFICATION/i.test((error as CommandError).stderr ?? ''),
+    );
+    if (asked && (await waitForExit(machine.nspawnPid, 30_000))) return 'powered-off';
   }
   const leader = machine.leaderPid !== undefined && (await leaderIsOurs()) ? [machine.leaderPid] : [];
   return (await stopProcess(machine.nspawnPid, 20_000, leader)) === 'exited' ? 'terminated' : 'killed';

@@ -140,12 +140,11 @@ export async function pidNamespaceOf(pid: number): Promise<string | undefined> {
 }
 
 /**
- * Processes that still use a lab instance: their command line names `dir`, their root directory is
- * inside it, or they live in one of `pidNamespaces` (a container's processes: from this machine's
- * side their root shows as "/", since they are in another mount namespace). Used to prove that
- * `down` left nothing running.
+ * Processes that still use a lab instance: their command line names `dir` (nspawn, the mirror) or
+ * their root directory is inside it. The processes of a booted host don't show here (from this
+ * machine's side their root is "/", they are in another mount namespace): see `containerAlive`.
  */
-export async function processesUsing(dir: string, pidNamespaces: readonly string[] = []): Promise<{ pid: number; commandLine: string }[]> {
+export async function processesUsing(dir: string): Promise<{ pid: number; commandLine: string }[]> {
   const found: { pid: number; commandLine: string }[] = [];
   const self = String(process.pid);
   for (const entry of await readdir('/proc')) {
@@ -154,16 +153,21 @@ export async function processesUsing(dir: string, pidNamespaces: readonly string
     const commandLine = await commandLineOf(pid);
     if (commandLine === undefined || !(await isAlive(pid))) continue;
     const root = await readlink(`/proc/${entry}/root`).catch(() => undefined);
-    const namespace = pidNamespaces.length > 0 ? await pidNamespaceOf(pid) : undefined;
-    if (
-      commandLine.includes(dir) ||
-      (root !== undefined && (root === dir || root.startsWith(`${dir}/`))) ||
-      (namespace !== undefined && pidNamespaces.includes(namespace))
-    ) {
+    if (commandLine.includes(dir) || (root !== undefined && (root === dir || root.startsWith(`${dir}/`)))) {
       found.push({ pid, commandLine });
     }
   }
   return found;
+}
+
+/**
+ * True while a container's init still runs in its pid namespace. When the init of a pid namespace
+ * dies the kernel kills every other process in it (pid_namespaces(7)), so false means none of the
+ * container's processes is left. (Namespace ids alone can't tell: the kernel reuses them.)
+ */
+export async function containerAlive(leaderPid: number | undefined, pidNamespace: string | undefined): Promise<boolean> {
+  if (leaderPid === undefined || pidNamespace === undefined || !(await isAlive(leaderPid))) return false;
+  return (await pidNamespaceOf(leaderPid)) === pidNamespace;
 }
 
 /** Mount points at or below `dir`, as the host's mount table shows them. */
