@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ProfileSchema, type ProfileInput } from '../../source/profile/schema.js';
 import { acquireLock } from './host/lock.js';
-import { createLabLog, seconds, silentLog, type LabLog } from './host/log.js';
+import { createLabLog, seconds, type LabLog } from './host/log.js';
 import { bootMachine, findLeader, nodeBinary, shutdownMachine, waitUntilReady } from './host/machine.js';
 import { LAB_HOSTNAME, LAB_USER, prepareHostRoot } from './host/prepare.js';
 import { pickFreePorts } from './host/ports.js';
@@ -518,4 +518,3 @@ export function describeStatus(status: LabStatus): string {
   ].join('\n');
 }
 
-export { silentLog };

@@ -35,8 +35,3 @@ export function createLabLog(write: (text: string) => void = (text) => process.s
   };
 }
 
-/** A log that prints nothing (status checks made inside other commands). */
-export const silentLog: LabLog = {
-  line() {},
-  timed: (_label, work) => work(),
-};
