@@ -128,6 +128,14 @@ describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
     console.info(`first screen after ${firstScreenMs} ms`);
   });
 
+  it('Ctrl+C with nothing running quits with status 0', async () => {
+    startApp();
+    await waitForScreen((screen) => screen.includes('[Setup]'), 'the first screen');
+    tmux('send-keys', '-t', 'tui', 'C-c');
+    expect(await waitForExit()).toBe(0);
+    expect(paneInfo('#{alternate_on} #{cursor_flag}')).toBe('0 1');
+  });
+
   it.each([
     ['SIGTERM', 143],
     ['SIGHUP', 129],
