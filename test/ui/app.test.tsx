@@ -87,7 +87,7 @@ describe('App', () => {
     for (const section of ['Everywhere', 'Setup screen', 'Profile screen']) expect(help).toContain(section);
     expect(help).toMatch(/ctrl\+c\s+Cancel the running step/);
     expect(help).toMatch(/enter\/s\s+Run the setup/);
-    expect(help).toMatch(/c\s+Check every step without changing anything/);
+    expect(help).toMatch(/c\/r\s+Check every step without changing anything/);
     expect(help).toMatch(/f\s+Follow the log/);
     await press(app, KEYS.escape);
     await waitForFrame(app, (f) => f.includes('[Setup]'), 'the setup screen');

@@ -49,9 +49,14 @@ function focusIndex(rows: readonly ListRow[]): number {
   return firstPending >= 0 ? firstPending : 0;
 }
 
+/**
+ * The `height` rows to show so that `focus` is visible with a few rows of what comes next below it;
+ * the list scrolls only once the focus gets near the bottom (so a phase title stays in view as long as it can).
+ */
 export function visibleWindow<T>(rows: readonly T[], focus: number, height: number): { start: number; rows: T[] } {
   if (rows.length <= height) return { start: 0, rows: [...rows] };
-  const start = Math.max(0, Math.min(focus - Math.floor(height / 3), rows.length - height));
+  const lookahead = Math.min(3, Math.floor(height / 3));
+  const start = Math.max(0, Math.min(focus - (height - 1 - lookahead), rows.length - height));
   return { start, rows: rows.slice(start, start + height) };
 }
 
