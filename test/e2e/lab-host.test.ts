@@ -11,11 +11,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sh } from '../../source/services/host/shell-quote.js';
-import { seconds } from '../lab/host/log.js';
+import { createLabLog, seconds } from '../lab/host/log.js';
 import { pickFreePorts } from '../lab/host/ports.js';
 import { CommandError, containerAlive, isAlive, mountsUnder, processesUsing } from '../lab/host/process.js';
 import { fingerprintOf, parsePublicKey, sshRun, type SshTarget } from '../lab/host/ssh.js';
-import { labDir, readLabFile, readLabState, type LabState } from '../lab/lab.js';
+import { labDir, labDown, readLabFile, readLabState, type LabState } from '../lab/lab.js';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 const CLI = join(REPO_ROOT, 'test', 'lab', 'cli.ts');
@@ -173,68 +173,77 @@ describe('lab commands', () => {
     // A second instance beside the suite's lab, in its own LAB_DIR, on its own ports.
     const dir = join(scratch, 'second-lab');
     const env = { LAB_DIR: dir };
-
-    const first = await labCommand('up', env);
-    expect(first.code, first.stderr).toBe(0);
-    const state = await readLabState(dir);
-    expect(state.host.sshPort).not.toBe(lab.host.sshPort);
-    expect(await isAlive(state.host.nspawnPid)).toBe(true);
-    expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(true);
-
-    const second = await labCommand('up', env);
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).toContain('already up');
-    const again = await readLabState(dir);
-    expect(again.host.nspawnPid).toBe(state.host.nspawnPid);
-    expect(again.mirror.pid).toBe(state.mirror.pid);
-    expect(again.startedAt).toBe(state.startedAt);
-
-    const status = await labCommand('status', env);
-    expect(status.code).toBe(0);
-    expect(status.stdout).toContain(`pi@127.0.0.1:${state.host.sshPort}`);
-    const profile = JSON.parse(await readFile(state.profileFile, 'utf8')) as { host: { port: number }; vault: { releaseBaseUrl: string } };
-    expect(profile.host.port).toBe(state.host.sshPort);
-    expect(profile.vault.releaseBaseUrl).toBe(state.mirror.url);
-
-    // A recorded lab that no longer answers is replaced, its processes stopped.
-    const secondTarget: SshTarget = { ...target, port: state.host.sshPort, keyFile: state.host.keyFile, knownHostsFile: state.host.knownHostsFile };
-    await sshRun(secondTarget, 'sudo -n systemctl stop ssh.service');
-    const replaced = await labCommand('up', env);
-    expect(replaced.code, replaced.stderr).toBe(0);
-    expect(replaced.stderr).toContain('unhealthy');
-    const fresh = await readLabState(dir);
-    expect(fresh.host.nspawnPid).not.toBe(state.host.nspawnPid);
-    expect(await isAlive(state.host.nspawnPid)).toBe(false);
-    expect(await isAlive(state.mirror.pid)).toBe(false);
-    expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(false);
-
-    const down = await labCommand('down', env);
-    expect(down.code, down.stderr).toBe(0);
-    expect(await isAlive(fresh.host.nspawnPid)).toBe(false);
-    expect(await isAlive(fresh.mirror.pid)).toBe(false);
-    expect(fresh.host.pidNamespace).toMatch(/^pid:\[\d+\]$/);
-    expect(await containerAlive(fresh.host.leaderPid, fresh.host.pidNamespace)).toBe(false);
-    expect(await processesUsing(dir)).toEqual([]);
-    expect(await mountsUnder(dir)).toEqual([]);
-    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
-    expect(await readLabFile(dir)).toBeUndefined();
-
-    const after = await labCommand('status', env);
-    expect(after.code).toBe(3);
-    expect(after.stdout).toContain('lab: down');
-
-    // The suite's lab was not touched by the second one's up and down.
-    expect((await onHost('systemctl is-system-running').catch((error: unknown) => (error as CommandError).stdout)).trim()).toMatch(/^(running|degraded)$/);
-
-    const t = state.timings;
-    console.log(
-      [
-        'lab timings:',
-        t.rootfsBuildMs === undefined ? '  rootfs: from cache' : `  debootstrap (fresh rootfs): ${seconds(t.rootfsBuildMs)}s`,
-        `  up (\`lab:up\` command, cached rootfs): ${seconds(first.ms)}s (in-process ${seconds(t.totalMs)}s: extract ${seconds(t.extractMs)}s, boot to ready ${seconds(t.bootMs)}s, mirror ${seconds(t.mirrorMs)}s)`,
-        `  up again (already up): ${seconds(second.ms)}s`,
-        `  down (\`lab:down\` command): ${seconds(down.ms)}s`,
-      ].join('\n'),
-    );
+    try {
+      await exerciseSecondLab(dir, env);
+    } finally {
+      // A failed assertion must not leave the second instance running (nor delete its files under it).
+      if (await readLabFile(dir)) await labDown({ dir, log: createLabLog() });
+    }
   });
 });
+
+/** Up twice, status, replacing an unhealthy lab, down: on a second instance in `dir`. */
+async function exerciseSecondLab(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const first = await labCommand('up', env);
+  expect(first.code, first.stderr).toBe(0);
+  const state = await readLabState(dir);
+  expect(state.host.sshPort).not.toBe(lab.host.sshPort);
+  expect(await isAlive(state.host.nspawnPid)).toBe(true);
+  expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(true);
+
+  const second = await labCommand('up', env);
+  expect(second.code, second.stderr).toBe(0);
+  expect(second.stderr).toContain('already up');
+  const again = await readLabState(dir);
+  expect(again.host.nspawnPid).toBe(state.host.nspawnPid);
+  expect(again.mirror.pid).toBe(state.mirror.pid);
+  expect(again.startedAt).toBe(state.startedAt);
+
+  const status = await labCommand('status', env);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toContain(`pi@127.0.0.1:${state.host.sshPort}`);
+  const profile = JSON.parse(await readFile(state.profileFile, 'utf8')) as { host: { port: number }; vault: { releaseBaseUrl: string } };
+  expect(profile.host.port).toBe(state.host.sshPort);
+  expect(profile.vault.releaseBaseUrl).toBe(state.mirror.url);
+
+  // A recorded lab that no longer answers is replaced, its processes stopped.
+  const secondTarget: SshTarget = { ...target, port: state.host.sshPort, keyFile: state.host.keyFile, knownHostsFile: state.host.knownHostsFile };
+  await sshRun(secondTarget, 'sudo -n systemctl stop ssh.service');
+  const replaced = await labCommand('up', env);
+  expect(replaced.code, replaced.stderr).toBe(0);
+  expect(replaced.stderr).toContain('unhealthy');
+  const fresh = await readLabState(dir);
+  expect(fresh.host.nspawnPid).not.toBe(state.host.nspawnPid);
+  expect(await isAlive(state.host.nspawnPid)).toBe(false);
+  expect(await isAlive(state.mirror.pid)).toBe(false);
+  expect(await containerAlive(state.host.leaderPid, state.host.pidNamespace)).toBe(false);
+
+  const down = await labCommand('down', env);
+  expect(down.code, down.stderr).toBe(0);
+  expect(await isAlive(fresh.host.nspawnPid)).toBe(false);
+  expect(await isAlive(fresh.mirror.pid)).toBe(false);
+  expect(fresh.host.pidNamespace).toMatch(/^pid:\[\d+\]$/);
+  expect(await containerAlive(fresh.host.leaderPid, fresh.host.pidNamespace)).toBe(false);
+  expect(await processesUsing(dir)).toEqual([]);
+  expect(await mountsUnder(dir)).toEqual([]);
+  await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  expect(await readLabFile(dir)).toBeUndefined();
+
+  const after = await labCommand('status', env);
+  expect(after.code).toBe(3);
+  expect(after.stdout).toContain('lab: down');
+
+  // The suite's lab was not touched by the second one's up and down.
+  expect((await onHost('systemctl is-system-running').catch((error: unknown) => (error as CommandError).stdout)).trim()).toMatch(/^(running|degraded)$/);
+
+  const t = state.timings;
+  console.log(
+    [
+      'lab timings:',
+      t.rootfsBuildMs === undefined ? '  rootfs: from cache' : `  debootstrap (fresh rootfs): ${seconds(t.rootfsBuildMs)}s`,
+      `  up (\`lab:up\` command, cached rootfs): ${seconds(first.ms)}s (in-process ${seconds(t.totalMs)}s: extract ${seconds(t.extractMs)}s, boot to ready ${seconds(t.bootMs)}s, mirror ${seconds(t.mirrorMs)}s)`,
+      `  up again (already up): ${seconds(second.ms)}s`,
+      `  down (\`lab:down\` command): ${seconds(down.ms)}s`,
+    ].join('\n'),
+  );
+}
