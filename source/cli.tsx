@@ -125,13 +125,24 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--json', 'print JSON')
     .action(run(async (options: { json?: boolean }) => (await import('./cli/info.js')).info(globals(), options, output, VERSION)));
 
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   program
     .command('plan')
-    .description('show, phase by phase, what setup would do (connects to nothing)')
+    .description("show, phase by phase, each step's state (done/todo/drift) and what setup would run and write")
+    .option('--phase <phase>', 'only this phase: host, vault or cluster (repeatable, or comma-separated)', collect)
+    .option('--offline', 'describe only: connect to nothing, check no state')
     .option('--json', 'print JSON')
-    .action(run(async (options: { json?: boolean }) => (await import('./cli/plan.js')).plan(globals(), options, output)));
+    .action(run(async (options: { json?: boolean; phase?: string[]; offline?: boolean }) => (await import('./cli/plan.js')).plan(globals(), options, output)));
 
-  // setup, status and unseal join here as headless commands over the same core.
+  program
+    .command('setup')
+    .description('run the setup without the interactive interface; resumes where the last run stopped')
+    .option('--phase <phase>', 'only this phase: host, vault or cluster (repeatable, or comma-separated)', collect)
+    .option('-y, --yes', "accept each question's safe default (an unknown SSH host key is never accepted by default)")
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
+
+  // status and unseal join here as headless commands over the same core.
 
   program.argument('[command]').action(
     run(async (typed: string | undefined) => {

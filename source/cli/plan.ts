@@ -1,7 +1,8 @@
 /**
- * `plan`: what a setup run would do, phase by phase, without touching the host, Vault or the
- * cluster. Steps describe themselves with `describe(ctx)`; the context given here refuses every
- * service and question, so a step that tried to reach out while describing fails loudly.
+ * `plan`: what a setup run would do, phase by phase. Steps describe themselves with `describe(ctx)`;
+ * the context given here refuses every service and question, so a step that tried to reach out
+ * while describing fails loudly. Unless --offline, each step's real state (done / todo / drift) is
+ * checked too — a read-only check run through the runner, so it is the same check setup makes.
  */
 import { UserError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
@@ -10,6 +11,8 @@ import type { Profile } from '../profile/schema.js';
 import { ProfileStore } from '../profile/store.js';
 import { buildPlan } from '../steps/index.js';
 import type { GlobalOptions, Output } from './output.js';
+import { runHeadless, type StepReport } from './run-headless.js';
+import { parsePhases } from './setup.js';
 
 const PLANNED_LABEL: Record<Planned['kind'], string> = {
   command: 'run',
@@ -34,19 +37,40 @@ function planContext(profile: Profile, redactor: Redactor, output: Output): Step
   };
 }
 
-export function plan(global: GlobalOptions, options: { json?: boolean }, output: Output): number {
+export interface PlanOptions {
+  json?: boolean;
+  phase?: string[];
+  /** Describe only: connect to nothing. */
+  offline?: boolean;
+  yes?: boolean;
+}
+
+export async function plan(global: GlobalOptions, options: PlanOptions, output: Output): Promise<number> {
+  const phases = parsePhases(options.phase);
   const profile = new ProfileStore().load(global.profile);
   const redactor = new Redactor();
   const ctx = planContext(profile, redactor, output);
-  const steps = buildPlan(profile).steps.map((step) => ({
-    id: step.id,
-    phase: step.phase,
-    title: step.title,
-    planned: step.describe(ctx).map((item) => ({ kind: item.kind, summary: redactor.redact(item.summary) })),
-  }));
+  const planned = buildPlan(profile, phases).steps;
+  let states: Map<string, StepReport> | undefined;
+  let checkFailed = false;
+  if (!options.offline && planned.length > 0) {
+    const result = await runHeadless(global, { mode: 'check', phases, assumeYes: options.yes === true, progress: false }, output);
+    states = new Map(result.steps.map((step) => [step.id, step]));
+    checkFailed = result.done.result === 'failed';
+  }
+  const steps = planned.map((step) => {
+    const state = states?.get(step.id);
+    return {
+      id: step.id,
+      phase: step.phase,
+      title: step.title,
+      ...(state ? { state: state.state, detail: state.error ?? state.detail ?? '' } : {}),
+      planned: step.describe(ctx).map((item) => ({ kind: item.kind, summary: redactor.redact(item.summary) })),
+    };
+  });
   if (options.json) {
     output.json({ profile: global.profile, steps });
-    return 0;
+    return checkFailed ? 1 : 0;
   }
   const s = output.outStyle;
   if (steps.length === 0) {
@@ -62,10 +86,26 @@ export function plan(global: GlobalOptions, options: { json?: boolean }, output:
     output.out(s.bold(`${phase}`));
     for (const step of inPhase) {
       number += 1;
-      output.out(`  ${number}. ${step.title} ${s.dim(`[${step.id}]`)}`);
+      const state = step.state === undefined ? '' : ` ${stateLabel(step.state, s)}${step.detail ? s.dim(` (${step.detail})`) : ''}`;
+      output.out(`  ${number}. ${step.title} ${s.dim(`[${step.id}]`)}${state}`);
+      // A step that is done has nothing to do; the rest show exactly what apply would run and write.
+      if (step.state === 'done') continue;
       for (const item of step.planned) output.out(`       ${s.cyan(PLANNED_LABEL[item.kind].padEnd(5))} ${item.summary}`);
       if (step.planned.length === 0) output.out(`       ${s.dim('(nothing to change)')}`);
     }
   }
-  return 0;
+  return checkFailed ? 1 : 0;
+}
+
+function stateLabel(state: StepReport['state'], s: Output['outStyle']): string {
+  switch (state) {
+    case 'done':
+      return s.green('done');
+    case 'failed':
+      return s.red('could not check');
+    case 'not-run':
+      return s.dim('not checked');
+    default:
+      return s.yellow(state);
+  }
 }
