@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { REDACTED } from '../../source/core/redact.js';
 import type { Step } from '../../source/core/step.js';
 import { App } from '../../source/ui/App.js';
+import { initialAppState } from '../../source/ui/state/app-state.js';
+import { initialSetupState } from '../../source/ui/state/setup-state.js';
 import { createTheme, terminalSupportsUnicode } from '../../source/ui/theme.js';
 import {
   deferred,
@@ -234,6 +236,24 @@ describe('App', () => {
     await press(app, KEYS.enter);
     await waitForFrame(app, (f) => f.includes('✘ Check the host'), 'the failed step (Unicode)');
     expect(app.frames.some((frame) => colour.test(frame))).toBe(true);
+  });
+});
+
+describe('initialState', () => {
+  it('renders a screen in a given state without running anything', async () => {
+    const steps = [
+      { id: 'host-tls', phase: 'host' as const, title: 'TLS: CA and server certificate' },
+      { id: 'vault-init', phase: 'vault' as const, title: 'Initialize Vault' },
+    ];
+    const setup = {
+      ...initialSetupState(steps),
+      last: { mode: 'apply' as const, result: 'failed' as const, failedStepId: 'host-tls', message: 'openssl not found', hint: 'apt install openssl' },
+    };
+    setup.steps[0] = { ...setup.steps[0]!, state: 'failed', durationMs: 1500 };
+    app = renderSized(<App deps={testDependencies()} theme={ascii} initialState={{ setup, app: initialAppState('setup') }} />);
+    const frame = await waitForFrame(app, (f) => f.includes('Hint:'), 'the failure');
+    expect(frame).toMatch(/^x TLS: CA and server certifi\S*\s+1\.5s/m);
+    expect(statusPaneText(frame)).toContain('failed at TLS: CA and server certificate openssl not found Hint: apt install openssl');
   });
 });
 
