@@ -46,9 +46,12 @@ describe('buildVaultRelease', () => {
     expect(listing.stdout).toBe('vault\n');
     const info = await stat(join(unpacked, 'vault'));
     expect(info.mode & 0o777).toBe(0o755);
-    expect((await readFile(join(unpacked, 'vault'), 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
-    const { stdout } = await run(join(unpacked, 'vault'), ['version']);
-    expect(stdout).toMatch(/^Vault v2\.0\.4 \([0-9a-f]{40}\), built 2026-01-01T00:00:00Z\n$/);
+    // A sh/JavaScript polyglot (see package.ts): sh execs node on it, and node runs it directly too.
+    expect((await readFile(join(unpacked, 'vault'), 'utf8')).startsWith('#!/bin/sh\n')).toBe(true);
+    for (const [command, args] of [[join(unpacked, 'vault'), ['version']], [process.execPath, [join(unpacked, 'vault'), 'version']]] as const) {
+      const { stdout } = await run(command, [...args]);
+      expect(stdout).toMatch(/^Vault v2\.0\.4 \([0-9a-f]{40}\), built 2026-01-01T00:00:00Z\n$/);
+    }
   });
 
   it('is reproducible: the same version builds byte-identical zips', async () => {

@@ -2,7 +2,7 @@
 // https://developer.hashicorp.com/vault/docs/commands/server
 // https://developer.hashicorp.com/vault/docs/commands/version
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
@@ -114,7 +114,24 @@ function banner(config: ServerConfig, build: BuildInfo): string {
   return `==> Vault server configuration:\n\n${rows.map(([label, value]) => `${label.padStart(width + 1)}: ${value}`).join('\n')}\n\n==> Vault server started! Log data will stream in below:\n\n`;
 }
 
+/**
+ * The launcher (see package.ts) passes a FIFO when systemd waits for readiness. It is opened at
+ * once so that if this process dies before it is ready, the launcher's read ends (EOF) instead of
+ * hanging.
+ */
+function openReadinessChannel(): (() => void) | undefined {
+  const fifo = process.env['VAULT_SIM_READY_FIFO'];
+  delete process.env['VAULT_SIM_READY_FIFO'];
+  if (!fifo) return undefined;
+  const descriptor = openSync(fifo, 'w');
+  return () => {
+    writeSync(descriptor, 'READY\n');
+    closeSync(descriptor);
+  };
+}
+
 async function serve(args: string[]): Promise<number> {
+  const signalReady = openReadinessChannel();
   const build = buildInfo();
   let config: ServerConfig;
   try {
@@ -193,6 +210,9 @@ async function serve(args: string[]): Promise<number> {
     const address = server.address();
     if (address && typeof address === 'object') log('INFO', `core: listening: address=${address.address}:${address.port} tls=${!listener.tlsDisable}`);
   }
+
+  // Vault tells systemd it is ready once its listeners are up (sealed or not).
+  signalReady?.();
 
   return new Promise<number>((resolve) => {
     let stopping = false;

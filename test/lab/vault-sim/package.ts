@@ -26,6 +26,23 @@ const ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
 const DEFAULT_BUILD_DATE = '2026-01-01T00:00:00Z';
 const bundles = new Map<string, Promise<Buffer>>();
 
+// The executable is a sh/JavaScript polyglot. To sh, line 2 is a command; to JavaScript it is a
+// string followed by a comment. Without systemd it simply execs node on this same file. Started
+// by systemd with Type=notify (as HashiCorp's packaged vault.service is), the service manager only
+// accepts READY=1 from the main PID, and Node cannot send unix datagrams. So sh (the main PID)
+// starts node, waits on a FIFO until node has its listeners up, then execs systemd-notify, which
+// therefore still has the main PID, with READY=1 and MAINPID=<node> - handing the service over to
+// node exactly when Vault itself would report readiness. (--pid=$$ makes systemd-notify send with
+// its own credentials whatever its parent is; the later MAINPID= argument overrides the one --pid adds.)
+// https://www.freedesktop.org/software/systemd/man/latest/systemd-notify.html
+// https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html (Type=notify, NotifyAccess)
+const LAUNCHER = [
+  '#!/bin/sh',
+  `':' //; if [ "$1" = server ] && [ -n "$NOTIFY_SOCKET" ] && command -v systemd-notify >/dev/null 2>&1 && d=$(mktemp -d 2>/dev/null) && mkfifo -m 600 "$d/ready"; then ` +
+    `VAULT_SIM_READY_FIFO="$d/ready" node "$0" "$@" & p=$!; trap 'kill -TERM $p' TERM; trap 'kill -INT $p' INT; trap 'kill -HUP $p' HUP; ` +
+    `r=; read -r r < "$d/ready"; rm -rf "$d"; if [ "$r" = READY ]; then exec systemd-notify --ready --pid=$$ "MAINPID=$p"; fi; wait $p; exit $?; fi; exec node "$0" "$@"`,
+].join('\n');
+
 /** The commit-like revision `vault version` prints, stable per version. */
 export function fakeRevision(version: string): string {
   return createHash('sha1').update(`vault-sim ${version}`).digest('hex');
@@ -45,7 +62,7 @@ export function bundleVaultExecutable(version: string, buildDate = DEFAULT_BUILD
       write: false,
       minify: false,
       legalComments: 'none',
-      banner: { js: '#!/usr/bin/env node' },
+      banner: { js: LAUNCHER },
       define: { VAULT_SIM_BUILD: JSON.stringify({ version, revision: fakeRevision(version), buildDate }) },
       logLevel: 'warning',
     }).then((result) => Buffer.from(result.outputFiles[0]!.contents));
