@@ -103,10 +103,10 @@ describe.skipIf(!canRun)('launcher under a Type=notify service manager', () => {
     while (!messages.some((m) => m.message.includes('READY=1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const ready = messages.find((m) => m.message.includes('READY=1'));
     expect(ready, stderr).toBeDefined();
+    const mainPid = Number(/MAINPID=(\d+)/.exec(ready!.message)?.[1]);
+    nodePids.push(mainPid); // cleaned up in afterAll whatever fails below
     // The sender is the process systemd started (the launcher's PID, now systemd-notify).
     expect(ready!.pid).toBe(launcher.pid);
-    const mainPid = Number(/MAINPID=(\d+)/.exec(ready!.message)?.[1]);
-    nodePids.push(mainPid);
     expect(mainPid).not.toBe(launcher.pid);
     expect(readFileSync(`/proc/${mainPid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['node', executable, 'server']));
     // Readiness is reported once the API answers.
