@@ -6,17 +6,15 @@ import { createContext, useContext } from 'react';
 import type { LogBuffer } from '../core/log-buffer.js';
 import type { ProgressSink } from '../core/progress.js';
 import type { Redactor } from '../core/redact.js';
-import type { LogLine, Plan, Prompter, Services } from '../core/step.js';
+import type { LogLine, Plan, Prompter } from '../core/step.js';
+import type { RunServices } from '../services/run-services.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { ProfileStore } from '../profile/store.js';
 import type { Profile } from '../profile/schema.js';
 
 export type ProfileStoreApi = Pick<ProfileStore, 'load' | 'save' | 'exists' | 'file'>;
 
-/** Services for one run; closed when the run ends (connections must not outlive it). */
-export interface RunServices extends Services {
-  close(): Promise<void>;
-}
+export type { RunServices } from '../services/run-services.js';
 
 export interface AppDependencies {
   profileName: string;

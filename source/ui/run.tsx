@@ -15,10 +15,10 @@ import { logFile } from '../profile/paths.js';
 import { defaultProfile } from '../profile/schema.js';
 import { ProfileStore } from '../profile/store.js';
 import { buildPlan } from '../steps/index.js';
+import { openRunServices } from '../services/run-services.js';
 import { App } from './App.js';
 import { CleanupRegistry, signalExitCode } from './cleanup.js';
 import type { AppDependencies } from './deps.js';
-import { openHostServices } from './services.js';
 import { createTheme, terminalSupportsUnicode } from './theme.js';
 
 const ENTER_ALTERNATE_SCREEN = '\u001b[?1049h\u001b[H';
@@ -47,7 +47,7 @@ export async function runTui(options: TuiOptions): Promise<number> {
     profileExists,
     store,
     createPlan: (current) => buildPlan(current),
-    openServices: (current, prompt) => openHostServices(current, prompt, { store, profileName }),
+    openServices: (current, prompt) => openRunServices(current, prompt, { store, profileName }),
     logBuffer: new LogBuffer(),
     redactor: new Redactor(),
     progress: store.progressSink(profileName),
