@@ -237,6 +237,43 @@ describe('vault command line (https://developer.hashicorp.com/vault/docs/command
     expect((failure as { stderr: string }).stderr).toBe(`Error initializing listener of type tcp: error loading TLS cert: open ${dir}/missing.crt: no such file or directory\n`);
   });
 
+  it('refuses an auto-unseal seal stanza it cannot honour instead of silently using Shamir', async () => {
+    const file = join(dir, 'seal.hcl');
+    await writeFile(file, `cluster_addr = "https://127.0.0.1:1"\nseal "awskms" {\n  region = "x"\n}\nstorage "raft" {\n  path = "${dir}"\n}\n`);
+    const failure = await run(executable, ['server', `-config=${file}`]).catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stderr: string }).stderr).toContain('seal "awskms": only Shamir seals are supported');
+  });
+
+  // As an unprivileged user without CAP_IPC_LOCK (what a unit without AmbientCapabilities gets).
+  it.skipIf(process.getuid?.() !== 0)('without CAP_IPC_LOCK: mlock failure unless disable_mlock; unwritable raft path refused', async () => {
+    const shared = await mkdtemp(join(tmpdir(), 'vault-sim-unprivileged-'));
+    try {
+      await run('cp', [executable, join(shared, 'vault')]);
+      const data = join(shared, 'data');
+      await run('mkdir', ['-m', '0755', data]); // owned by root: not writable for nobody
+      await run('chmod', ['0755', shared]);
+      const config = (mlock: boolean) =>
+        `disable_mlock = ${!mlock}\ncluster_addr = "https://127.0.0.1:1"\nstorage "raft" {\n  path = "${data}"\n}\n`;
+      await writeFile(join(shared, 'mlock.hcl'), config(true), { mode: 0o644 });
+      await writeFile(join(shared, 'nomlock.hcl'), config(false), { mode: 0o644 });
+      const asNobody = (file: string) =>
+        run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', join(shared, 'vault'), 'server', `-config=${join(shared, file)}`], {
+          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+        }).catch((error: { code: number; stderr: string }) => error);
+      const mlock = await asNobody('mlock.hcl');
+      expect(mlock).toMatchObject({ code: 1 });
+      expect((mlock as { stderr: string }).stderr).toMatch(/^Error initializing core: Failed to lock memory: cannot allocate memory\n/);
+      const unwritable = await asNobody('nomlock.hcl');
+      expect(unwritable).toMatchObject({ code: 1 });
+      expect((unwritable as { stderr: string }).stderr).toBe(
+        `Error initializing storage of type raft: failed to create fsm: failed to open bolt file: open ${data}/vault.db: permission denied\n`,
+      );
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a raft path that does not exist', async () => {
     const file = join(dir, 'nopath.hcl');
     await writeFile(file, `cluster_addr = "https://127.0.0.1:1"\nstorage "raft" {\n  path = "${dir}/absent"\n}\n`);

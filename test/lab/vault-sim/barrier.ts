@@ -4,7 +4,7 @@
 // "keyring") is encrypted with the root key; the root key exists only in memory, rebuilt at unseal
 // time from the Shamir shares handed out by init.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const NONCE_BYTES = 12;
@@ -63,8 +63,15 @@ export class RaftStorage {
 
   /** Checks the directory like raft does when it opens its bolt files. */
   open(): void {
+    // raft opens <path>/vault.db first; these are the errors bolt reports for it.
+    const boltFile = join(this.directory, 'vault.db');
     if (!existsSync(this.directory)) {
-      throw new Error(`failed to create fsm: failed to open bolt file: open ${this.file}: no such file or directory`);
+      throw new Error(`failed to create fsm: failed to open bolt file: open ${boltFile}: no such file or directory`);
+    }
+    try {
+      accessSync(this.directory, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch {
+      throw new Error(`failed to create fsm: failed to open bolt file: open ${boltFile}: permission denied`);
     }
     // raft keeps its log under <path>/raft; created like Vault does so the layout looks familiar.
     mkdirSync(join(this.directory, 'raft'), { recursive: true, mode: 0o700 });

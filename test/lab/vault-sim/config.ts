@@ -68,6 +68,11 @@ export function parseServerConfig(source: string): ServerConfig {
   const body = parseHcl(source);
   const attributes = body.attributes;
   const listeners = body.blocks.filter((b) => b.type === 'listener').map(parseListener);
+  const seal = body.blocks.find((b) => b.type === 'seal');
+  if (seal) {
+    // Auto-unseal needs a KMS/HSM; the simulator only has Shamir and says so instead of ignoring it.
+    throw new ConfigError(`seal "${seal.labels[0] ?? ''}": only Shamir seals are supported by this build`);
+  }
   const storageBlocks = body.blocks.filter((b) => b.type === 'storage' || b.type === 'backend');
   if (storageBlocks.length === 0) throw new ConfigError('A storage backend must be specified');
   if (storageBlocks.length > 1) throw new ConfigError('Only one storage backend can be specified');

@@ -130,6 +130,33 @@ function openReadinessChannel(): (() => void) | undefined {
   };
 }
 
+// Vault calls mlockall() unless disable_mlock is set, and refuses to start when it fails.
+const MLOCK_FAILURE = `Error initializing core: Failed to lock memory: cannot allocate memory
+
+This usually means that the mlock syscall is not available.
+Vault uses mlock to prevent memory from being swapped to
+disk. This requires root privileges as well as a machine
+that supports mlock. Please enable mlock on your system or
+disable Vault from using it. To disable Vault from using it,
+set the \`disable_mlock\` configuration option in your configuration
+file.
+`;
+
+/** mlockall(MCL_CURRENT|MCL_FUTURE) succeeds with CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK. */
+function canLockMemory(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    const CAP_IPC_LOCK = 14n;
+    if (effective && (BigInt(`0x${effective}`) >> CAP_IPC_LOCK) & 1n) return true;
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    return /^Max locked memory\s+unlimited\s+unlimited/m.test(limits);
+  } catch {
+    return false;
+  }
+}
+
 async function serve(args: string[]): Promise<number> {
   const signalReady = openReadinessChannel();
   const build = buildInfo();
@@ -145,6 +172,11 @@ async function serve(args: string[]): Promise<number> {
   }
   if (!config.clusterAddr) {
     process.stderr.write('Cluster address must be set when using raft storage\n');
+    return 1;
+  }
+
+  if (!config.disableMlock && !canLockMemory()) {
+    process.stderr.write(MLOCK_FAILURE);
     return 1;
   }
 
