@@ -1,0 +1,97 @@
+/**
+ * What Phase 1 leaves on a host, read back for assertions: the expected layout (the product's own
+ * constants, so the tests and the steps name the same paths), a snapshot of every file it owns that
+ * can be compared between hosts, and the API answer over TLS verified with a given CA.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import path from 'node:path';
+import { sh } from '../../../source/services/host/shell-quote.js';
+import { VAULT_BINARY, VAULT_UNIT, VAULT_UNIT_FILE } from '../../../source/steps/host/layout.js';
+import type { FileEntry, LabHostShell } from './host.js';
+
+export { VAULT_BINARY, VAULT_UNIT, VAULT_UNIT_FILE };
+
+export const CONFIG_DIR = '/etc/vault';
+export const CONFIG_FILE = '/etc/vault/vault_main.hcl';
+export const TLS_DIR = '/etc/vault/tls';
+export const CERT_FILE = '/etc/vault/tls/vault.crt';
+export const KEY_FILE = '/etc/vault/tls/vault.key';
+export const CA_FILE = '/etc/vault/tls/vault-ca.crt';
+/** Every directory the directories step owns: vault:vault 0750. */
+export const VAULT_DIRECTORIES = ['/etc/vault', '/etc/vault/tls', '/etc/vault/policy', '/etc/vault/plugin', '/var/lib/vault', '/var/log/vault'];
+/** What Phase 1 writes that no running Vault changes (Vault writes under /var/lib/vault and /var/log/vault). */
+export const WRITTEN_BY_SETUP = [CONFIG_DIR, VAULT_UNIT_FILE, VAULT_BINARY];
+
+/** `path type owner:group mode size mtime inode` lines: any rewrite shows as a changed mtime or inode. */
+export function writeStamps(entries: readonly FileEntry[]): string[] {
+  return entries.map((entry) => `${entry.path} ${entry.type} ${entry.owner}:${entry.group} ${entry.mode} ${entry.size} ${entry.mtime} ${entry.inode}`);
+}
+
+export interface PhaseSnapshot {
+  /** path, type, owner:group, mode of everything Phase 1 owns. */
+  entries: string[];
+  /** Content of the config and unit, with this instance's ports replaced by placeholders. */
+  texts: Record<string, string>;
+  binarySha256: string | undefined;
+  unit: { active: string; enabled: string };
+  account: string;
+  /** The server certificate's subjectAltName extension as openssl prints it. */
+  certificateSans: string;
+}
+
+/**
+ * Everything that must be the same on two hosts that ran Phase 1 to the end, whatever the run's
+ * history: the TLS material differs per CA (each user has their own), so it is compared by owner,
+ * mode and SANs, not by bytes; the lab's ports differ per instance, so they are normalized.
+ */
+export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number; clusterPort: number }): Promise<PhaseSnapshot> {
+  const listing = await host.list([...VAULT_DIRECTORIES, VAULT_UNIT_FILE, VAULT_BINARY]);
+  const normalize = (text: string): string =>
+    text.replaceAll(String(ports.apiPort), '<api-port>').replaceAll(String(ports.clusterPort), '<cluster-port>');
+  const texts: Record<string, string> = {};
+  for (const entry of listing) {
+    const isConfigText = entry.type === 'f' && entry.path.startsWith(`${CONFIG_DIR}/`) && !entry.path.startsWith(`${TLS_DIR}/`);
+    if (isConfigText || entry.path === VAULT_UNIT_FILE) texts[entry.path] = normalize(await host.readFile(entry.path));
+  }
+  const sums = await host.sha256([VAULT_BINARY]);
+  const account = (await host.exec(sh`getent passwd vault`)).stdout.trim().split(':');
+  return {
+    // Vault's own data (raft files under /var/lib/vault) is its business: only the directory is Phase 1's.
+    entries: listing
+      .filter((entry) => !entry.path.startsWith('/var/lib/vault/') && !entry.path.startsWith('/var/log/vault/'))
+      .map((entry) => `${entry.path} ${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`),
+    texts,
+    binarySha256: sums.get(VAULT_BINARY),
+    unit: await host.unitState(VAULT_UNIT),
+    // name, home and shell (uid/gid are whatever the system allocates).
+    account: [account[0], account[5], account[6]].join(':'),
+    certificateSans: (await host.sudoExec(sh`openssl x509 -in ${CERT_FILE} -noout -ext subjectAltName`)).stdout.trim(),
+  };
+}
+
+/** The PEM certificates in a local directory (custody), by file name. */
+export async function certificatesIn(dir: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const text = await readFile(path.join(dir, name), 'utf8').catch(() => '');
+    if (text.includes('-----BEGIN CERTIFICATE-----')) found.set(name, text);
+  }
+  return found;
+}
+
+/**
+ * GET /v1/sys/health from this machine (the lab shares its network) with TLS verified against `ca`
+ * alone, for the name the certificate must cover. Resolves with the HTTP status.
+ */
+export function healthStatus(port: number, ca: string, address = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port, path: '/v1/sys/health', method: 'GET', ca, timeout: 10_000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from https://${address}:${port} within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
