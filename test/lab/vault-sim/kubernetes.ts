@@ -16,7 +16,7 @@ export function kubernetesMountData(core: Core, mount: MountEntry): KubernetesMo
 
 export function kubernetesExists(core: Core, mount: MountEntry, rest: string): boolean {
   const data = kubernetesMountData(core, mount);
-  if (rest === 'config') return data.config !== null;
+  // auth/<mount>/config has no existence check in the plugin: writes to it are always updates.
   const role = /^role\/(.+)$/.exec(rest);
   if (role) return data.roles[role[1]!.toLowerCase()] !== undefined;
   return true;
