@@ -2,7 +2,7 @@
 // auth methods and Kubernetes login, against the packaged `vault` executable over verified TLS.
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -442,13 +442,15 @@ describe('curl as a client (https://developer.hashicorp.com/vault/api-docs#http-
 
   it('LIST, a chunked upload and GET on one keep-alive connection; token and body from stdin', async () => {
     // curl reuses one connection for the URLs of one invocation: the LIST after a chunked body
-    // must still be recognised.
+    // must still be recognised. The token goes in a header file, not on the command line.
+    const tokenHeader = join(dir, 'token-header');
+    await writeFile(tokenHeader, `X-Vault-Token: ${root}\n`, { mode: 0o600 });
     const output = await curl(
       [
-        '--header', `X-Vault-Token: ${root}`, '--header', 'Transfer-Encoding: chunked', '--request', 'POST', '--data', '@-',
+        '--header', `@${tokenHeader}`, '--header', 'Transfer-Encoding: chunked', '--request', 'POST', '--data', '@-',
         `${vault.url}/v1/secret/data/curl/one`,
-        '--next', '--cacert', tls.caFile, '--header', `X-Vault-Token: ${root}`, '--request', 'LIST', `${vault.url}/v1/secret/metadata/curl`,
-        '--next', '--cacert', tls.caFile, '--header', `X-Vault-Token: ${root}`, `${vault.url}/v1/secret/data/curl/one`,
+        '--next', '--cacert', tls.caFile, '--header', `@${tokenHeader}`, '--request', 'LIST', `${vault.url}/v1/secret/metadata/curl`,
+        '--next', '--cacert', tls.caFile, '--header', `@${tokenHeader}`, `${vault.url}/v1/secret/data/curl/one`,
       ],
       JSON.stringify({ data: { via: 'curl' } }),
     );
