@@ -224,4 +224,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `picluster-vault-tui profile show | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 process.exitCode = await main(process.argv);

@@ -288,3 +288,13 @@ describe('cli: unexpected errors', () => {
     expect(cli(['profile', 'init'], { DEBUG: '1' }).stderr).toMatch(/^\s+at /m);
   });
 });
+
+describe('cli: pipes', () => {
+  it('exits quietly when the reader of stdout goes away (`profile show | head -1`)', () => {
+    expect(cli(['profile', 'init']).code).toBe(0);
+    const result = spawnSync('bash', ['-c', `set -o pipefail; ${quoteForSh(process.execPath)} ${quoteForSh(bin)} profile show | head -1`], { env, encoding: 'utf8', timeout: 15_000 });
+    expect(result.stdout).toMatch(/^profile default /);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
