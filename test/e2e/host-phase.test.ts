@@ -377,6 +377,30 @@ describe('failures: a clear message with a hint, a non-zero exit, nothing instal
     expect((JSON.parse(await readFile((await session.info()).profileFile, 'utf8')) as { host: { hostKey: unknown } }).host.hostKey).toEqual(pinned);
   });
 
+  it('an unsupported architecture (uname -m says i686): exit != 0 naming it, with a hint, nothing installed', { timeout: 90_000 }, async () => {
+    const session = await sessionFor(lab.state, 'arch');
+    const { host } = lab;
+    // systemd's Personality=x86 makes uname(2) report i686 to sshd and every login it serves, as on a
+    // 32-bit x86 system (systemd.exec(5), Personality=: https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html).
+    const dropInDir = '/etc/systemd/system/ssh.service.d';
+    const dropIn = `${dropInDir}/10-personality.conf`;
+    if ((await host.run('uname -m')).trim() !== 'x86_64') throw new Error('this test makes an x86_64 lab host look like i686; the lab host is not x86_64');
+    try {
+      await host.sudo(sh`mkdir -p ${dropInDir} && printf '%s\\n' '[Service]' 'Personality=x86' > ${dropIn} && systemctl daemon-reload && systemctl restart ssh`);
+      expect((await host.run('uname -m')).trim()).toBe('i686');
+
+      const result = await timed('setup on an i686 host', () => session.run(SETUP, 60_000));
+      expect(result.code, describeResult(SETUP, result)).not.toBe(0);
+      expect(result.stderr).toMatch(/i686/);
+      expect(result.stderr).toMatch(/architecture/i);
+      expect(result.stderr).toMatch(/hint: \S/);
+      expect(await host.exists(VAULT_BINARY)).toBe(false);
+    } finally {
+      await host.sudo(sh`rm -f ${dropIn} && systemctl daemon-reload && systemctl restart ssh`);
+    }
+    expect((await host.run('uname -m')).trim()).toBe('x86_64');
+  });
+
   it('sudo needing a password with no terminal to ask: exit != 0 promptly, saying a password is needed and how to give it', { timeout: 90_000 }, async () => {
     const session = await sessionFor(lab.state, 'sudo-password');
     // Written from outside (the host's root directory is on this machine): pi loses NOPASSWD, and
