@@ -1,0 +1,233 @@
+/**
+ * host.tls against the lab host over real SSH (ssh2, as `pi` with sudo), driven by the real runner.
+ * Uses its own config dir on the host (/etc/vault-tls-test) so it never meets the host-phase test's
+ * /etc/vault on the shared lab, and its own XDG dirs here for custody.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Redactor } from '../../source/core/redact.js';
+import { runPlan, type PlanDoneEvent } from '../../source/core/runner.js';
+import type { RunnerEvent, Step, StepContext } from '../../source/core/step.js';
+import { custodyDir } from '../../source/profile/paths.js';
+import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
+import { createTransport } from '../../source/services/host/factory.js';
+import { sh } from '../../source/services/host/shell-quote.js';
+import type { Transport } from '../../source/services/host/transport.js';
+import { hostLayout } from '../../source/steps/host/layout.js';
+import { tlsStep } from '../../source/steps/host/tls.js';
+import { labDir, readLabState, type LabState } from '../lab/lab.js';
+import { scriptedPrompter } from '../support/test-steps.js';
+import { LabHostShell } from './support/host.js';
+
+const CONFIG_DIR = '/etc/vault-tls-test';
+const PROFILE_NAME = 'tls-e2e';
+
+let lab: LabState;
+let host: LabHostShell;
+let transport: Transport;
+let profile: Profile;
+let xdgRoot: string;
+let createdVaultUser = false;
+const savedXdg = process.env['XDG_DATA_HOME'];
+
+const layout = () => hostLayout(profile);
+
+interface Run {
+  done: PlanDoneEvent;
+  events: RunnerEvent[];
+  logText: string;
+}
+
+async function run(step: Step, mode: 'apply' | 'check' = 'apply'): Promise<Run> {
+  const events: RunnerEvent[] = [];
+  const done = await runPlan(
+    { steps: [step] },
+    { profile, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
+    { mode, onEvent: (event) => events.push(event) },
+  );
+  const logText = events
+    .filter((event): event is Extract<RunnerEvent, { type: 'log' }> => event.type === 'log')
+    .map((event) => event.line.text)
+    .join('\n');
+  return { done, events, logText };
+}
+
+function context(): StepContext {
+  const noop = (): void => undefined;
+  return {
+    profile,
+    log: { info: noop, warn: noop, error: noop, debug: noop },
+    signal: new AbortController().signal,
+    services: { host: async () => transport },
+    prompt: scriptedPrompter(),
+    registerSecret: noop,
+  };
+}
+
+function outcome(result: Run): string | undefined {
+  const event = result.events.find((candidate) => candidate.type === 'step-done' || candidate.type === 'step-failed');
+  if (event?.type === 'step-done') return event.outcome;
+  if (event?.type === 'step-failed') return `failed: ${event.message}`;
+  return undefined;
+}
+
+async function hostFingerprint(file: string): Promise<string> {
+  return (await host.sudo(sh`openssl x509 -in ${file} -noout -fingerprint -sha256`)).trim().replace(/^sha256 Fingerprint=/i, '');
+}
+
+beforeAll(async () => {
+  lab = await readLabState(inject('labDir') ?? labDir());
+  host = new LabHostShell(lab);
+  xdgRoot = mkdtempSync(path.join(tmpdir(), 'pvt-host-tls-'));
+  process.env['XDG_DATA_HOME'] = path.join(xdgRoot, 'data');
+  const labProfile = JSON.parse(readFileSync(lab.profileFile, 'utf8')) as { host: Record<string, unknown>; vault: Record<string, unknown> };
+  profile = ProfileSchema.parse({
+    host: labProfile.host,
+    vault: { ...labProfile.vault, configDir: CONFIG_DIR, tls: { extraSans: ['vault.lab.test'], validityDays: 400 } },
+  });
+  transport = await createTransport(profile.host, { knownHostsFile: lab.host.knownHostsFile });
+
+  // What the account and directories steps make, if the host does not have it yet.
+  if ((await host.exec('getent passwd vault')).code !== 0) {
+    await host.sudo('useradd --system --user-group --shell /usr/sbin/nologin vault');
+    createdVaultUser = true;
+  }
+  await host.sudo(sh`rm -rf -- ${CONFIG_DIR} && install -d -o vault -g vault -m 0750 -- ${CONFIG_DIR} ${`${CONFIG_DIR}/tls`}`);
+});
+
+afterAll(async () => {
+  await transport?.close();
+  if (host) {
+    await host.sudo(sh`rm -rf -- ${CONFIG_DIR}`);
+    // The lab is shared: remove the account only if this test made it and nothing else uses it now.
+    if (createdVaultUser && !(await host.exists('/etc/vault')) && (await host.exec('pgrep -u vault')).code !== 0) {
+      await host.sudo('userdel vault');
+    }
+  }
+  if (savedXdg === undefined) delete process.env['XDG_DATA_HOME'];
+  else process.env['XDG_DATA_HOME'] = savedXdg;
+  if (xdgRoot) rmSync(xdgRoot, { recursive: true, force: true });
+});
+
+describe('host.tls, generate mode, on the lab host', () => {
+  const step = tlsStep({ profileName: PROFILE_NAME });
+
+  it('describes the key command and the files it writes', () => {
+    const planned = step.describe(context()).map((item) => item.summary);
+    expect(planned).toContain(`umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -> ${CONFIG_DIR}/tls/vault.key; chown root:vault; chmod 0640 (unless a valid key is there)`);
+    expect(planned.some((summary) => summary.startsWith(`${CONFIG_DIR}/tls/vault.crt (0644 root:vault; SANs:`) && summary.includes('vault.lab.test'))).toBe(true);
+  });
+
+  it('is todo on a host without certificate and CA', async () => {
+    const check = await step.check(context());
+    expect(check.state).toBe('todo');
+    expect(check.detail).toContain('no CA in custody yet');
+  });
+
+  it('apply: a CA in custody, the key made on the host, a certificate openssl verifies there, right owners and modes', async () => {
+    const result = await run(step);
+    expect(outcome(result)).toBe('applied');
+    expect(result.done.result).toBe('ok');
+
+    const entries = await host.list([layout().certFile, layout().keyFile, layout().caFile]);
+    expect(entries.map(({ path: file, owner, group, mode }) => `${file} ${mode} ${owner}:${group}`)).toEqual([
+      `${CONFIG_DIR}/tls/vault-ca.crt 644 root:vault`,
+      `${CONFIG_DIR}/tls/vault.crt 644 root:vault`,
+      `${CONFIG_DIR}/tls/vault.key 640 root:vault`,
+    ]);
+    expect((await host.sudo(sh`openssl verify -CAfile ${layout().caFile} ${layout().certFile}`)).trim()).toBe(`${layout().certFile}: OK`);
+    const text = await host.sudo(sh`openssl x509 -in ${layout().certFile} -noout -text`);
+    expect(text).toMatch(/IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1, DNS:pi-lab, DNS:localhost, DNS:vault\.lab\.test/);
+    expect(text).toContain('TLS Web Server Authentication');
+    expect(text).toContain('ASN1 OID: prime256v1');
+    // The key on the host belongs to the certificate.
+    const keyPub = await host.sudo(sh`openssl pkey -in ${layout().keyFile} -pubout`);
+    expect(await host.sudo(sh`openssl x509 -in ${layout().certFile} -noout -pubkey`)).toBe(keyPub);
+
+    // Custody holds the CA (0600 in a 0700 dir), and nothing else: the server key never came here.
+    const custody = custodyDir(PROFILE_NAME);
+    expect(readdirSync(custody).sort()).toEqual(['ca.crt', 'ca.key']);
+    expect(statSync(custody).mode & 0o777).toBe(0o700);
+    for (const name of ['ca.crt', 'ca.key']) expect(statSync(path.join(custody, name)).mode & 0o777).toBe(0o600);
+    expect(await host.readFile(layout().caFile)).toBe(readFileSync(path.join(custody, 'ca.crt'), 'utf8'));
+
+    // Expiry and fingerprint are logged; no private key is.
+    expect(result.logText).toContain(`SHA-256 fingerprint ${await hostFingerprint(layout().certFile)}`);
+    expect(result.logText).toMatch(/expires \d{4}-\d{2}-\d{2}T.* \((399|400) days\)/);
+    expect(result.logText).not.toContain('PRIVATE KEY');
+  });
+
+  it('a second apply changes nothing (same files, same fingerprint)', async () => {
+    const before = await host.list([layout().tlsDir]);
+    const fingerprint = await hostFingerprint(layout().certFile);
+    const result = await run(step);
+    expect(outcome(result)).toBe('already-done');
+    expect(await host.list([layout().tlsDir])).toEqual(before);
+    expect(await hostFingerprint(layout().certFile)).toBe(fingerprint);
+    const check = await step.check(context());
+    expect(check.state).toBe('done');
+    expect(check.detail).toContain(`SHA-256 ${fingerprint}`);
+  });
+
+  it('a deleted certificate is todo, and apply restores it with the same CA and the same key', async () => {
+    const custodyCa = readFileSync(path.join(custodyDir(PROFILE_NAME), 'ca.crt'), 'utf8');
+    const sums = await host.sha256([layout().keyFile, layout().caFile]);
+    await host.sudo(sh`rm -f -- ${layout().certFile}`);
+
+    const check = await step.check(context());
+    expect(check).toEqual({ state: 'todo', detail: `${layout().certFile} is missing` });
+
+    const result = await run(step);
+    expect(outcome(result)).toBe('applied');
+    expect(result.logText).toContain('reusing the server key on the host');
+    expect(result.logText).not.toContain('creating a CA');
+    expect(readFileSync(path.join(custodyDir(PROFILE_NAME), 'ca.crt'), 'utf8')).toBe(custodyCa);
+    expect(await host.sha256([layout().keyFile, layout().caFile])).toEqual(sums);
+    expect((await host.sudo(sh`openssl verify -CAfile ${layout().caFile} ${layout().certFile}`)).trim()).toBe(`${layout().certFile}: OK`);
+  });
+
+  it('a key that does not match the certificate is drift; apply issues a certificate for the key on the host', async () => {
+    await host.sudo(sh`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ${layout().keyFile} && chown root:vault ${layout().keyFile} && chmod 0640 ${layout().keyFile}`);
+    const check = await step.check(context());
+    expect(check.state).toBe('drift');
+    expect(check.detail).toBe(`${layout().keyFile} does not match ${layout().certFile} (different public keys)`);
+
+    const result = await run(step);
+    expect(outcome(result)).toBe('applied');
+    const keyPub = await host.sudo(sh`openssl pkey -in ${layout().keyFile} -pubout`);
+    expect(await host.sudo(sh`openssl x509 -in ${layout().certFile} -noout -pubkey`)).toBe(keyPub);
+  });
+
+  it('owner and mode drift is named precisely and fixed without touching the content', async () => {
+    const sums = await host.sha256([layout().tlsDir]);
+    await host.sudo(sh`chmod 0644 ${layout().keyFile} && chown root:root ${layout().certFile}`);
+    const check = await step.check(context());
+    expect(check.state).toBe('drift');
+    expect(check.detail).toBe(`${layout().certFile} is 0644 root:root, want 0644 root:vault; ${layout().keyFile} is 0644 root:vault, want 0640 root:vault`);
+    expect(outcome(await run(step))).toBe('applied');
+    expect(await host.sha256([layout().tlsDir])).toEqual(sums);
+    expect((await step.check(context())).state).toBe('done');
+  });
+
+  it('a CA certificate in custody without its key stops the step; no new CA is made', async () => {
+    const custody = custodyDir(PROFILE_NAME);
+    const keyFile = path.join(custody, 'ca.key');
+    const saved = readFileSync(keyFile);
+    const caBefore = readFileSync(path.join(custody, 'ca.crt'), 'utf8');
+    rmSync(keyFile);
+    try {
+      await host.sudo(sh`rm -f -- ${layout().certFile}`);
+      const result = await run(step);
+      expect(outcome(result)).toBe(`failed: the CA certificate ${path.join(custody, 'ca.crt')} is in custody but its key ${keyFile} is missing or unreadable`);
+      expect(readdirSync(custody)).toEqual(['ca.crt']);
+      expect(readFileSync(path.join(custody, 'ca.crt'), 'utf8')).toBe(caBefore);
+      expect(await host.exists(layout().certFile)).toBe(false);
+    } finally {
+      writeFileSync(keyFile, saved, { mode: 0o600 });
+    }
+    expect(outcome(await run(step))).toBe('applied');
+    expect(await host.readFile(layout().caFile)).toBe(caBefore);
+  });
+});
