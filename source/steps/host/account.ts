@@ -1,0 +1,111 @@
+/**
+ * host.account: the `vault` system group and user the service runs as, with no login shell.
+ *
+ * Home directory: /nonexistent, Debian's convention for system users that need none (Debian
+ * Policy 9.2.2). The server never uses $HOME; pointing it at the raft data directory would invite
+ * tools run as this user (the CLI's token helper, a shell history) to write files beside the
+ * database.
+ */
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import { sh } from '../../services/host/shell-quote.js';
+import { hostExec, hostRun } from './facts.js';
+import { VAULT_GROUP, VAULT_USER } from './layout.js';
+
+export const VAULT_HOME = '/nonexistent';
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+}
+
+export function parsePasswdLine(line: string): PasswdEntry | undefined {
+  const fields = line.trim().split(':');
+  if (fields.length < 7) return undefined;
+  return { name: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]!, shell: fields[6]! };
+}
+
+export function parseGroupLine(line: string): GroupEntry | undefined {
+  const fields = line.trim().split(':');
+  if (fields.length < 3) return undefined;
+  return { name: fields[0]!, gid: Number(fields[2]) };
+}
+
+/** Shells that refuse a login: nologin(8) and false(1) in any of their usual places. */
+export function isNoLoginShell(shell: string): boolean {
+  return /(^|\/)(nologin|false)$/.test(shell);
+}
+
+interface Account {
+  user: PasswdEntry | undefined;
+  group: GroupEntry | undefined;
+}
+
+async function lookUp(ctx: StepContext): Promise<Account> {
+  const GROUP_MARK = '--- group ---';
+  const result = await hostExec(ctx, sh`getent passwd ${VAULT_USER}; echo ${GROUP_MARK}; getent group ${VAULT_GROUP}; :`, { echo: 'none', timeoutMs: 30_000 });
+  if (result.code !== 0) throw new UserError(`cannot look up the ${VAULT_USER} account on the host: ${result.stderr.trim()}`);
+  const [passwd = '', group = ''] = result.stdout.split(`${GROUP_MARK}\n`);
+  return { user: parsePasswdLine(passwd), group: parseGroupLine(group) };
+}
+
+function judge(account: Account): Check {
+  const { user, group } = account;
+  if (!group && !user) return { state: 'todo', detail: `no ${VAULT_USER} user or group yet` };
+  if (!group) return { state: 'todo', detail: `no ${VAULT_GROUP} group yet` };
+  if (!user) return { state: 'todo', detail: `no ${VAULT_USER} user yet` };
+  if (!isNoLoginShell(user.shell)) return { state: 'drift', detail: `${VAULT_USER} has the login shell ${user.shell}, want nologin` };
+  if (user.gid !== group.gid) return { state: 'drift', detail: `${VAULT_USER}'s primary group is gid ${user.gid}, want ${VAULT_GROUP} (${group.gid})` };
+  return { state: 'done', detail: `${VAULT_USER} (uid ${user.uid}, gid ${group.gid}, shell ${user.shell})` };
+}
+
+/** The first nologin-type shell the host has (Debian: /usr/sbin/nologin). */
+const NOLOGIN_SHELL = `for s in /usr/sbin/nologin /sbin/nologin /bin/false; do if [ -x "$s" ]; then shell=$s; break; fi; done`;
+
+export const accountStep: Step = {
+  id: 'host.account',
+  phase: 'host',
+  title: `Create the ${VAULT_USER} system user and group`,
+  describe(): Planned[] {
+    return [
+      { kind: 'command', summary: `groupadd --system ${VAULT_GROUP}` },
+      { kind: 'command', summary: `useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell /usr/sbin/nologin ${VAULT_USER}` },
+    ];
+  },
+  async check(ctx) {
+    return judge(await lookUp(ctx));
+  },
+  async apply(ctx) {
+    const { user, group } = await lookUp(ctx);
+    const run = (what: string, command: string) => hostRun(ctx, what, `set -e\n${NOLOGIN_SHELL}\n${command}`, { sudo: true, echo: 'info', timeoutMs: 60_000 });
+    if (!group) {
+      ctx.log.info(`groupadd --system ${VAULT_GROUP}`);
+      await run('groupadd', sh`groupadd --system ${VAULT_GROUP}`);
+    }
+    if (!user) {
+      ctx.log.info(`useradd --system ${VAULT_USER} (no home, no login shell)`);
+      await run(
+        'useradd',
+        sh`useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell "$shell" --comment ${'HashiCorp Vault'} ${VAULT_USER}`,
+      );
+      return;
+    }
+    if (!isNoLoginShell(user.shell)) {
+      ctx.log.info(`usermod --shell nologin ${VAULT_USER} (was ${user.shell})`);
+      await run('usermod --shell', sh`usermod --shell "$shell" ${VAULT_USER}`);
+    }
+    const groupNow = group ?? (await lookUp(ctx)).group;
+    if (groupNow && user.gid !== groupNow.gid) {
+      ctx.log.info(`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
+      await run('usermod --gid', sh`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
+    }
+  },
+};

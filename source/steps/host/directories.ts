@@ -1,0 +1,85 @@
+/**
+ * host.directories: Vault's directories (config, tls, policy, plugin, data, log) owned by
+ * vault:vault with mode 0750. Only the directories themselves are changed: nothing inside them is
+ * chmod/chown-ed (the key file in tls/ has its own, stricter, mode).
+ */
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import type { FileStat } from '../../services/host/transport.js';
+import { sh } from '../../services/host/shell-quote.js';
+import { hostRun } from './facts.js';
+import { hostLayout, VAULT_GROUP, VAULT_USER } from './layout.js';
+
+export const DIRECTORY_MODE = 0o750;
+
+export interface DirectoryState {
+  path: string;
+  stat: FileStat;
+}
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+/** What is wrong with one directory, or undefined when it is as wanted. */
+export function directoryProblem(entry: DirectoryState): string | undefined {
+  const { path, stat } = entry;
+  if (!stat.exists) return `${path} is missing`;
+  if (stat.type !== 'directory') return `${path} is a ${stat.type ?? 'file'}, not a directory`;
+  const problems: string[] = [];
+  if (stat.owner !== VAULT_USER || stat.group !== VAULT_GROUP) problems.push(`owned by ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}`);
+  if (stat.mode !== DIRECTORY_MODE) problems.push(`mode ${octal(stat.mode ?? 0)}`);
+  return problems.length > 0 ? `${path} is ${problems.join(', ')}, want ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` : undefined;
+}
+
+async function inspect(ctx: StepContext): Promise<DirectoryState[]> {
+  const transport = await ctx.services.host();
+  const states: DirectoryState[] = [];
+  // sudo: below a 0750 vault directory nothing is visible to the login user.
+  for (const path of hostLayout(ctx.profile).directories) states.push({ path, stat: await transport.stat(path, { sudo: true, signal: ctx.signal }) });
+  return states;
+}
+
+function refuseNonDirectories(states: readonly DirectoryState[]): void {
+  const blocked = states.find((s) => s.stat.exists && s.stat.type !== 'directory');
+  if (blocked) {
+    throw new UserError(`${blocked.path} exists on the host but is a ${blocked.stat.type ?? 'file'}, not a directory`, {
+      hint: 'move it out of the way (it is not removed automatically, it may be yours), then run the setup again',
+    });
+  }
+}
+
+export const directoriesStep: Step = {
+  id: 'host.directories',
+  phase: 'host',
+  title: `Create Vault's directories (${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)})`,
+  describe(ctx): Planned[] {
+    return hostLayout(ctx.profile).directories.map((path) => ({
+      kind: 'command',
+      summary: `mkdir -p ${path}; chown ${VAULT_USER}:${VAULT_GROUP}; chmod ${octal(DIRECTORY_MODE)}`,
+    }));
+  },
+  async check(ctx): Promise<Check> {
+    const states = await inspect(ctx);
+    refuseNonDirectories(states);
+    const problems = states.map(directoryProblem).filter((p): p is string => p !== undefined);
+    if (problems.length === 0) return { state: 'done', detail: `${states.length} directories ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` };
+    const missing = states.filter((s) => !s.stat.exists).length;
+    return { state: missing === states.length ? 'todo' : 'drift', detail: problems.join('; ') };
+  },
+  async apply(ctx) {
+    const states = await inspect(ctx);
+    refuseNonDirectories(states);
+    for (const state of states) {
+      const problem = directoryProblem(state);
+      if (!problem) continue;
+      ctx.log.info(state.stat.exists ? `fixing ${problem}` : `creating ${state.path}`);
+      await hostRun(
+        ctx,
+        `preparing ${state.path}`,
+        sh`set -e; mkdir -p -- ${state.path}; chown -- ${`${VAULT_USER}:${VAULT_GROUP}`} ${state.path}; chmod -- ${octal(DIRECTORY_MODE)} ${state.path}`,
+        { sudo: true, echo: 'info', timeoutMs: 30_000 },
+      );
+    }
+  },
+};

@@ -1,0 +1,218 @@
+/**
+ * host.preflight: can Vault be installed on this host at all, before anything is changed?
+ * sudo, systemd as PID 1, an architecture Vault is built for, the OS, free disk, the listener ports,
+ * the tools the later steps use (curl, unzip, openssl, jq: installed with apt when missing) and a
+ * sane clock (TLS certificates and tokens are checked against it).
+ */
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import { vaultArchOf } from '../../services/release.js';
+import { sh } from '../../services/host/shell-quote.js';
+import { hostExec, hostFacts, hostRun } from './facts.js';
+import { VAULT_UNIT } from './layout.js';
+
+export const REQUIRED_TOOLS = ['curl', 'unzip', 'openssl', 'jq'] as const;
+/** Room for the binary (~150 MB unpacked plus the zip while installing) and a start of raft data. */
+export const MIN_FREE_BYTES = 500 * 1024 * 1024;
+/** Certificates and tokens are judged against the clock; minutes of skew already break logins. */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+
+export interface Listener {
+  port: number;
+  address: string;
+  pids: number[];
+  processes: string[];
+}
+
+/** `ss -ltnpH` lines: `LISTEN 0 128 0.0.0.0:8200 0.0.0.0:* users:(("vault",pid=812,fd=7))`. */
+export function parseListeners(lines: readonly string[]): Listener[] {
+  const listeners: Listener[] = [];
+  for (const line of lines) {
+    const fields = line.trim().split(/\s+/);
+    const local = fields[3];
+    if (!local) continue;
+    const colon = local.lastIndexOf(':');
+    const port = Number(local.slice(colon + 1));
+    if (colon === -1 || !Number.isInteger(port)) continue;
+    const processText = fields.slice(5).join(' ');
+    listeners.push({
+      port,
+      address: local.slice(0, colon),
+      pids: [...processText.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])),
+      processes: [...processText.matchAll(/\("([^"]+)"/g)].map((m) => m[1]!),
+    });
+  }
+  return listeners;
+}
+
+/** Ports among `wanted` that something other than our vault (its main pid) listens on. */
+export function portConflicts(listeners: readonly Listener[], wanted: readonly number[], vaultMainPid: number): { port: number; holder: string }[] {
+  const conflicts: { port: number; holder: string }[] = [];
+  for (const port of wanted) {
+    const holders = listeners.filter((l) => l.port === port);
+    const foreign = holders.filter((l) => vaultMainPid === 0 || !l.pids.includes(vaultMainPid));
+    if (foreign.length > 0) {
+      const who = foreign[0]!;
+      const name = who.processes[0] ? `${who.processes[0]} (pid ${who.pids[0] ?? '?'})` : 'a process this user cannot see';
+      conflicts.push({ port, holder: `${name} on ${who.address}` });
+    }
+  }
+  return conflicts;
+}
+
+interface Probe {
+  pid1: string;
+  hostNow: number;
+  missing: string[];
+  hasApt: boolean;
+  vaultMainPid: number;
+  disks: { availableKiB: number; mount: string }[];
+  listeners: Listener[] | undefined;
+  /** Midpoint of the local clock around the probe, in seconds. */
+  localNow: number;
+}
+
+function probeScript(dataDir: string): string {
+  return [
+    `echo "pid1=$(ps -p 1 -o comm= 2>/dev/null || cat /proc/1/comm 2>/dev/null)"`,
+    'echo "now=$(date +%s)"',
+    sh`for tool in ${[...REQUIRED_TOOLS]}; do command -v "$tool" >/dev/null 2>&1 || echo "missing=$tool"; done`,
+    'command -v apt-get >/dev/null 2>&1 && echo apt=yes',
+    sh`echo "mainpid=$(systemctl show -p MainPID --value ${VAULT_UNIT} 2>/dev/null)"`,
+    // The data directory may not exist yet: measure the file system it will be created on.
+    sh`d=${dataDir}; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done`,
+    `df -Pk -- / "$d" | awk 'NR > 1 { print "df=" $4 " " $6 }'`,
+    `if command -v ss >/dev/null 2>&1; then ss -ltnpH | sed 's/^/listen=/'; else echo ss=missing; fi`,
+  ].join('\n');
+}
+
+async function probe(ctx: StepContext): Promise<Probe> {
+  const before = Date.now();
+  // Under sudo: proves sudo works (the transport asks for the password or explains why it cannot),
+  // and `ss -p` shows other users' processes only to root.
+  const stdout = await hostRun(ctx, 'the preflight probe', probeScript(ctx.profile.vault.dataDir), { sudo: true, timeoutMs: 30_000 });
+  const localNow = (before + Date.now()) / 2000;
+  const values = stdout.split('\n').map((line) => {
+    const eq = line.indexOf('=');
+    return eq === -1 ? ['', ''] : [line.slice(0, eq), line.slice(eq + 1)];
+  });
+  const all = (key: string) => values.filter(([k]) => k === key).map(([, v]) => v!);
+  const one = (key: string) => all(key)[0] ?? '';
+  return {
+    pid1: one('pid1').trim(),
+    hostNow: Number(one('now')),
+    missing: all('missing'),
+    hasApt: one('apt') === 'yes',
+    vaultMainPid: Number(one('mainpid')) || 0,
+    disks: all('df').map((entry) => {
+      const [available = '0', ...mount] = entry.split(' ');
+      return { availableKiB: Number(available), mount: mount.join(' ') };
+    }),
+    listeners: one('ss') === 'missing' ? undefined : parseListeners(all('listen')),
+    localNow,
+  };
+}
+
+function gigabytes(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+}
+
+async function examine(ctx: StepContext, level: 'debug' | 'info'): Promise<{ check: Check; missing: string[] }> {
+  const { vault } = ctx.profile;
+  const result = await probe(ctx);
+  const facts = await hostFacts(ctx);
+
+  if (result.pid1 !== 'systemd') {
+    throw new UserError(`the host does not run systemd as PID 1 (PID 1 is "${result.pid1 || 'unknown'}")`, {
+      hint: 'Vault is installed as a systemd service; use Raspberry Pi OS or another Debian-family system booted with systemd',
+    });
+  }
+  const arch = vaultArchOf(facts.machine);
+  if (facts.machine.startsWith('armv6')) {
+    ctx.log.warn('ARMv6 CPU (Pi 1 / Zero): the arm build of Vault may not run here; the binary step checks `vault version` before installing it');
+  }
+
+  for (const disk of result.disks) {
+    const bytes = disk.availableKiB * 1024;
+    if (bytes < MIN_FREE_BYTES) {
+      throw new UserError(`only ${Math.floor(bytes / 1024 ** 2)} MB free on ${disk.mount || '/'} of the host; Vault needs at least ${MIN_FREE_BYTES / 1024 ** 2} MB`, {
+        hint: 'free some space (sudo apt-get clean, old logs in /var/log) or put vault.dataDir on a bigger disk',
+      });
+    }
+  }
+
+  const ports = [vault.apiPort, vault.clusterPort];
+  let portDetail: string;
+  if (result.listeners === undefined) {
+    ctx.log.warn('`ss` (iproute2) is not installed on the host: the listener ports were not checked');
+    portDetail = 'ports not checked';
+  } else {
+    const conflicts = portConflicts(result.listeners, ports, result.vaultMainPid);
+    if (conflicts.length > 0) {
+      throw new UserError(`port ${conflicts.map((c) => `${c.port} is taken by ${c.holder}`).join('; port ')} on the host`, {
+        hint: 'stop what listens there, or choose other ports: vault.apiPort / vault.clusterPort in the profile',
+      });
+    }
+    const ours = result.vaultMainPid !== 0 && result.listeners.some((l) => ports.includes(l.port));
+    portDetail = `ports ${ports.join('/')} ${ours ? 'held by vault' : 'free'}`;
+  }
+
+  const skew = Math.round(result.hostNow - result.localNow);
+  if (!Number.isFinite(skew) || Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) {
+    throw new UserError(`the host's clock is ${Number.isFinite(skew) ? `${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'}` : 'unreadable compared with'} this machine's`, {
+      hint: 'a Raspberry Pi has no battery-backed clock: enable time sync on the host (sudo timedatectl set-ntp true; check systemd-timesyncd) and make sure this machine\'s clock is right too',
+    });
+  }
+
+  const root = result.disks[0];
+  ctx.log[level](
+    `${facts.hostname}: ${facts.os.prettyName}, ${facts.machine} (vault ${arch}), ${root ? `${gigabytes(root.availableKiB * 1024)} free on /` : 'disk not measured'}, ${portDetail}, clock off by ${Math.abs(skew)} s`,
+  );
+
+  if (result.missing.length > 0) {
+    if (!result.hasApt) {
+      throw new UserError(`the host lacks ${result.missing.join(', ')} and has no apt-get to install them`, {
+        hint: `install ${result.missing.join(', ')} with the host's package manager, then run the setup again`,
+      });
+    }
+    return { check: { state: 'todo', detail: `missing tools: ${result.missing.join(', ')} (installed with apt-get)` }, missing: result.missing };
+  }
+  return { check: { state: 'done', detail: `${facts.os.prettyName}, ${arch}, ${portDetail}, tools present` }, missing: [] };
+}
+
+export const preflightStep: Step = {
+  id: 'host.preflight',
+  phase: 'host',
+  title: 'Check the host (sudo, systemd, architecture, disk, ports, tools, clock)',
+  describe(ctx): Planned[] {
+    const { vault } = ctx.profile;
+    return [
+      { kind: 'command', summary: `sudo: ps -p 1 -o comm=; uname -m; df -Pk / ${vault.dataDir}; ss -ltnp (ports ${vault.apiPort}, ${vault.clusterPort}); date +%s` },
+      { kind: 'command', summary: `apt-get install -y ${REQUIRED_TOOLS.join(' ')} (only the missing ones)` },
+    ];
+  },
+  check: async (ctx) => (await examine(ctx, 'debug')).check,
+  async apply(ctx) {
+    const { missing } = await examine(ctx, 'info');
+    if (missing.length === 0) return;
+    // Each tool's Debian package has the tool's name.
+    const install = (extra: string) =>
+      hostExec(ctx, `DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND\n${extra}apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends ${sh`${missing}`}`, {
+        sudo: true,
+        echo: 'info',
+        timeoutMs: 15 * 60_000,
+      });
+    ctx.log.info(`installing ${missing.join(', ')} with apt-get`);
+    let result = await install('');
+    if (result.code !== 0 && /Unable to locate package|has no installation candidate/.test(result.stderr)) {
+      // A fresh image may have no package lists yet.
+      ctx.log.info('package lists look out of date: apt-get update, then again');
+      result = await install('apt-get -o DPkg::Lock::Timeout=120 update && ');
+    }
+    if (result.code !== 0) {
+      throw new UserError(`apt-get could not install ${missing.join(', ')} on the host (exit ${result.code})`, {
+        hint: 'look at the apt output in the log; check the host\'s network and /etc/apt/sources.list, then run the setup again',
+      });
+    }
+  },
+};
