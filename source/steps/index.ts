@@ -5,11 +5,12 @@
 import type { Plan, Phase, Step } from '../core/step.js';
 import { PHASES } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
+import { hostSteps } from './host/index.js';
 
 type StepFactory = (profile: Profile) => Step[];
 
 const phaseSteps: Record<Phase, StepFactory> = {
-  host: () => [],
+  host: () => hostSteps(),
   vault: () => [],
   cluster: () => [],
 };

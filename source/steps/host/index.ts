@@ -1,0 +1,30 @@
+/**
+ * Phase 1, the host: from a bare Raspberry Pi to a Vault server answering over TLS. The order is
+ * the order of dependencies: the account owns the directories, the TLS files go into them, the
+ * config names the TLS files, the service runs the binary with the config, verify needs it running.
+ */
+import type { Step } from '../../core/step.js';
+import { accountStep } from './account.js';
+import { binaryStep } from './binary.js';
+import { configStep } from './config.js';
+import { directoriesStep } from './directories.js';
+import { preflightStep } from './preflight.js';
+import { serviceStep } from './service.js';
+import { tlsStep, type TlsStepOptions } from './tls.js';
+import { verifyStep } from './verify.js';
+
+export const HOST_STEP_IDS = [
+  'host.preflight',
+  'host.account',
+  'host.directories',
+  'host.tls',
+  'host.binary',
+  'host.config',
+  'host.service',
+  'host.verify',
+] as const;
+
+/** The host phase's steps; `options` reach the TLS step (which profile's custody holds the CA). */
+export function hostSteps(options: TlsStepOptions = {}): Step[] {
+  return [preflightStep, accountStep, directoriesStep, tlsStep(options), binaryStep, configStep, serviceStep, verifyStep];
+}
