@@ -3,7 +3,8 @@
  * Uses its own config dir on the host (/etc/vault-tls-test) so it never meets the host-phase test's
  * /etc/vault on the shared lab, and its own XDG dirs here for custody.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,6 +17,7 @@ import { createTransport } from '../../source/services/host/factory.js';
 import { sh } from '../../source/services/host/shell-quote.js';
 import type { Transport } from '../../source/services/host/transport.js';
 import { hostLayout } from '../../source/steps/host/layout.js';
+import { createCertificateAuthority, signServerCertificate } from '../../source/services/tls.js';
 import { tlsStep } from '../../source/steps/host/tls.js';
 import { labDir, readLabState, type LabState } from '../lab/lab.js';
 import { scriptedPrompter } from '../support/test-steps.js';
@@ -40,11 +42,12 @@ interface Run {
   logText: string;
 }
 
-async function run(step: Step, mode: 'apply' | 'check' = 'apply'): Promise<Run> {
+async function run(step: Step, options: { redactor?: Redactor } = {}): Promise<Run> {
   const events: RunnerEvent[] = [];
+  const mode = 'apply';
   const done = await runPlan(
     { steps: [step] },
-    { profile, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
+    { profile, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: options.redactor ?? new Redactor() },
     { mode, onEvent: (event) => events.push(event) },
   );
   const logText = events
@@ -229,5 +232,89 @@ describe('host.tls, generate mode, on the lab host', () => {
     }
     expect(outcome(await run(step))).toBe('applied');
     expect(await host.readFile(layout().caFile)).toBe(caBefore);
+  });
+});
+
+describe('host.tls, provided mode, on the lab host', () => {
+  const step = tlsStep({ profileName: PROFILE_NAME });
+  let files: { cert: string; key: string; ca: string };
+  let keyPem: string;
+  let generateProfile: Profile;
+
+  beforeAll(async () => {
+    generateProfile = profile;
+    // A set like certbot's, made here: the user's key, a certificate for 127.0.0.1, and its CA.
+    const dir = path.join(xdgRoot, 'provided');
+    execFileSync('mkdir', ['-p', dir]);
+    files = { cert: path.join(dir, 'fullchain.pem'), key: path.join(dir, 'privkey.pem'), ca: path.join(dir, 'chain.pem') };
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', files.key]);
+    keyPem = readFileSync(files.key, 'utf8');
+    const csrPem = execFileSync('openssl', ['req', '-new', '-key', files.key, '-subj', '/CN=user-cert'], { encoding: 'utf8' });
+    const ca = await createCertificateAuthority({ profileName: 'someone-else' });
+    const certPem = await signServerCertificate({ ca, csrPem, sans: { ips: ['127.0.0.1'], dns: ['vault.user.test'] }, commonName: 'vault.user.test', validityDays: 90 });
+    writeFileSync(files.cert, certPem);
+    writeFileSync(files.ca, ca.certPem);
+    profile = ProfileSchema.parse({ ...generateProfile, vault: { ...generateProfile.vault, tls: { mode: 'provided', certFile: files.cert, keyFile: files.key, caFile: files.ca } } });
+  });
+
+  afterAll(() => {
+    profile = generateProfile;
+  });
+
+  it('validates, uploads the three files with the right modes, and never logs the key', async () => {
+    const redactor = new Redactor();
+    const result = await run(step, { redactor });
+    expect(outcome(result)).toBe('applied');
+    expect(await host.readFile(layout().certFile)).toBe(readFileSync(files.cert, 'utf8'));
+    expect(await host.readFile(layout().caFile)).toBe(readFileSync(files.ca, 'utf8'));
+    expect(await host.readFile(layout().keyFile)).toBe(keyPem);
+    const entries = await host.list([layout().certFile, layout().keyFile, layout().caFile]);
+    expect(entries.map(({ mode, owner, group }) => `${mode} ${owner}:${group}`)).toEqual(['644 root:vault', '644 root:vault', '640 root:vault']);
+    expect((await host.sudo(sh`openssl verify -CAfile ${layout().caFile} ${layout().certFile}`)).trim()).toBe(`${layout().certFile}: OK`);
+
+    const keyLines = keyPem.split('\n').filter((line) => line.length > 0 && !line.startsWith('-----'));
+    for (const line of keyLines) {
+      expect(result.logText).not.toContain(line);
+      expect(redactor.redact(`x ${line} y`)).toBe('x ******** y');
+    }
+    expect(result.logText).not.toContain('PRIVATE KEY');
+    expect(result.logText).toContain('uploading the private key');
+    expect((await step.check(context())).state).toBe('done');
+  });
+
+  it('a provided set that does not cover the API address is refused before anything is uploaded', async () => {
+    const sums = await host.sha256([layout().tlsDir]);
+    const saved = profile;
+    profile = ProfileSchema.parse({ ...saved, vault: { ...saved.vault, nodeIp: '10.0.0.99' } });
+    try {
+      const result = await run(step);
+      expect(outcome(result)).toBe(`failed: ${files.cert} does not cover the API address 10.0.0.99 (its subjectAltNames: IP 127.0.0.1, DNS vault.user.test)`);
+    } finally {
+      profile = saved;
+    }
+    expect(await host.sha256([layout().tlsDir])).toEqual(sums);
+  });
+
+  it('a certificate on the host that differs from the provided one is drift', async () => {
+    await host.sudo(sh`printf '%s' "$(cat ${layout().caFile})" > ${layout().certFile}`);
+    const check = await step.check(context());
+    expect(check.state).toBe('drift');
+    expect(check.detail).toContain(`${layout().certFile} differs from the provided certificate`);
+    expect(outcome(await run(step))).toBe('applied');
+    expect(await host.readFile(layout().certFile)).toBe(readFileSync(files.cert, 'utf8'));
+  });
+
+  it('switching to generate mode with no CA in custody while the host holds a CA stops instead of making a new CA', async () => {
+    const caOnHost = await host.readFile(layout().caFile);
+    const saved = profile;
+    profile = generateProfile;
+    try {
+      const result = await run(tlsStep({ profileName: 'tls-e2e-empty' }));
+      expect(outcome(result)).toMatch(new RegExp(`^failed: ${layout().caFile} on the host holds a CA \\(SHA-256 [0-9A-F:]{95}\\) that is not in this profile's custody`));
+      expect(await host.readFile(layout().caFile)).toBe(caOnHost);
+      expect(existsSync(custodyDir('tls-e2e-empty'))).toBe(false);
+    } finally {
+      profile = saved;
+    }
   });
 });
