@@ -214,6 +214,18 @@ describe('host.tls, generate mode, on the lab host', () => {
     expect((await step.check(context())).state).toBe('done');
   });
 
+  it('an encrypted key (unreadable for Vault) is drift; apply replaces it with a new key and certificate', async () => {
+    await host.sudo(sh`openssl pkey -in ${layout().keyFile} -aes256 -passout pass:lab-only -out ${layout().keyFile}.enc && mv -f ${layout().keyFile}.enc ${layout().keyFile} && chown root:vault ${layout().keyFile} && chmod 0640 ${layout().keyFile}`);
+    const check = await step.check(context());
+    expect(check.state).toBe('drift');
+    expect(check.detail).toMatch(new RegExp(`^${layout().keyFile} is not a readable private key \\(`));
+    const result = await run(step);
+    expect(outcome(result)).toBe('applied');
+    expect(result.logText).toContain('making a new key');
+    const keyPub = await host.sudo(sh`openssl pkey -in ${layout().keyFile} -pubout`);
+    expect(await host.sudo(sh`openssl x509 -in ${layout().certFile} -noout -pubkey`)).toBe(keyPub);
+  });
+
   it('a CA certificate in custody without its key stops the step; no new CA is made', async () => {
     const custody = custodyDir(PROFILE_NAME);
     const keyFile = path.join(custody, 'ca.key');

@@ -149,8 +149,9 @@ async function readHostKey(transport: Transport, ctx: StepContext, path: string)
   const stat = await transport.stat(path, { sudo: true, signal: ctx.signal });
   if (!stat.exists) return { path, stat };
   if (stat.type !== 'file') return { path, stat, problem: `${path} is a ${stat.type ?? 'special file'}, not a file` };
-  // Only the public half comes back; the private key stays on the host.
-  const result = await exec(ctx, sh`openssl pkey -in ${path} -pubout`, { sudo: true });
+  // Only the public half comes back; the private key stays on the host. `-passin pass:` makes an
+  // encrypted key (which Vault could not read either) fail at once instead of asking for a passphrase.
+  const result = await exec(ctx, sh`openssl pkey -in ${path} -passin pass: -pubout`, { sudo: true });
   if (result.code !== 0) return { path, stat, problem: `${path} is not a readable private key (${firstLine(result.stderr)})` };
   let keyProblem: string | undefined;
   try {
@@ -457,7 +458,7 @@ function generateKeyCommand(keyFile: string, tlsDir: string): string {
 
 function csrCommand(keyFile: string, hostname: string): string {
   // The subject is a placeholder: the certificate's names are decided when it is signed.
-  return sh`openssl req -new -sha256 -key ${keyFile} -subj ${`/CN=${hostname}`}`;
+  return sh`openssl req -new -sha256 -key ${keyFile} -passin pass: -subj ${`/CN=${hostname}`}`;
 }
 
 async function writeHostFile(ctx: StepContext, path: string, content: string, mode: number): Promise<void> {
