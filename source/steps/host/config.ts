@@ -50,7 +50,7 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
     // Find the next change, then grow the hunk while changes are within 2*context of each other.
     while (index < ops.length && ops[index]!.kind === ' ') index++;
     if (index >= ops.length) break;
-    let start = Math.max(0, index - context);
+    const start = Math.max(0, index - context);
     let end = index;
     let lastChange = index;
     while (end < ops.length) {
@@ -65,10 +65,11 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
     const newCount = slice.filter((op) => op.kind !== '-').length;
     const oldStart = oldCount === 0 ? first.oldLine : first.oldLine + 1;
     const newStart = newCount === 0 ? first.newLine : first.newLine + 1;
-    hunks.push(`@@ -${oldStart},${oldCount} +${newStart},${newCount} @@`);
+    // diff -u leaves out a count of 1.
+    const range = (lineStart: number, count: number) => (count === 1 ? `${lineStart}` : `${lineStart},${count}`);
+    hunks.push(`@@ -${range(oldStart, oldCount)} +${range(newStart, newCount)} @@`);
     for (const op of slice) hunks.push(`${op.kind}${op.text}`);
     index = end;
-    start = end;
   }
   return [`--- ${labels.before}`, `+++ ${labels.after}`, ...hunks].join('\n');
 }
@@ -112,12 +113,12 @@ function diffLines(a: string[], b: string[]): DiffOp[] {
       ops.push({ kind: ' ', text: a[i]!, oldLine: i, newLine: j });
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i * width + j + 1]! >= lcs[(i + 1) * width + j]!)) {
-      ops.push({ kind: '+', text: b[j]!, oldLine: i, newLine: j });
-      j++;
-    } else {
+    } else if (i < a.length && (j >= b.length || lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!)) {
       ops.push({ kind: '-', text: a[i]!, oldLine: i, newLine: j });
       i++;
+    } else {
+      ops.push({ kind: '+', text: b[j]!, oldLine: i, newLine: j });
+      j++;
     }
   }
   // Show removals before additions within a change, as diff -u does.
@@ -130,6 +131,15 @@ function diffLines(a: string[], b: string[]): DiffOp[] {
       ops.splice(k, block.length, ...ordered);
       k = end;
     }
+  }
+  // Positions after the reordering: lines of each side before each op.
+  let oldLine = 0;
+  let newLine = 0;
+  for (const op of ops) {
+    op.oldLine = oldLine;
+    op.newLine = newLine;
+    if (op.kind !== '+') oldLine++;
+    if (op.kind !== '-') newLine++;
   }
   return ops;
 }
