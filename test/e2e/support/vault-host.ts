@@ -22,6 +22,8 @@ export const CA_FILE = '/etc/vault/tls/vault-ca.crt';
 export const VAULT_DIRECTORIES = ['/etc/vault', '/etc/vault/tls', '/etc/vault/policy', '/etc/vault/plugin', '/var/lib/vault', '/var/log/vault'];
 /** What Phase 1 writes that no running Vault changes (Vault writes under /var/lib/vault and /var/log/vault). */
 export const WRITTEN_BY_SETUP = [CONFIG_DIR, VAULT_UNIT_FILE, VAULT_BINARY];
+/** The service step's record of the inputs the running Vault was started with. */
+export const SERVICE_INPUTS_FILE = '/etc/vault/.vault-service-inputs.json';
 
 /** `path type owner:group mode size mtime inode` lines: any rewrite shows as a changed mtime or inode. */
 export function writeStamps(entries: readonly FileEntry[]): string[] {
@@ -49,12 +51,15 @@ export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number
   const listing = await host.list([...VAULT_DIRECTORIES, VAULT_UNIT_FILE, VAULT_BINARY]);
   const normalize = (text: string): string =>
     text.replaceAll(String(ports.apiPort), '<api-port>').replaceAll(String(ports.clusterPort), '<cluster-port>');
+  const sums = await host.sha256([...WRITTEN_BY_SETUP, TLS_DIR]);
+  const { InvocationID: invocationId = '' } = await host.unitProperties(VAULT_UNIT, ['InvocationID']);
   const texts: Record<string, string> = {};
   for (const entry of listing) {
     const isConfigText = entry.type === 'f' && entry.path.startsWith(`${CONFIG_DIR}/`) && !entry.path.startsWith(`${TLS_DIR}/`);
-    if (isConfigText || entry.path === VAULT_UNIT_FILE) texts[entry.path] = normalize(await host.readFile(entry.path));
+    if (!isConfigText && entry.path !== VAULT_UNIT_FILE) continue;
+    const text = await host.readFile(entry.path);
+    texts[entry.path] = entry.path === SERVICE_INPUTS_FILE ? describeServiceInputs(text, invocationId, sums) : normalize(text);
   }
-  const sums = await host.sha256([VAULT_BINARY]);
   const account = (await host.exec(sh`getent passwd vault`)).stdout.trim().split(':');
   return {
     // Vault's own data (raft files under /var/lib/vault) is its business: only the directory is Phase 1's.
@@ -68,6 +73,24 @@ export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number
     account: [account[0], account[5], account[6]].join(':'),
     certificateSans: (await host.sudoExec(sh`openssl x509 -in ${CERT_FILE} -noout -ext subjectAltName`)).stdout.trim(),
   };
+}
+
+/**
+ * The service step's record of what the running Vault was started with: an invocation id and
+ * hashes, which differ per host and run. What must hold on every host is that it describes the
+ * running invocation and the files as they are now.
+ */
+function describeServiceInputs(text: string, invocationId: string, sums: ReadonlyMap<string, string>): string {
+  let record: { invocationId?: unknown; inputs?: Record<string, unknown> };
+  try {
+    record = JSON.parse(text) as typeof record;
+  } catch {
+    return `not JSON: ${text}`;
+  }
+  const inputs = Object.entries(record.inputs ?? {})
+    .map(([path, hash]) => `${path} ${hash === sums.get(path) ? 'current' : `stale (${String(hash)} != ${sums.get(path) ?? 'missing'})`}`)
+    .sort();
+  return [`invocation ${record.invocationId === invocationId ? 'running' : `not the running one (${String(record.invocationId)} != ${invocationId})`}`, ...inputs].join('\n');
 }
 
 /** The PEM certificates in a local directory (custody), by file name. */
