@@ -69,6 +69,11 @@ function context(): StepContext {
   };
 }
 
+function stepMs(result: Run): number | undefined {
+  const event = result.events.find((candidate) => candidate.type === 'step-done');
+  return event?.type === 'step-done' ? event.durationMs : undefined;
+}
+
 function outcome(result: Run): string | undefined {
   const event = result.events.find((candidate) => candidate.type === 'step-done' || candidate.type === 'step-failed');
   if (event?.type === 'step-done') return event.outcome;
@@ -133,6 +138,7 @@ describe('host.tls, generate mode, on the lab host', () => {
     const result = await run(step);
     expect(outcome(result)).toBe('applied');
     expect(result.done.result).toBe('ok');
+    console.log(`host.tls first apply (check, CA, key on host, CSR, sign, write, verify check): ${stepMs(result)} ms`);
 
     const entries = await host.list([layout().certFile, layout().keyFile, layout().caFile]);
     expect(entries.map(({ path: file, owner, group, mode }) => `${file} ${mode} ${owner}:${group}`)).toEqual([
@@ -167,6 +173,7 @@ describe('host.tls, generate mode, on the lab host', () => {
     const fingerprint = await hostFingerprint(layout().certFile);
     const result = await run(step);
     expect(outcome(result)).toBe('already-done');
+    console.log(`host.tls second apply (one check, nothing written): ${stepMs(result)} ms`);
     expect(await host.list([layout().tlsDir])).toEqual(before);
     expect(await hostFingerprint(layout().certFile)).toBe(fingerprint);
     const check = await step.check(context());
