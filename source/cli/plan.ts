@@ -22,12 +22,13 @@ const PLANNED_LABEL: Record<Planned['kind'], string> = {
   local: 'local',
 };
 
-function planContext(profile: Profile, redactor: Redactor, output: Output): StepContext {
+function planContext(profileName: string, profile: Profile, redactor: Redactor, output: Output): StepContext {
   const refuse = (what: string) => (): Promise<never> =>
     Promise.reject(new UserError(`plan does not ${what}`, { hint: 'This is a bug in the step: describe() must only say what apply would do.' }));
   const toStderr = (level: string) => (text: string) => output.err(`${level}: ${redactor.redact(text)}`);
   const log: Logger = { info: toStderr('info'), warn: toStderr('warning'), error: toStderr('error'), debug: () => undefined };
   return {
+    profileName,
     profile,
     log,
     signal: new AbortController().signal,
@@ -49,7 +50,7 @@ export async function plan(global: GlobalOptions, options: PlanOptions, output: 
   const phases = parsePhases(options.phase);
   const profile = new ProfileStore().load(global.profile);
   const redactor = new Redactor();
-  const ctx = planContext(profile, redactor, output);
+  const ctx = planContext(global.profile, profile, redactor, output);
   const planned = buildPlan(profile, phases).steps;
   let states: Map<string, StepReport> | undefined;
   let checkFailed = false;

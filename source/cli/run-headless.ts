@@ -69,7 +69,7 @@ export async function runHeadless(global: GlobalOptions, options: HeadlessOption
   try {
     const done = await runPlan(
       plan,
-      { profile, services, prompt, redactor, progress: store.progressSink(global.profile) },
+      { profileName: global.profile, profile, services, prompt, redactor, progress: store.progressSink(global.profile) },
       {
         mode: options.mode,
         signal: controller.signal,

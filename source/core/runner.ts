@@ -29,6 +29,7 @@ import { stepInfo } from './step.js';
 import type { Profile } from '../profile/schema.js';
 
 export interface RunEnvironment {
+  profileName: string;
   profile: Profile;
   services: Services;
   prompt: Prompter;
@@ -76,6 +77,7 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
     const stepStart = performance.now();
     const log = makeLogger(env.redactor, emit, step.id);
     const ctx: StepContext = {
+      profileName: env.profileName,
       profile: env.profile,
       log,
       signal,

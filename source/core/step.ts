@@ -64,6 +64,8 @@ export interface Services {
 }
 
 export interface StepContext {
+  /** The profile's name: custody (CA, unseal keys) is kept per profile. */
+  readonly profileName: string;
   readonly profile: Profile;
   readonly log: Logger;
   readonly signal: AbortSignal;

@@ -61,37 +61,11 @@ const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as co
 
 let x509Loading: Promise<typeof X509> | undefined;
 
-/**
- * @peculiar/x509 depends on tsyringe, which refuses to load unless a Reflect metadata API exists
- * (it normally comes from the reflect-metadata package). tsyringe only calls getMetadata,
- * getOwnMetadata and defineMetadata, and @peculiar/x509 emits no decorator metadata, so those three
- * functions, with the reflect-metadata semantics (own map per object, getMetadata walks the prototype
- * chain), are all it needs. Installed only when no Reflect metadata API is present.
- */
-function ensureReflectMetadata(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect['getMetadata'] === 'function') return;
-  const maps = new WeakMap<object, Map<unknown, unknown>>();
-  const own = (target: object): Map<unknown, unknown> | undefined => maps.get(target);
-  reflect['defineMetadata'] = (key: unknown, value: unknown, target: object): void => {
-    let map = maps.get(target);
-    if (!map) maps.set(target, (map = new Map()));
-    map.set(key, value);
-  };
-  reflect['getOwnMetadata'] = (key: unknown, target: object): unknown => own(target)?.get(key);
-  reflect['getMetadata'] = (key: unknown, target: object): unknown => {
-    for (let current: object | null = target; current !== null; current = Object.getPrototypeOf(current) as object | null) {
-      const map = own(current);
-      if (map?.has(key)) return map.get(key);
-    }
-    return undefined;
-  };
-}
-
 /** Loaded on first use: only the TLS step needs it, and it costs startup time. */
 async function loadX509(): Promise<typeof X509> {
   x509Loading ??= (async () => {
-    ensureReflectMetadata();
+    // @peculiar/x509 uses tsyringe, which refuses to load without the Reflect metadata API.
+    await import('reflect-metadata');
     const x509 = await import('@peculiar/x509');
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     return x509;

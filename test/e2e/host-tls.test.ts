@@ -42,12 +42,12 @@ interface Run {
   logText: string;
 }
 
-async function run(step: Step, options: { redactor?: Redactor } = {}): Promise<Run> {
+async function run(step: Step, options: { redactor?: Redactor; profileName?: string } = {}): Promise<Run> {
   const events: RunnerEvent[] = [];
   const mode = 'apply';
   const done = await runPlan(
     { steps: [step] },
-    { profile, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: options.redactor ?? new Redactor() },
+    { profileName: options.profileName ?? PROFILE_NAME, profile, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: options.redactor ?? new Redactor() },
     { mode, onEvent: (event) => events.push(event) },
   );
   const logText = events
@@ -60,6 +60,7 @@ async function run(step: Step, options: { redactor?: Redactor } = {}): Promise<R
 function context(): StepContext {
   const noop = (): void => undefined;
   return {
+    profileName: PROFILE_NAME,
     profile,
     log: { info: noop, warn: noop, error: noop, debug: noop },
     signal: new AbortController().signal,
@@ -120,7 +121,7 @@ afterAll(async () => {
 });
 
 describe('host.tls, generate mode, on the lab host', () => {
-  const step = tlsStep({ profileName: PROFILE_NAME });
+  const step = tlsStep();
 
   it('describes the key command and the files it writes', () => {
     const planned = step.describe(context()).map((item) => item.summary);
@@ -255,7 +256,7 @@ describe('host.tls, generate mode, on the lab host', () => {
 });
 
 describe('host.tls, provided mode, on the lab host', () => {
-  const step = tlsStep({ profileName: PROFILE_NAME });
+  const step = tlsStep();
   let files: { cert: string; key: string; ca: string };
   let keyPem: string;
   let generateProfile: Profile;
@@ -328,7 +329,7 @@ describe('host.tls, provided mode, on the lab host', () => {
     const saved = profile;
     profile = generateProfile;
     try {
-      const result = await run(tlsStep({ profileName: 'tls-e2e-empty' }));
+      const result = await run(tlsStep(), { profileName: 'tls-e2e-empty' });
       expect(outcome(result)).toMatch(new RegExp(`^failed: ${layout().caFile} on the host holds a CA \\(SHA-256 [0-9A-F:]{95}\\) that is not in this profile's custody`));
       expect(await host.readFile(layout().caFile)).toBe(caOnHost);
       expect(existsSync(custodyDir('tls-e2e-empty'))).toBe(false);

@@ -82,6 +82,7 @@ describe('ProfileStore progress sink', () => {
     const done = await runPlan(
       { steps },
       {
+        profileName: 'default',
         profile: store.load('default'),
         services: { host: async () => Promise.reject(new Error('unused')) },
         prompt: {

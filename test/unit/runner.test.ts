@@ -29,7 +29,7 @@ class MemoryProgress implements ProgressSink {
 }
 
 function environment(progress?: ProgressSink, redactor = new Redactor()): RunEnvironment {
-  return { profile: defaultProfile(), services: noServices, prompt: scriptedPrompter(), redactor, ...(progress ? { progress } : {}) };
+  return { profileName: 'test', profile: defaultProfile(), services: noServices, prompt: scriptedPrompter(), redactor, ...(progress ? { progress } : {}) };
 }
 
 function collect(): { events: RunnerEvent[]; onEvent: (event: RunnerEvent) => void; types: () => string[] } {

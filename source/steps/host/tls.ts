@@ -22,7 +22,6 @@ import { InputError, UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { isHostname } from '../../core/validate.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
-import { DEFAULT_PROFILE } from '../../profile/paths.js';
 import type { Profile } from '../../profile/schema.js';
 import { sh } from '../../services/host/shell-quote.js';
 import type { FileStat, Transport } from '../../services/host/transport.js';
@@ -57,11 +56,6 @@ const COMMAND_TIMEOUT_MS = 60_000;
 const GENERATE_KEY = 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256';
 
 export interface TlsStepOptions {
-  /**
-   * The profile whose custody holds the CA. The Step contract does not carry the profile's name, so
-   * the plan passes it here; without it the default profile's custody is used.
-   */
-  profileName?: string;
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -569,7 +563,6 @@ async function applyProvided(ctx: StepContext, now: Date): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 export function tlsStep(options: TlsStepOptions = {}): Step {
-  const profileName = options.profileName ?? DEFAULT_PROFILE;
   const clock = options.now ?? (() => new Date());
   return {
     id: TLS_STEP_ID,
@@ -589,7 +582,7 @@ export function tlsStep(options: TlsStepOptions = {}): Step {
         ];
       }
       return [
-        { kind: 'local', summary: `CA in custody ${custodyPath(profileName, CA_CERT_NAME)} + ${CA_KEY_NAME} (created once if absent)` },
+        { kind: 'local', summary: `CA in custody ${custodyPath(ctx.profileName, CA_CERT_NAME)} + ${CA_KEY_NAME} (created once if absent)` },
         { kind: 'command', summary: `umask 077; ${GENERATE_KEY} -> ${layout.keyFile}; chown ${owner}; chmod ${octal(KEY_MODE)} (unless a valid key is there)` },
         { kind: 'command', summary: `openssl req -new -key ${layout.keyFile} (CSR on stdout, signed locally)` },
         { kind: 'file', summary: `${layout.caFile} (${octal(CA_MODE)} ${owner})` },
@@ -609,13 +602,13 @@ export function tlsStep(options: TlsStepOptions = {}): Step {
         const host = await inspectHost(ctx);
         return toCheck(await evaluate(ctx, host, { caPem: provided.caPem, certPem: provided.certPem }, now));
       }
-      const custody = await custodyCaState(profileName);
+      const custody = await custodyCaState(ctx.profileName);
       const host = await inspectHost(ctx);
       if (custody.certPem === undefined) {
         const anything = [host.cert, host.key, host.ca].some((file) => file.stat.exists);
         return {
           state: anything ? 'drift' : 'todo',
-          detail: `no CA in custody yet (${custodyPath(profileName, CA_CERT_NAME)})${anything ? '; the files on the host were not made by it' : ''}`,
+          detail: `no CA in custody yet (${custodyPath(ctx.profileName, CA_CERT_NAME)})${anything ? '; the files on the host were not made by it' : ''}`,
         };
       }
       // The detail of a done check carries the expiry and fingerprint.
@@ -625,7 +618,7 @@ export function tlsStep(options: TlsStepOptions = {}): Step {
     async apply(ctx): Promise<void> {
       const now = clock();
       if (ctx.profile.vault.tls.mode === 'provided') await applyProvided(ctx, now);
-      else await applyGenerate(ctx, profileName, now);
+      else await applyGenerate(ctx, ctx.profileName, now);
     },
   };
 }

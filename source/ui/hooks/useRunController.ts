@@ -87,6 +87,7 @@ export function useRunController(
         const plan = deps.createPlan(runProfile);
         services = deps.openServices(runProfile, prompter);
         const env = {
+          profileName: deps.profileName,
           profile: runProfile,
           services,
           prompt: prompter,
