@@ -140,7 +140,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--phase <phase>', 'only this phase: host, vault or cluster (repeatable, or comma-separated)', collect)
     .option('-y, --yes', "accept each question's safe default (an unknown SSH host key is never accepted by default)")
     .option('--json', 'print the summary as JSON on stdout')
-    .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
+    .option('--show-keys', 'also print the unseal keys and root token after init (on stderr); they are always kept in custody')
+    .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean; showKeys?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
 
   // status and unseal join here as headless commands over the same core.
 

@@ -33,8 +33,9 @@ function planContext(profileName: string, profile: Profile, redactor: Redactor, 
     log,
     signal: new AbortController().signal,
     services: { host: refuse('connect to the host') },
-    prompt: { confirm: refuse('ask questions'), secret: refuse('ask questions'), text: refuse('ask questions') },
+    prompt: { confirm: refuse('ask questions'), secret: refuse('ask questions'), text: refuse('ask questions'), revealOnce: refuse('show secrets') },
     registerSecret: (value) => redactor.register(value),
+    present: () => undefined,
   };
 }
 

@@ -37,6 +37,8 @@ export interface HeadlessOptions {
   assumeYes: boolean;
   /** Print per-step progress on stderr. */
   progress: boolean;
+  /** --show-keys: print revealed secrets (init keys) on stderr; custody holds them either way. */
+  showRevealed?: boolean;
 }
 
 export async function runHeadless(global: GlobalOptions, options: HeadlessOptions, output: Output): Promise<HeadlessResult> {
@@ -45,7 +47,11 @@ export async function runHeadless(global: GlobalOptions, options: HeadlessOption
   const plan = buildPlan(profile, options.phases);
   const redactor = new Redactor();
   const log = new LogFile(logFile(global.profile));
-  const prompt = createHeadlessPrompter({ assumeYes: options.assumeYes, registerSecret: (value) => redactor.register(value) });
+  const prompt = createHeadlessPrompter({
+    assumeYes: options.assumeYes,
+    registerSecret: (value) => redactor.register(value),
+    showRevealed: options.showRevealed === true,
+  });
   const services = openRunServices(profile, prompt, { store, profileName: global.profile });
   const controller = new AbortController();
   const reports = new Map<string, StepReport>(plan.steps.map((step) => [step.id, { id: step.id, phase: step.phase, title: step.title, state: 'not-run' }]));
@@ -155,6 +161,15 @@ function progressPrinter(output: Output, total: number, options: HeadlessOptions
       case 'step-skipped':
         output.err(`${label(event.stepId)}: ${s.yellow(event.reason)}`);
         break;
+      case 'step-view': {
+        const { columns, rows, title } = event.view;
+        const widths = columns.map((column, index) => Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)));
+        const line = (cells: string[]): string => `      ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ')}`.trimEnd();
+        output.err(`      ${s.bold(title)}`);
+        output.err(s.dim(line(columns)));
+        for (const row of rows) output.err(line(row));
+        break;
+      }
       case 'step-failed':
         output.err(`${label(event.stepId)}: ${s.red(s.bold('failed'))}: ${event.message}`);
         if (event.hint) output.err(`      ${s.yellow('hint:')} ${event.hint}`);

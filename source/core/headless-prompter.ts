@@ -14,6 +14,8 @@ export interface HeadlessPrompterOptions {
   output?: NodeJS.WriteStream;
   /** Called with every secret typed, so the redactor masks it. */
   registerSecret?: (value: string) => void;
+  /** --show-keys: print revealed material (on stderr). Off by default: custody holds it. */
+  showRevealed?: boolean;
 }
 
 export function createHeadlessPrompter(options: HeadlessPrompterOptions): Prompter {
@@ -43,6 +45,11 @@ export function createHeadlessPrompter(options: HeadlessPrompterOptions): Prompt
       const value = await readLine(input, output, `${question} `, true);
       options.registerSecret?.(value);
       return value;
+    },
+    async revealOnce({ title, lines, note }) {
+      output.write(`${title}\n`);
+      if (options.showRevealed) for (const line of lines) output.write(`  ${line}\n`);
+      output.write(`${note}\n`);
     },
     async text(question, { defaultValue, validate } = {}) {
       if (options.assumeYes && defaultValue !== undefined && !validate?.(defaultValue)) return defaultValue;

@@ -84,6 +84,17 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
       services: env.services,
       prompt: env.prompt,
       registerSecret: (value) => env.redactor.register(value),
+      present: (view) =>
+        emit({
+          type: 'step-view',
+          stepId: step.id,
+          view: {
+            ...view,
+            title: env.redactor.redact(view.title),
+            rows: view.rows.map((row) => row.map((cell) => env.redactor.redact(cell))),
+          },
+          at: Date.now(),
+        }),
     };
     emit({ type: 'step-start', stepId: step.id, at: Date.now() });
     await recordSafely(runnerLog, () => progress?.stepRecorded(step.id, { state: 'running', at: new Date().toISOString() }));

@@ -53,6 +53,29 @@ export interface Prompter {
   secret(question: string): Promise<string>;
   /** Plain text input with validation; returns the accepted value. */
   text(question: string, options?: { defaultValue?: string; validate?: (value: string) => string | undefined }): Promise<string>;
+  /**
+   * Shows sensitive material ONCE (the unseal keys and root token right after init) and resolves
+   * when the user acknowledged it. Callers write it to custody first: showing is never the only copy.
+   * Headless: shown only when the user asked for it (--show-keys); otherwise resolves at once and
+   * the caller prints where the material is kept.
+   */
+  revealOnce(reveal: Reveal): Promise<void>;
+}
+
+export interface Reveal {
+  title: string;
+  /** The sensitive lines (already registered as secrets: they are masked everywhere else). */
+  lines: string[];
+  /** Where the material is kept and what to do with it. */
+  note: string;
+}
+
+/** Something a step shows besides log lines, e.g. the self-test's result table. */
+export interface StepView {
+  kind: 'table';
+  title: string;
+  columns: string[];
+  rows: string[][];
 }
 
 /**
@@ -73,6 +96,8 @@ export interface StepContext {
   readonly prompt: Prompter;
   /** Registers a secret value with the redactor: it is masked everywhere from now on. */
   registerSecret(value: string): void;
+  /** Shows a view (a table) for this step in the status pane / on stderr. Cells are redacted. */
+  present(view: StepView): void;
 }
 
 export interface Step {
@@ -109,6 +134,7 @@ export type RunnerEvent =
   | { type: 'step-checked'; stepId: string; check: Check; at: number }
   | { type: 'step-applying'; stepId: string; at: number }
   | { type: 'log'; line: LogLine }
+  | { type: 'step-view'; stepId: string; view: StepView; at: number }
   | { type: 'step-done'; stepId: string; outcome: StepOutcome; check: Check; durationMs: number; at: number }
   | { type: 'step-skipped'; stepId: string; reason: string; at: number }
   | { type: 'step-failed'; stepId: string; message: string; hint?: string; durationMs: number; at: number }

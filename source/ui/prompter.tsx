@@ -7,7 +7,7 @@
 import { useCallback, useState, useSyncExternalStore } from 'react';
 import { CancelledError } from '../core/errors.js';
 import type { Redactor } from '../core/redact.js';
-import type { Prompter } from '../core/step.js';
+import type { Prompter, Reveal } from '../core/step.js';
 import { Dialog } from './components/Dialog.js';
 import { useKeyHandler } from './hooks/keys.js';
 import { actionFor, DIALOG_KEYS, type KeyPress } from './keymap.js';
@@ -59,6 +59,19 @@ export class DialogPrompter implements Prompter {
           this.#redactor.register(answer);
           resolve(answer);
         },
+        reject,
+      });
+    });
+  }
+
+  /** Shown in a dialog that only an explicit yes closes (there is no default answer). */
+  revealOnce(reveal: Reveal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#enqueue({
+        kind: 'confirm',
+        question: `${reveal.title} — written them down / stored them safely?`,
+        detail: [...reveal.lines, '', reveal.note].join('\n'),
+        resolve: () => resolve(),
         reject,
       });
     });

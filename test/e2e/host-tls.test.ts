@@ -67,6 +67,7 @@ function context(): StepContext {
     services: { host: async () => transport },
     prompt: scriptedPrompter(),
     registerSecret: noop,
+    present: noop,
   };
 }
 

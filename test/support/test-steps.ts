@@ -3,7 +3,7 @@
  * screens without a host. The steps follow the real contract: check looks at the state, apply
  * changes it, and nothing is recorded about what the step did other than the state itself.
  */
-import type { Check, Phase, Plan, Prompter, Services, Step, StepContext } from '../../source/core/step.js';
+import type { Check, Phase, Plan, Prompter, Reveal, Services, Step, StepContext } from '../../source/core/step.js';
 
 export class FakeSystem {
   readonly values = new Map<string, string>();
@@ -62,7 +62,7 @@ export const noServices: Services = {
 };
 
 /** A prompter with scripted answers; an unexpected question fails the test. */
-export function scriptedPrompter(answers: { confirm?: boolean[]; secret?: string[]; text?: string[] } = {}): Prompter {
+export function scriptedPrompter(answers: { confirm?: boolean[]; secret?: string[]; text?: string[] } = {}, revealed: Reveal[] = []): Prompter {
   const confirm = [...(answers.confirm ?? [])];
   const secret = [...(answers.secret ?? [])];
   const text = [...(answers.text ?? [])];
@@ -76,6 +76,9 @@ export function scriptedPrompter(answers: { confirm?: boolean[]; secret?: string
       const next = secret.shift();
       if (next === undefined) throw new Error(`unexpected secret prompt: ${question}`);
       return next;
+    },
+    revealOnce: async (reveal) => {
+      revealed.push(reveal);
     },
     text: async (question) => {
       const next = text.shift();

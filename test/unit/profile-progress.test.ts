@@ -89,6 +89,7 @@ describe('ProfileStore progress sink', () => {
           confirm: async () => false,
           secret: async () => '',
           text: async () => '',
+          revealOnce: async () => undefined,
         },
         redactor: new Redactor(),
         progress: store.progressSink('default'),

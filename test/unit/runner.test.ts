@@ -235,4 +235,21 @@ describe('redaction through the runner', () => {
     // multi-line output becomes one log line per line
     expect(events.filter((e) => e.type === 'log' && e.line.stepId === 'init' && e.line.level === 'warn')).toHaveLength(2);
   });
+
+  it('redacts the cells of a view a step presents (the self-test table must not show a token)', async () => {
+    const system = new FakeSystem();
+    const token = 'hvs.readonlyTokenValue123';
+    const presenting = {
+      ...testStep(system, { id: 'selftest' }),
+      async apply(ctx: Parameters<ReturnType<typeof testStep>['apply']>[0]) {
+        ctx.registerSecret(token);
+        ctx.present({ kind: 'table', title: `self-test with ${token}`, columns: ['check', 'result'], rows: [['read with ' + token, 'ok']] });
+        system.values.set('selftest', 'ok');
+      },
+    };
+    const events: RunnerEvent[] = [];
+    await runPlan(testPlan([presenting]), environment(), { mode: 'apply', onEvent: (event) => events.push(event) });
+    const view = events.find((e) => e.type === 'step-view');
+    expect(view).toMatchObject({ stepId: 'selftest', view: { title: `self-test with ${REDACTED}`, rows: [[`read with ${REDACTED}`, 'ok']] } });
+  });
 });

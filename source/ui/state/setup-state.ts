@@ -3,7 +3,7 @@
  * driven by RunnerEvents only (plus the user's run/cancel requests), so the screen shows what the
  * runner says happened — nothing is inferred.
  */
-import type { Check, Phase, PlanResult, RunMode, RunnerEvent, StepInfo } from '../../core/step.js';
+import type { Check, Phase, PlanResult, RunMode, RunnerEvent, StepInfo, StepView } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import type { StepVisualState } from '../theme.js';
 
@@ -36,6 +36,8 @@ export interface SetupState {
   mode?: RunMode;
   currentStepId?: string;
   last?: RunSummary;
+  /** The newest view a step presented (e.g. the self-test table), shown in the status pane. */
+  view?: { stepId: string; view: StepView };
   /** The log pane shows the newest lines as they arrive. */
   follow: boolean;
   /** When not following: absolute index (as counted by LogBuffer.total) of the top line shown. */
@@ -166,6 +168,8 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
       };
       return { ...rest, run: 'idle', last };
     }
+    case 'step-view':
+      return { ...state, view: { stepId: event.stepId, view: event.view } };
     case 'log':
       // Log lines go to the LogBuffer, never through React state.
       return state;
