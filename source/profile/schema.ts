@@ -79,7 +79,18 @@ export const VaultSchema = z
     tls: TlsSchema.default(() => TlsSchema.parse({})),
     keyShares: z.number().int().default(5),
     keyThreshold: z.number().int().default(3),
+    /** Install /etc/vault/unseal.json + vault-unseal.service so Vault unseals itself after every start (a homelab trade-off: the keys sit on the host). */
     autoUnseal: z.boolean().default(true),
+    /** Mount path of the KV v2 engine the cluster reads from. */
+    kvPath: checked(validateMountPath).default('secret'),
+    /** Issue a readonly and a readwrite token after the policies (key names avoid "token": profiles hold no secrets). */
+    issueAccess: z.boolean().default(true),
+    /** TTL of the issued tokens, in Vault's duration syntax (e.g. 768h). */
+    accessTtl: z.string().regex(/^\d{1,6}[smhd]$/, 'must be a duration like 768h, 30d or 3600s').default('768h'),
+    /** Revoke the root token at the end of the vault phase (a new one: `vault operator generate-root`). */
+    revokeRootAtEnd: z.boolean().default(false),
+    /** Install Vault from this local zip (uploaded over SFTP and verified) instead of downloading it on the host. */
+    localZip: checked(validateLocalPath).optional(),
     configDir: checked(validateAbsolutePath).default('/etc/vault'),
     dataDir: checked(validateAbsolutePath).default('/var/lib/vault'),
   })
