@@ -111,6 +111,16 @@ describe('host steps on a fresh lab host, through the runner', () => {
     expect(run.failure('host.preflight')?.hint).toMatch(/vault\.apiPort/);
   });
 
+  it('a missing tool is a todo of the preflight; apply installs it with apt-get, its output in the log', { timeout: 180_000 }, async () => {
+    await lab.host.sudo('DEBIAN_FRONTEND=noninteractive apt-get remove -y jq >/dev/null 2>&1', { timeoutMs: 120_000 });
+    const check = await runHost('check', { steps: [preflightStep] });
+    expect(check.done.checks['host.preflight']).toEqual({ state: 'todo', detail: 'missing tools: jq (installed with apt-get)' });
+    const apply = await runHost('apply', { steps: [preflightStep] });
+    expect(apply.done.result, summary(apply)).toBe('ok');
+    expect(apply.logOf('host.preflight')).toContain('Setting up jq (' + (await lab.host.run("dpkg-query -W -f '${Version}' jq")).trim() + ') ...');
+    expect((await lab.host.run('command -v jq')).trim()).toBe('/usr/bin/jq');
+  });
+
   it('sets up a bare host: every step applied in order, vault running, API 501 over TLS with our CA', { timeout: 120_000 }, async () => {
     const begin = Date.now();
     const run = await runHost('apply');
@@ -230,6 +240,8 @@ describe('host steps on a fresh lab host, through the runner', () => {
 
   it('a corrupted release is refused with a clear error: nothing installed, no temp dir left, vault untouched', { timeout: 60_000 }, async () => {
     const [corrupt] = lab.state.vault.corrupt as [string];
+    // What a run killed mid-download leaves behind; the next run removes it.
+    await lab.host.sudo('mkdir -m 0700 /tmp/picluster-vault-release.KILLED && touch /tmp/picluster-vault-release.KILLED/vault.zip');
     const binaryBefore = await lab.host.sha256(['/usr/local/bin/vault']);
     const startBefore = await serviceStart();
     // 2.0.3 is older than the installed 2.0.4: the downgrade question is answered yes to reach the download.

@@ -38,7 +38,7 @@ import { firstLine, hostExec, hostFacts, hostRun } from './facts.js';
 import { VAULT_BINARY } from './layout.js';
 
 export const BINARY_MODE = 0o755;
-/** Temp directories of this step on the host; leftovers of an interrupted run are swept after an hour. */
+/** Temp directories of this step on the host; leftovers of an interrupted run are removed by the next one. */
 export const RELEASE_TEMP_PREFIX = '/tmp/picluster-vault-release.';
 
 /**
@@ -205,8 +205,10 @@ async function verifyOnHost(ctx: StepContext, staged: { zipPath: string; zipName
 
 async function install(ctx: StepContext, wanted: Wanted, installed: Installed): Promise<void> {
   const hostTimeout = { timeoutMs: 120_000 };
-  // Interrupted earlier runs may have left their temp dirs behind (a killed CLI cannot clean up).
-  await hostExec(ctx, sh`find /tmp -maxdepth 1 -type d -name ${`${basename(RELEASE_TEMP_PREFIX)}*`} -mmin +60 -exec rm -rf -- {} + 2>/dev/null; :`, {
+  // A run killed mid-download cannot clean up after itself: its temp dir (up to a few hundred MB
+  // on an SD card) is removed by the next run. Two setups of one host at the same time are not
+  // supported (they would also race on the binary and the unit), so every leftover is stale.
+  await hostExec(ctx, sh`find /tmp -maxdepth 1 -type d -name ${`${basename(RELEASE_TEMP_PREFIX)}*`} -exec rm -rf -- {} + 2>/dev/null; :`, {
     sudo: true,
     echo: 'none',
     ...hostTimeout,
