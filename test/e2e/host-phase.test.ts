@@ -367,7 +367,8 @@ describe('failures: a clear message with a hint, a non-zero exit, nothing instal
     const result = await timed('setup against an unreachable host', () => session.run(SETUP, 60_000));
     expect(result.code, describeResult(SETUP, result)).not.toBe(0);
     expect(result.stderr).not.toContain('[test] killed');
-    expect(result.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${closedPort}|port ${closedPort}|refused|unreachable|connect`, 'i'));
+    // Says where it tried: the address and port, so a typo in either is visible.
+    expect(result.stderr).toContain(`127.0.0.1:${closedPort}`);
     expect(result.stderr).toMatch(/hint: \S/);
     const after = JSON.parse(await readFile((await session.info()).profileFile, 'utf8')) as Record<string, unknown>;
     const { progress: _p, lastRun: _l, ...settingsAfter } = after;
