@@ -32,12 +32,43 @@ export function directoryProblem(entry: DirectoryState): string | undefined {
   return problems.length > 0 ? `${path} is ${problems.join(', ')}, want ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` : undefined;
 }
 
+/** `%F` names of GNU stat. */
+function fileType(name: string): FileStat['type'] {
+  if (name === 'directory') return 'directory';
+  if (name === 'regular file' || name === 'regular empty file') return 'file';
+  if (name === 'symbolic link') return 'symlink';
+  return 'other';
+}
+
+/** One `stat` per directory in a single command (a check runs on every re-check; round trips add up). */
 async function inspect(ctx: StepContext): Promise<DirectoryState[]> {
-  const transport = await ctx.services.host();
-  const states: DirectoryState[] = [];
-  // sudo: below a 0750 vault directory nothing is visible to the login user.
-  for (const path of hostLayout(ctx.profile).directories) states.push({ path, stat: await transport.stat(path, { sudo: true, signal: ctx.signal }) });
-  return states;
+  const paths = hostLayout(ctx.profile).directories;
+  // sudo: below a 0750 vault directory nothing is visible to the login user. Not following
+  // symlinks: a symlink where a directory belongs is reported as one.
+  const stdout = await hostRun(
+    ctx,
+    'looking at the directories',
+    sh`for d in ${paths}; do LC_ALL=C stat -c '%F|%a|%u|%g|%U|%G' -- "$d" 2>/dev/null || echo missing; done`,
+    { sudo: true, echo: 'none', timeoutMs: 30_000 },
+  );
+  const lines = stdout.split('\n');
+  return paths.map((path, index) => {
+    const line = lines[index] ?? 'missing';
+    if (line === 'missing') return { path, stat: { exists: false } };
+    const [type = '', mode = '', uid = '', gid = '', owner = '', group = ''] = line.split('|');
+    return {
+      path,
+      stat: {
+        exists: true,
+        type: fileType(type),
+        mode: Number.parseInt(mode, 8),
+        uid: Number(uid),
+        gid: Number(gid),
+        ...(owner !== 'UNKNOWN' ? { owner } : {}),
+        ...(group !== 'UNKNOWN' ? { group } : {}),
+      },
+    };
+  });
 }
 
 function refuseNonDirectories(states: readonly DirectoryState[]): void {
