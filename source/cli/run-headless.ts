@@ -4,6 +4,7 @@
  * SSH session dropped) cancel the running step; progress is saved by the runner and connections
  * are closed before the process exits, so the next run resumes where this one stopped.
  */
+import { InputError } from '../core/errors.js';
 import { createHeadlessPrompter } from '../core/headless-prompter.js';
 import { LogFile } from '../core/log-file.js';
 import { Redactor } from '../core/redact.js';
@@ -45,6 +46,12 @@ export async function runHeadless(global: GlobalOptions, options: HeadlessOption
   const store = new ProfileStore();
   const profile = store.load(global.profile);
   const plan = buildPlan(profile, options.phases);
+  if (plan.steps.length === 0 && options.mode === 'apply') {
+    throw new InputError(`there are no steps in the ${options.phases.join(', ')} phase${options.phases.length === 1 ? '' : 's'}`, {
+      field: '--phase',
+      hint: 'run `plan` to see the phases and their steps',
+    });
+  }
   const redactor = new Redactor();
   const log = new LogFile(logFile(global.profile));
   const prompt = createHeadlessPrompter({
@@ -150,7 +157,8 @@ function progressPrinter(output: Output, total: number, options: HeadlessOptions
         output.err(`${label(event.stepId)} ...`);
         break;
       case 'log':
-        if (event.line.level !== 'debug' && event.line.stepId !== undefined) {
+        // The runner's own error line repeats the step-failed event, which is printed below.
+        if (event.line.level !== 'debug' && event.line.stepId !== undefined && !(event.line.source === 'runner' && event.line.level === 'error')) {
           const text = `      ${event.line.text}`;
           output.err(event.line.level === 'info' ? s.dim(text) : event.line.level === 'warn' ? s.yellow(text) : s.red(text));
         }

@@ -24,7 +24,8 @@ export function createHeadlessPrompter(options: HeadlessPrompterOptions): Prompt
   const interactive = Boolean(input.isTTY);
 
   const needsAnswer = (question: string, how: string): never => {
-    throw new InputError(`this needs an answer and there is no terminal to ask: ${question}`, { hint: how });
+    // Questions end in ':' or '?' when asked; inside a sentence that punctuation reads wrong.
+    throw new InputError(`this needs an answer and there is no terminal to ask: ${question.replace(/[\s:?]+$/, '')}`, { hint: how });
   };
 
   return {
