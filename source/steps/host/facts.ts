@@ -5,6 +5,7 @@
  */
 import { UserError } from '../../core/errors.js';
 import type { LogLevel, StepContext } from '../../core/step.js';
+import { sh } from '../../services/host/shell-quote.js';
 import type { ExecResult, Transport } from '../../services/host/transport.js';
 
 export interface OsRelease {
@@ -42,7 +43,7 @@ export async function hostFacts(ctx: StepContext): Promise<HostFacts> {
 const OS_MARK = '--- os-release ---';
 
 async function gatherFacts(transport: Transport, signal: AbortSignal): Promise<HostFacts> {
-  const result = await transport.exec(`uname -m; uname -n; echo '${OS_MARK}'; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || :`, {
+  const result = await transport.exec(sh`uname -m; uname -n; echo ${OS_MARK}; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || :`, {
     signal,
     timeoutMs: 30_000,
   });

@@ -196,18 +196,17 @@ export const preflightStep: Step = {
     const { missing } = await examine(ctx, 'info');
     if (missing.length === 0) return;
     // Each tool's Debian package has the tool's name.
-    const install = (extra: string) =>
-      hostExec(ctx, `DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND\n${extra}apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends ${sh`${missing}`}`, {
-        sudo: true,
-        echo: 'info',
-        timeoutMs: 15 * 60_000,
-      });
+    // Lock::Timeout: wait for an unattended upgrade holding the dpkg lock instead of failing at once.
+    const aptInstall = sh`apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends ${missing}`;
+    const aptUpdate = 'apt-get -o DPkg::Lock::Timeout=120 update';
+    const install = (command: string) =>
+      hostExec(ctx, `DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND\n${command}`, { sudo: true, echo: 'info', timeoutMs: 15 * 60_000 });
     ctx.log.info(`installing ${missing.join(', ')} with apt-get`);
-    let result = await install('');
+    let result = await install(aptInstall);
     if (result.code !== 0 && /Unable to locate package|has no installation candidate/.test(result.stderr)) {
       // A fresh image may have no package lists yet.
       ctx.log.info('package lists look out of date: apt-get update, then again');
-      result = await install('apt-get -o DPkg::Lock::Timeout=120 update && ');
+      result = await install(`${aptUpdate} && ${aptInstall}`);
     }
     if (result.code !== 0) {
       throw new UserError(`apt-get could not install ${missing.join(', ')} on the host (exit ${result.code})`, {
