@@ -46,10 +46,7 @@ interface Run {
 }
 
 function profileWith(vault: Record<string, unknown> = {}, extra: { localZip?: string } = {}): Profile {
-  const profile = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, ...vault } });
-  // vault.localZip is read by the binary step but not declared in the schema yet.
-  if (extra.localZip) Object.assign(profile.vault, { localZip: extra.localZip });
-  return profile;
+  return ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, ...vault, ...extra } });
 }
 
 async function runHost(mode: 'apply' | 'check', options: { profile?: Profile; prompt?: Prompter; steps?: Step[] } = {}): Promise<Run> {

@@ -41,13 +41,10 @@ export const BINARY_MODE = 0o755;
 /** Temp directories of this step on the host; leftovers of an interrupted run are removed by the next one. */
 export const RELEASE_TEMP_PREFIX = '/tmp/picluster-vault-release.';
 
-/**
- * The user's own release zip (`vault.localZip`). The profile schema does not declare the field
- * yet; until it does, this reads it if present and is otherwise undefined.
- */
+/** The user's own release zip (`vault.localZip`), with `~` expanded. */
 export function localZipOf(profile: Profile): string | undefined {
-  const value = (profile.vault as { localZip?: unknown }).localZip;
-  if (typeof value !== 'string' || value.length === 0) return undefined;
+  const value = profile.vault.localZip;
+  if (!value) return undefined;
   return value === '~' || value.startsWith('~/') ? join(homedir(), value.slice(1)) : value;
 }
 
