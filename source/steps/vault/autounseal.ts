@@ -1,0 +1,441 @@
+/**
+ * vault.autounseal: Vault unseals itself after every start of vault.service, without the CLI.
+ *
+ * On the host: the keys file (<configDir>/unseal.json, 0600 root:root, `{"keys": [hex...],
+ * "threshold": t}` from the init answer in local custody), the script from assets/vault-unseal.sh
+ * (0750 root:root) and the unit from assets/vault-unseal.service (wanted by vault.service, so every
+ * start of Vault starts it), enabled.
+ *
+ * The trade-off, said in describe() and in the log: the keys sit on the host, so anyone who is root
+ * on the Pi (or holds its SD card) can unseal Vault. Without it, every reboot needs `unseal`.
+ *
+ * With `vault.autoUnseal` off, the step makes sure none of this is on the host: check reports drift
+ * when our files are there, and apply disables the unit and removes them.
+ *
+ * The keys reach the host only through transport.writeFile, i.e. on the standard input of the remote
+ * command, never in a command line; the keys file is read back only to be compared (parsed) in memory
+ * and is never logged.
+ */
+import { readAsset, renderTemplate, TemplateError, type TemplateValues } from '../../core/assets.js';
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import type { Profile } from '../../profile/schema.js';
+import { custodyExists, custodyIsEncrypted, custodyPath, readCustody } from '../../profile/custody.js';
+import { shellQuote, sh } from '../../services/host/shell-quote.js';
+import type { FileStat } from '../../services/host/transport.js';
+import { hostExec, hostRun } from '../host/facts.js';
+import { hostLayout, VAULT_UNIT } from '../host/layout.js';
+
+export const UNSEAL_UNIT = 'vault-unseal.service';
+export const UNSEAL_UNIT_FILE = '/etc/systemd/system/vault-unseal.service';
+/** /usr/local/sbin: root's local programs; the unit runs it, nobody else needs to. */
+export const UNSEAL_SCRIPT_FILE = '/usr/local/sbin/vault-unseal.sh';
+export const KEYS_FILE_MODE = 0o600;
+export const SCRIPT_MODE = 0o750;
+export const UNIT_FILE_MODE = 0o644;
+/** The custody file the init step writes (see the vault phase's init step). */
+export const INIT_CUSTODY_NAME = 'init.json';
+
+/** How long the script waits for the API after Vault starts: a Pi can take a while to boot. */
+export const UNSEAL_WAIT = { attempts: 60, intervalSeconds: 2 } as const;
+
+const SCRIPT_TEMPLATE = 'vault-unseal.sh';
+const UNIT_TEMPLATE = 'vault-unseal.service';
+
+export const TRADE_OFF =
+  'auto-unseal keeps the unseal keys on the host (root-only file): anyone with root on the Pi can unseal Vault; without it, every restart of Vault needs `picluster-vault-tui unseal`';
+
+export function unsealKeysFile(profile: Profile): string {
+  return `${hostLayout(profile).configDir}/unseal.json`;
+}
+
+// --- templates ----------------------------------------------------------------------------------
+
+/**
+ * Fills a POSIX shell template. A placeholder may only be the whole value of a variable assignment
+ * (`NAME={{value}}` on a line of its own), where the value is one single-quoted word made by the
+ * product's one quoting helper; anywhere else a value could write shell syntax, so the template is
+ * refused. Same rules as assets.ts otherwise: every placeholder needs a value, every value is used.
+ */
+export function renderShellTemplate(text: string, values: TemplateValues, label = 'template'): string {
+  const used = new Set<string>();
+  const lines = text.split('\n').map((line, index) => {
+    const where = `${label}:${index + 1}`;
+    if (!line.includes('{{')) return line;
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}$/.exec(line);
+    if (!assignment) throw new TemplateError(`${where}: a shell placeholder must be the whole value of an assignment (NAME={{value}})`);
+    const name = assignment[2]!;
+    const value = values[name];
+    if (value === undefined) throw new TemplateError(`${where}: no value for {{${name}}}`);
+    if (/[\u0000-\u001f\u007f]/.test(String(value))) throw new TemplateError(`${where}: the value of ${name} contains a control character`);
+    used.add(name);
+    return `${assignment[1]}=${shellQuote(String(value))}`;
+  });
+  const unused = Object.keys(values).filter((name) => !used.has(name));
+  if (unused.length > 0) throw new TemplateError(`${label}: values not used by the template: ${unused.join(', ')}`);
+  return lines.join('\n');
+}
+
+export interface UnsealScriptSettings {
+  apiPort: number;
+  caFile: string;
+  keysFile: string;
+  waitAttempts: number;
+  waitIntervalSeconds: number;
+}
+
+export function unsealScriptSettings(profile: Profile): UnsealScriptSettings {
+  return {
+    apiPort: profile.vault.apiPort,
+    caFile: hostLayout(profile).caFile,
+    keysFile: unsealKeysFile(profile),
+    waitAttempts: UNSEAL_WAIT.attempts,
+    waitIntervalSeconds: UNSEAL_WAIT.intervalSeconds,
+  };
+}
+
+/** assets/vault-unseal.sh filled in (tests pass their own settings: a local port, a short wait). */
+export function renderUnsealScript(settings: UnsealScriptSettings): string {
+  return renderShellTemplate(readAsset(SCRIPT_TEMPLATE), { ...settings }, SCRIPT_TEMPLATE);
+}
+
+/**
+ * One word of a space-separated path list in a unit file (InaccessiblePaths=): systemd splits the
+ * value on whitespace and then undoes quotes and C escapes, so whitespace, quotes and backslashes in
+ * a path are written as C escapes. (`%` is doubled by the template renderer.)
+ * https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#ReadWritePaths=
+ */
+export function systemdPathListWord(path: string): string {
+  return path.replace(/[\s"'\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function renderUnsealUnit(profile: Profile, script = UNSEAL_SCRIPT_FILE): string {
+  const layout = hostLayout(profile);
+  return renderTemplate(
+    readAsset(UNIT_TEMPLATE),
+    { script, dataDir: systemdPathListWord(layout.dataDir), tlsKeyFile: systemdPathListWord(layout.keyFile) },
+    'systemd',
+    UNIT_TEMPLATE,
+  );
+}
+
+// --- keys -------------------------------------------------------------------------------------
+
+/** The one documented shape of the host keys file. */
+export interface HostKeys {
+  keys: string[];
+  threshold: number;
+}
+
+export function hostKeysFileContent(keys: HostKeys): string {
+  return `${JSON.stringify({ keys: keys.keys, threshold: keys.threshold })}\n`;
+}
+
+/**
+ * Reads a keys file the way the script does (`.keys // .unseal_keys_hex // .unseal_keys_b64`,
+ * `.threshold // .unseal_threshold // number of keys`); undefined when it could not unseal anything.
+ */
+export function parseHostKeys(text: string): HostKeys | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  const list = [record['keys'], record['unseal_keys_hex'], record['unseal_keys_b64']].find((value) => value !== undefined && value !== null && value !== false);
+  if (!Array.isArray(list) || list.length === 0 || !list.every((key) => typeof key === 'string' && key.length > 0)) return undefined;
+  const threshold = [record['threshold'], record['unseal_threshold']].find((value) => value !== undefined && value !== null && value !== false) ?? list.length;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 1 || threshold > list.length) return undefined;
+  return { keys: list as string[], threshold };
+}
+
+function sameKeys(a: HostKeys, b: HostKeys): boolean {
+  return a.threshold === b.threshold && a.keys.length === b.keys.length && a.keys.every((key, index) => key === b.keys[index]);
+}
+
+/** The init answer kept in custody; only the parts this step needs. */
+interface InitAnswer {
+  keys: string[];
+  keysBase64: string[];
+  threshold: number;
+  rootToken: string | undefined;
+}
+
+function parseInitAnswer(text: string, file: string): InitAnswer {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new UserError(`${file} is not valid JSON`, { hint: 'restore it from your backup of the init answer' });
+  }
+  const keys = data['keys'];
+  const threshold = data['threshold'];
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => typeof key === 'string' && /^[0-9a-f]+$/i.test(key))) {
+    throw new UserError(`${file} has no list of hex unseal keys ("keys")`, { hint: 'restore it from your backup of the init answer' });
+  }
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 1 || threshold > keys.length) {
+    throw new UserError(`${file} has no valid "threshold" (1..${keys.length})`, { hint: 'restore it from your backup of the init answer' });
+  }
+  const base64 = Array.isArray(data['keys_base64']) ? data['keys_base64'].filter((key): key is string => typeof key === 'string') : [];
+  return { keys: keys as string[], keysBase64: base64, threshold, rootToken: typeof data['root_token'] === 'string' ? data['root_token'] : undefined };
+}
+
+/** The init answer from custody, every secret in it registered with the redactor before use. */
+async function readInitAnswer(ctx: StepContext): Promise<InitAnswer> {
+  const file = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
+  if (!(await custodyExists(ctx.profileName, INIT_CUSTODY_NAME))) {
+    throw new UserError(`there is no init answer in custody (${file}): the host keys file is written from it`, {
+      hint: 'run the vault.init step first; if Vault was initialized elsewhere, set vault.autoUnseal=false and unseal with `unseal`',
+    });
+  }
+  const passphrase = (await custodyIsEncrypted(ctx.profileName, INIT_CUSTODY_NAME)) ? await ctx.prompt.secret(`Custody passphrase for ${file}:`) : undefined;
+  const answer = parseInitAnswer((await readCustody(ctx.profileName, INIT_CUSTODY_NAME, passphrase === undefined ? {} : { passphrase })).toString('utf8'), file);
+  for (const secret of [...answer.keys, ...answer.keysBase64, ...(answer.rootToken ? [answer.rootToken] : [])]) ctx.registerSecret(secret);
+  return answer;
+}
+
+/**
+ * The keys the host file should hold, when they can be known without asking anything (check is
+ * read-only and never prompts): undefined when custody has no init answer or it is passphrase-protected.
+ */
+async function wantedKeysWithoutPrompt(ctx: StepContext): Promise<HostKeys | undefined> {
+  if (!(await custodyExists(ctx.profileName, INIT_CUSTODY_NAME))) return undefined;
+  if (await custodyIsEncrypted(ctx.profileName, INIT_CUSTODY_NAME)) return undefined;
+  const answer = await readInitAnswer(ctx);
+  return { keys: answer.keys, threshold: answer.threshold };
+}
+
+// --- the host's state ---------------------------------------------------------------------------
+
+interface FileState {
+  path: string;
+  stat: FileStat;
+  content: string | undefined;
+}
+
+interface HostState {
+  keysFile: FileState;
+  script: FileState;
+  unit: FileState;
+  /** systemctl show properties of vault-unseal.service */
+  show: Record<string, string>;
+}
+
+async function readState(ctx: StepContext): Promise<HostState> {
+  const transport = await ctx.services.host();
+  const file = async (path: string): Promise<FileState> => {
+    const stat = await transport.stat(path, { sudo: true, signal: ctx.signal });
+    const content = stat.exists && stat.type === 'file' ? (await transport.readFile(path, { sudo: true, signal: ctx.signal })).toString('utf8') : undefined;
+    return { path, stat, content };
+  };
+  const keysFile = await file(unsealKeysFile(ctx.profile));
+  const script = await file(UNSEAL_SCRIPT_FILE);
+  const unit = await file(UNSEAL_UNIT_FILE);
+  const shown = await hostRun(ctx, `looking at ${UNSEAL_UNIT}`, sh`systemctl show ${UNSEAL_UNIT} --property=LoadState,UnitFileState,NeedDaemonReload,ActiveState,Result`, {
+    echo: 'none',
+    timeoutMs: 30_000,
+  });
+  const show: Record<string, string> = {};
+  for (const line of shown.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) show[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return { keysFile, script, unit, show };
+}
+
+/** `path is 0644 pi:pi, want 0600 root:root`, or undefined when mode and owner are right. */
+function ownershipProblem(file: FileState, mode: number): string | undefined {
+  const { stat } = file;
+  if (!stat.exists) return undefined;
+  if (stat.type !== 'file') return `${file.path} is a ${stat.type ?? 'special file'}, not a file`;
+  const octal = (value: number | undefined): string => `0${(value ?? 0).toString(8)}`;
+  if (stat.mode === mode && stat.owner === 'root' && stat.group === 'root') return undefined;
+  return `${file.path} is ${octal(stat.mode)} ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}, want ${octal(mode)} root:root`;
+}
+
+interface Judgement {
+  check: Check;
+  writeKeys: boolean;
+  writeScript: boolean;
+  writeUnit: boolean;
+  reload: boolean;
+  enable: boolean;
+}
+
+function judge(profile: Profile, state: HostState, wanted: HostKeys | undefined): Judgement {
+  const problems: string[] = [];
+  const notes: string[] = [];
+
+  let writeKeys = false;
+  if (!state.keysFile.stat.exists) {
+    problems.push(`${state.keysFile.path} does not exist`);
+    writeKeys = true;
+  } else {
+    const parsed = state.keysFile.content === undefined ? undefined : parseHostKeys(state.keysFile.content);
+    if (!parsed) {
+      problems.push(`${state.keysFile.path} holds no usable keys`);
+      writeKeys = true;
+    } else if (wanted && !sameKeys(parsed, wanted)) {
+      problems.push(`${state.keysFile.path} differs from the init answer in custody`);
+      writeKeys = true;
+    } else if (!wanted) {
+      notes.push('keys not compared: custody has no readable init answer');
+    }
+    const owner = ownershipProblem(state.keysFile, KEYS_FILE_MODE);
+    if (owner) {
+      problems.push(owner);
+      writeKeys = true;
+    }
+  }
+
+  const wantedScript = renderUnsealScript(unsealScriptSettings(profile));
+  const scriptProblem = !state.script.stat.exists
+    ? `${UNSEAL_SCRIPT_FILE} does not exist`
+    : state.script.content !== wantedScript
+      ? `${UNSEAL_SCRIPT_FILE} differs from assets/vault-unseal.sh`
+      : ownershipProblem(state.script, SCRIPT_MODE);
+  if (scriptProblem) problems.push(scriptProblem);
+
+  const wantedUnit = renderUnsealUnit(profile);
+  const unitProblem = !state.unit.stat.exists
+    ? `${UNSEAL_UNIT_FILE} does not exist`
+    : state.unit.content !== wantedUnit
+      ? `${UNSEAL_UNIT_FILE} differs from assets/vault-unseal.service`
+      : ownershipProblem(state.unit, UNIT_FILE_MODE);
+  if (unitProblem) problems.push(unitProblem);
+  const writeUnit = unitProblem !== undefined;
+  const reload = writeUnit || state.show['NeedDaemonReload'] === 'yes' || (state.unit.stat.exists && state.show['LoadState'] !== 'loaded');
+  if (!writeUnit && reload) problems.push('systemd has not loaded the current unit file (daemon-reload)');
+
+  const enable = state.show['UnitFileState'] !== 'enabled';
+  if (enable) problems.push(`${UNSEAL_UNIT} is not enabled (${state.show['UnitFileState'] || 'no unit'})`);
+
+  const nothingThere = !state.keysFile.stat.exists && !state.script.stat.exists && !state.unit.stat.exists;
+  const check: Check =
+    problems.length === 0
+      ? { state: 'done', detail: `${UNSEAL_UNIT} enabled: Vault unseals itself after every start${notes.length > 0 ? ` (${notes.join('; ')})` : ''}` }
+      : { state: nothingThere ? 'todo' : 'drift', detail: problems.join('; ') };
+  return { check, writeKeys, writeScript: scriptProblem !== undefined, writeUnit, reload, enable };
+}
+
+/** With auto-unseal off: which of our things are still on the host. */
+function leftovers(state: HostState): string[] {
+  const found = [state.keysFile, state.script, state.unit].filter((file) => file.stat.exists).map((file) => file.path);
+  if (state.show['UnitFileState'] === 'enabled' && !state.unit.stat.exists) found.push(`${UNSEAL_UNIT} (enabled)`);
+  return found;
+}
+
+async function systemctl(ctx: StepContext, command: string): Promise<void> {
+  ctx.log.info(command);
+  await hostRun(ctx, command, command, { sudo: true, echo: 'info', timeoutMs: 120_000 });
+}
+
+async function journalTail(ctx: StepContext): Promise<string[]> {
+  const result = await hostExec(ctx, sh`journalctl -u ${UNSEAL_UNIT} -n 15 --no-pager -o cat`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
+  return result.stdout.split('\n').filter((line) => line.trim().length > 0);
+}
+
+async function removeEverything(ctx: StepContext, state: HostState): Promise<void> {
+  if (state.unit.stat.exists || state.show['UnitFileState'] === 'enabled') {
+    // disable also removes the vault.service.wants/ link made by enable.
+    await systemctl(ctx, sh`systemctl disable ${UNSEAL_UNIT}`);
+  }
+  if (state.unit.stat.exists) {
+    await hostRun(ctx, `removing ${UNSEAL_UNIT_FILE}`, sh`rm -f -- ${UNSEAL_UNIT_FILE}`, { sudo: true, timeoutMs: 30_000 });
+    ctx.log.info(`removed ${UNSEAL_UNIT_FILE}`);
+    await systemctl(ctx, 'systemctl daemon-reload');
+  }
+  if (state.script.stat.exists) {
+    await hostRun(ctx, `removing ${UNSEAL_SCRIPT_FILE}`, sh`rm -f -- ${UNSEAL_SCRIPT_FILE}`, { sudo: true, timeoutMs: 30_000 });
+    ctx.log.info(`removed ${UNSEAL_SCRIPT_FILE}`);
+  }
+  if (state.keysFile.stat.exists) {
+    // shred first: on media that overwrite in place it leaves nothing behind (flash may keep old blocks).
+    const file = state.keysFile.path;
+    await hostRun(ctx, `removing ${file}`, sh`shred --remove -- ${file} 2>/dev/null || rm -f -- ${file}`, { sudo: true, timeoutMs: 30_000 });
+    ctx.log.info(`removed ${file}: every restart of Vault now needs \`picluster-vault-tui unseal\``);
+  }
+}
+
+export const autoUnsealStep: Step = {
+  id: 'vault.autounseal',
+  phase: 'vault',
+  title: 'Auto-unseal after every start of Vault',
+  describe(ctx): Planned[] {
+    const keysFile = unsealKeysFile(ctx.profile);
+    if (!ctx.profile.vault.autoUnseal) {
+      return [
+        {
+          kind: 'command',
+          summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of Vault then needs \`unseal\``,
+        },
+      ];
+    }
+    return [
+      { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${TRADE_OFF}` },
+      { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/vault-unseal.sh` },
+      { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/vault-unseal.service; systemctl daemon-reload when it changed` },
+      { kind: 'command', summary: `systemctl enable ${UNSEAL_UNIT} (wanted by ${VAULT_UNIT}); systemctl start ${UNSEAL_UNIT} to prove it reaches the API` },
+    ];
+  },
+  async check(ctx) {
+    const state = await readState(ctx);
+    if (!ctx.profile.vault.autoUnseal) {
+      const found = leftovers(state);
+      return found.length === 0
+        ? { state: 'done', detail: 'auto-unseal is off and nothing of it is on the host' }
+        : { state: 'drift', detail: `auto-unseal is off but the host still has: ${found.join(', ')}` };
+    }
+    return judge(ctx.profile, state, await wantedKeysWithoutPrompt(ctx)).check;
+  },
+  async apply(ctx) {
+    const state = await readState(ctx);
+    if (!ctx.profile.vault.autoUnseal) {
+      await removeEverything(ctx, state);
+      return;
+    }
+    const transport = await ctx.services.host();
+    ctx.log.warn(TRADE_OFF);
+    // Ask for a passphrase only when the keys file must be (re)written; otherwise compare what can be.
+    let wanted = await wantedKeysWithoutPrompt(ctx);
+    const judged = judge(ctx.profile, state, wanted);
+    if (judged.writeKeys && !wanted) {
+      const answer = await readInitAnswer(ctx);
+      wanted = { keys: answer.keys, threshold: answer.threshold };
+    }
+
+    if (judged.writeKeys && wanted) {
+      const file = unsealKeysFile(ctx.profile);
+      // The keys travel on the remote command's stdin (writeFile), written atomically, 0600 from the start.
+      await transport.writeFile(file, hostKeysFileContent(wanted), { mode: KEYS_FILE_MODE, owner: 'root', group: 'root', sudo: true });
+      ctx.log.info(`wrote ${file} (0600 root:root): ${wanted.keys.length} keys, threshold ${wanted.threshold}`);
+    }
+    if (judged.writeScript) {
+      await transport.writeFile(UNSEAL_SCRIPT_FILE, renderUnsealScript(unsealScriptSettings(ctx.profile)), { mode: SCRIPT_MODE, owner: 'root', group: 'root', sudo: true });
+      ctx.log.info(`wrote ${UNSEAL_SCRIPT_FILE} (0750 root:root)`);
+    }
+    if (judged.writeUnit) {
+      await transport.writeFile(UNSEAL_UNIT_FILE, renderUnsealUnit(ctx.profile), { mode: UNIT_FILE_MODE, owner: 'root', group: 'root', sudo: true });
+      ctx.log.info(`wrote ${UNSEAL_UNIT_FILE}`);
+    }
+    if (judged.reload) await systemctl(ctx, 'systemctl daemon-reload');
+    if (judged.enable) await systemctl(ctx, sh`systemctl enable ${UNSEAL_UNIT}`);
+
+    if (judged.writeKeys || judged.writeScript || judged.writeUnit || judged.reload || judged.enable) {
+      // A run now proves the sandboxed unit can read the CA and reach the API (Vault is normally
+      // unsealed already, so the script says so and exits 0; a sealed Vault gets unsealed).
+      ctx.log.info(sh`systemctl start ${UNSEAL_UNIT}`);
+      const started = await hostExec(ctx, sh`systemctl start ${UNSEAL_UNIT}`, { sudo: true, echo: 'info', timeoutMs: 330_000 });
+      const journal = await journalTail(ctx).catch(() => [] as string[]);
+      if (started.code !== 0) {
+        throw new UserError([`${UNSEAL_UNIT} failed when started (exit ${started.code}); its journal:`, ...journal.map((line) => `  ${line}`)].join('\n'), {
+          hint: `read sudo journalctl -u ${UNSEAL_UNIT}; the script names what it could not do`,
+        });
+      }
+      const last = journal.at(-1);
+      if (last) ctx.log.info(`${UNSEAL_UNIT}: ${last}`);
+    }
+  },
+};
