@@ -6,12 +6,13 @@ import type { Plan, Phase, Step } from '../core/step.js';
 import { PHASES } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
 import { hostSteps } from './host/index.js';
+import { vaultSteps } from './vault/index.js';
 
 type StepFactory = (profile: Profile) => Step[];
 
 const phaseSteps: Record<Phase, StepFactory> = {
   host: () => hostSteps(),
-  vault: () => [],
+  vault: (profile) => vaultSteps(profile),
   cluster: () => [],
 };
 

@@ -1,0 +1,31 @@
+/**
+ * Phase 2, Vault itself: initialize (keys to custody first), unseal, auto-unseal on the host, the KV v2
+ * engine, the policies, the tokens, and a self-test of the policies; optionally the root token is
+ * revoked at the end. One VaultSession per plan, so a passphrase or a typed token is asked once.
+ */
+import type { Step } from '../../core/step.js';
+import type { Profile } from '../../profile/schema.js';
+import { initStep } from './init.js';
+import { kvStep } from './kv.js';
+import { policiesStep } from './policies.js';
+import { revokeRootStep } from './root-token.js';
+import { selftestStep } from './selftest.js';
+import { VaultSession, type VaultStepOptions } from './session.js';
+import { tokensStep } from './tokens.js';
+import { unsealStep } from './unseal.js';
+
+export { VaultSession, type VaultStepOptions } from './session.js';
+
+export function vaultSteps(profile: Profile, options: VaultStepOptions = {}): Step[] {
+  const session = new VaultSession(options);
+  return [
+    initStep(),
+    unsealStep(session),
+    // AUTO-UNSEAL: autoUnsealStep from './autounseal.js' goes here (after vault.unseal) once it exists.
+    kvStep(session),
+    policiesStep(session),
+    ...(profile.vault.issueAccess ? [tokensStep(session)] : []),
+    selftestStep(session),
+    ...(profile.vault.revokeRootAtEnd ? [revokeRootStep(session)] : []),
+  ];
+}

@@ -1,0 +1,164 @@
+/**
+ * vault.unseal: from custody (init.json), else from the host's keys file (the auto-unseal file), else
+ * typed one key at a time with the progress shown (k/t). Only as many keys as the threshold needs are
+ * submitted, and submitting stops as soon as Vault reports itself unsealed.
+ * API: https://developer.hashicorp.com/vault/api-docs/system/unseal
+ */
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import { custodyPath } from '../../profile/custody.js';
+import { VaultApiError, type SealStatus, type VaultApi } from '../../services/vault.js';
+import { hostLayout } from '../host/layout.js';
+import { apiAddress, INIT_CUSTODY_NAME, openVault, readInitRecord, type VaultSession } from './session.js';
+
+export const UNSEAL_STEP_ID = 'vault.unseal';
+
+/** The host keys file the auto-unseal service reads ({"keys": [hex...], "threshold": t}). */
+export function hostKeysFile(ctx: StepContext): string {
+  return `${hostLayout(ctx.profile).configDir}/unseal.json`;
+}
+
+/** The key list of a keys file, read as defensively as the unseal script does. */
+export function keysFromKeysFile(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const record = parsed as Record<string, unknown>;
+  const list = record['keys'] ?? record['unseal_keys_hex'] ?? record['unseal_keys_b64'];
+  return Array.isArray(list) ? list.filter((key): key is string => typeof key === 'string' && key.length > 0) : [];
+}
+
+function sealedDetail(status: SealStatus): string {
+  return `sealed (unseal progress ${status.progress}/${status.t})`;
+}
+
+/** Submits `keys` (at most the threshold) and says which source failed when they do not unseal Vault. */
+async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: SealStatus, keys: string[], source: string): Promise<void> {
+  if (status.progress > 0) {
+    // Shares typed earlier (maybe wrong ones) would be combined with ours: start from zero.
+    ctx.log.info(`discarding ${status.progress} key share(s) submitted earlier`);
+    await vault.unsealReset();
+  }
+  const needed = keys.slice(0, status.t);
+  let submitted = 0;
+  for (const key of needed) {
+    let after: SealStatus;
+    try {
+      after = await vault.unseal(key);
+    } catch (error) {
+      if (error instanceof VaultApiError && error.statusCode === 400) {
+        throw new UserError(`the keys in ${source} do not unseal Vault at ${vault.address}: ${error.errors.join('; ') || error.message}`, {
+          hint: `they may belong to another Vault. Keep ${source} as it is, and unseal by typing this Vault's keys: move the file aside for this run, or use the \`unseal\` command`,
+        });
+      }
+      throw error;
+    }
+    submitted++;
+    if (!after.sealed) {
+      ctx.log.info(`Vault unsealed with ${submitted} of ${status.n} keys from ${source}`);
+      return;
+    }
+    ctx.log.info(`unseal progress ${after.progress}/${after.t}`);
+  }
+  throw new UserError(`the ${keys.length} key(s) in ${source} are not enough to unseal Vault at ${vault.address} (it needs ${status.t})`, {
+    hint: 'type the missing keys: use the unseal step without keys in custody, or the `unseal` command',
+  });
+}
+
+/** Asks for one key at a time, showing k/t; a refused key is explained and a reset offered. */
+async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> {
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const status = await vault.sealStatus();
+    if (!status.sealed) return;
+    const key = (await ctx.prompt.secret(`Unseal key ${status.progress + 1} of ${status.t} for ${vault.address}:`)).trim();
+    if (key.length === 0) {
+      ctx.log.warn('an empty key was ignored');
+      continue;
+    }
+    ctx.registerSecret(key);
+    try {
+      const after = await vault.unseal(key);
+      if (!after.sealed) {
+        ctx.log.info(`Vault unsealed (${after.t === 0 ? status.t : after.t} keys)`);
+        return;
+      }
+      ctx.log.info(`unseal progress ${after.progress}/${after.t}`);
+    } catch (error) {
+      if (!(error instanceof VaultApiError && error.statusCode === 400)) throw error;
+      const now = await vault.sealStatus();
+      const reason = error.errors.join('; ') || error.message;
+      if (now.progress === 0) {
+        // Vault discards the shares of a threshold attempt that failed.
+        ctx.log.warn(
+          `Vault refused the keys (${reason}): one of the ${status.t} keys typed is wrong or belongs to another Vault. Progress is back to 0/${now.t}: type ${now.t} keys again.`,
+        );
+      } else {
+        ctx.log.warn(`Vault refused that key (${reason}); progress stays ${now.progress}/${now.t}`);
+        const reset = await ctx.prompt.confirm(`Discard the ${now.progress} key(s) accepted so far and start over?`, {
+          defaultValue: false,
+          detail: 'Start over if you are unsure any key typed so far was right.',
+        });
+        if (reset) {
+          await vault.unsealReset();
+          ctx.log.info(`unseal progress reset to 0/${now.t}`);
+        }
+      }
+    }
+  }
+}
+
+async function hostKeys(ctx: StepContext): Promise<{ keys: string[]; file: string } | undefined> {
+  const file = hostKeysFile(ctx);
+  const transport = await ctx.services.host();
+  const stat = await transport.stat(file, { sudo: true, signal: ctx.signal });
+  if (!stat.exists) return undefined;
+  const keys = keysFromKeysFile((await transport.readFile(file, { sudo: true, signal: ctx.signal })).toString('utf8'));
+  for (const key of keys) ctx.registerSecret(key);
+  return keys.length > 0 ? { keys, file: `${file} on the host` } : undefined;
+}
+
+export function unsealStep(session: VaultSession): Step {
+  return {
+    id: UNSEAL_STEP_ID,
+    phase: 'vault',
+    title: 'Unseal Vault',
+    describe(ctx): Planned[] {
+      return [
+        {
+          kind: 'api',
+          summary: `PUT ${apiAddress(ctx)}/v1/sys/unseal with threshold keys from ${custodyPath(ctx.profileName, INIT_CUSTODY_NAME)}, else ${hostKeysFile(ctx)} on the host, else typed (only when sealed)`,
+        },
+      ];
+    },
+    async check(ctx): Promise<Check> {
+      const vault = await openVault(ctx);
+      const status = await vault.sealStatus();
+      if (!status.initialized) return { state: 'todo', detail: `Vault at ${vault.address} is not initialized` };
+      if (status.sealed) return { state: 'todo', detail: sealedDetail(status) };
+      return { state: 'done', detail: `unsealed (${status.t} of ${status.n} keys), version ${status.version}` };
+    },
+    async apply(ctx) {
+      const vault = await openVault(ctx);
+      const status = await vault.sealStatus();
+      if (!status.initialized) throw new UserError(`Vault at ${vault.address} is not initialized`, { hint: 'run the init step first' });
+      if (!status.sealed) return;
+      const record = await readInitRecord(ctx, session);
+      if (record) {
+        await unsealWithKeys(ctx, vault, status, record.keys, custodyPath(ctx.profileName, INIT_CUSTODY_NAME));
+        return;
+      }
+      const fromHost = await hostKeys(ctx);
+      if (fromHost) {
+        await unsealWithKeys(ctx, vault, status, fromHost.keys, fromHost.file);
+        return;
+      }
+      ctx.log.info(`no unseal keys in custody or on the host: type ${status.t} of the ${status.n} keys`);
+      await unsealByTyping(ctx, vault);
+    },
+  };
+}
