@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.js';
 import type { StepInfo } from '../core/step.js';
 import { stepInfo } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
+import { vaultApiAddress } from '../steps/host/layout.js';
 import { Dialog } from './components/Dialog.js';
 import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
@@ -15,6 +16,7 @@ import { DependenciesContext, type AppDependencies } from './deps.js';
 import { KeyboardProvider, useKeyHandler } from './hooks/keys.js';
 import { useRunController } from './hooks/useRunController.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
+import { useVaultStatus } from './hooks/useVaultStatus.js';
 import {
   actionFor,
   DIALOG_KEYS,
@@ -22,14 +24,17 @@ import {
   GLOBAL_KEYS,
   HELP_KEYS,
   PROFILE_KEYS,
+  REVEAL_KEYS,
   SETUP_KEYS,
+  UNSEAL_KEYS,
   type KeyBinding,
   type KeyPress,
 } from './keymap.js';
 import { frameLayout } from './layout.js';
-import { DialogPrompter, PromptDialog, usePromptRequest } from './prompter.js';
+import { DialogPrompter, PromptDialog, unsealProgressOf, usePromptRequest, type UnsealProgress } from './prompter.js';
 import { HelpScreen } from './screens/HelpScreen.js';
 import { ProfileScreen } from './screens/ProfileScreen.js';
+import { RevealScreen } from './screens/RevealScreen.js';
 import { SetupScreen } from './screens/SetupScreen.js';
 import { appReducer, initialAppState, type AppState } from './state/app-state.js';
 import { initialProfileFormState, isDirty, profileFormReducer, type ProfileFormState } from './state/profile-form.js';
@@ -94,6 +99,14 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   const onRunStarted = useCallback(() => dispatchApp({ type: 'run-started' }), []);
   const runs = useRunController(deps, prompter, dispatchSetup, onRunStarted);
   const running = setup.run !== 'idle';
+  useVaultStatus({
+    read: deps.vaultStatus,
+    profileName: deps.profileName,
+    profile,
+    active: app.screen === 'setup' && !app.quitting,
+    refresh: setup.vaultRefresh,
+    dispatch: dispatchSetup,
+  });
 
   const onSaved = useCallback(
     (saved: Profile) => {
@@ -153,11 +166,38 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     else if (action === 'no' || action === 'cancel' || action === 'submit') dispatchApp({ type: 'quit-dismissed' });
     return true;
   }, []);
-  useKeyHandler('dialog', handleQuitDialog, app.confirmQuit !== false);
+  // The Reveal screen outranks the quit question: nothing may hide the keys before they are acknowledged.
+  const revealing = request?.kind === 'reveal';
+  useKeyHandler('dialog', handleQuitDialog, app.confirmQuit !== false && !revealing);
+
+  const { vaultUnsealReset } = deps;
+  const onUnsealReset = useMemo(
+    () =>
+      vaultUnsealReset
+        ? async (): Promise<UnsealProgress> => {
+            const status = await vaultUnsealReset(deps.profileName, profile);
+            const address = vaultApiAddress(profile);
+            if (address) dispatchSetup({ type: 'vault-status', reading: { kind: 'status', address, status, at: Date.now() } });
+            return { submitted: status.progress, threshold: status.t };
+          }
+        : undefined,
+    [deps.profileName, profile, vaultUnsealReset],
+  );
 
   let body: ReactNode;
   let footer: readonly KeyBinding[];
-  if (app.confirmQuit) {
+  if (request?.kind === 'reveal') {
+    body = (
+      <RevealScreen
+        key={request.id}
+        reveal={request.reveal}
+        onAcknowledged={() => prompter.answer(request.id, true)}
+        width={layout.width}
+        height={layout.bodyHeight}
+      />
+    );
+    footer = REVEAL_KEYS;
+  } else if (app.confirmQuit) {
     body = (
       <Dialog
         title="Quit?"
@@ -173,8 +213,17 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     );
     footer = DIALOG_KEYS;
   } else if (request) {
-    body = <PromptDialog key={request.id} prompter={prompter} request={request} width={layout.width} height={layout.bodyHeight} />;
-    footer = DIALOG_KEYS;
+    body = (
+      <PromptDialog
+        key={request.id}
+        prompter={prompter}
+        request={request}
+        width={layout.width}
+        height={layout.bodyHeight}
+        {...(onUnsealReset ? { onUnsealReset } : {})}
+      />
+    );
+    footer = request.kind === 'secret' && unsealProgressOf(request.question) ? UNSEAL_KEYS : DIALOG_KEYS;
   } else if (app.screen === 'profile') {
     body = <ProfileScreen state={form} dispatch={dispatchForm} onSaved={onSaved} width={layout.width} height={layout.bodyHeight} />;
     footer = form.editing !== undefined ? FIELD_EDIT_KEYS : [...PROFILE_KEYS, ...GLOBAL_KEYS];
@@ -195,7 +244,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
         height={layout.bodyHeight}
       />
     );
-    footer = [...SETUP_KEYS, ...GLOBAL_KEYS];
+    footer = [...SETUP_KEYS.filter((binding) => binding.action !== 'toggle-view' || setup.view), ...GLOBAL_KEYS];
   }
 
   const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : app.notice;

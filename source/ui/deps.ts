@@ -11,6 +11,7 @@ import type { RunServices } from '../services/run-services.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { ProfileStore } from '../profile/store.js';
 import type { Profile } from '../profile/schema.js';
+import type { ReadVaultStatus, ResetVaultUnseal } from './vault-status.js';
 
 export type ProfileStoreApi = Pick<ProfileStore, 'load' | 'save' | 'exists' | 'file'>;
 
@@ -33,6 +34,13 @@ export interface AppDependencies {
   progress?: ProgressSink;
   /** Every log line, e.g. to the log file (the LogBuffer keeps only the last few thousand). */
   onLogLine?(line: LogLine): void;
+  /**
+   * Reads Vault's seal status for the Status pane (the product's: vaultStatusReader(), over TLS with
+   * the profile's CA). Absent: the pane shows no Vault state and nothing is polled.
+   */
+  vaultStatus?: ReadVaultStatus;
+  /** ctrl+r while an unseal key is asked: discards the shares submitted so far (the product's: vaultUnsealResetter()). */
+  vaultUnsealReset?: ResetVaultUnseal;
   /** What must happen before the process goes away (SIGTERM, SIGHUP, exit): a running plan registers its stop here. */
   cleanup?: CleanupRegistry;
 }

@@ -99,11 +99,18 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
   },
 ];
 
-export type SetupAction = 'run' | 'check' | 'follow' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';
+export type SetupAction = 'run' | 'check' | 'follow' | 'toggle-view' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';
 export const SETUP_KEYS: readonly KeyBinding<SetupAction>[] = [
   { action: 'run', keys: ['enter', 's'], label: 'run', description: 'Run the setup: check each step, apply what is not done, verify', footer: true },
   { action: 'check', keys: ['c', 'r'], label: 'check only', description: 'Check every step without changing anything (done / todo / drift)', footer: true },
   { action: 'follow', keys: ['f'], label: 'follow log', description: 'Follow the log (new lines scroll into view) on/off', footer: true },
+  {
+    action: 'toggle-view',
+    keys: ['v'],
+    label: 'table/log',
+    description: 'Switch the lower pane between the log and the table a step showed (e.g. the self-test)',
+    footer: true,
+  },
   { action: 'scroll-down', keys: ['j', 'down'], label: 'scroll', description: 'Scroll the log down one line', footer: false },
   { action: 'scroll-up', keys: ['k', 'up'], label: 'scroll', description: 'Scroll the log up one line (stops following)', footer: false },
   { action: 'page-down', keys: ['pagedown'], label: 'page', description: 'Scroll the log down one page', footer: false },
@@ -144,6 +151,23 @@ export const DIALOG_KEYS: readonly KeyBinding<DialogAction>[] = [
   { action: 'no', keys: ['n'], label: 'no', description: 'Answer no (confirmation)', footer: true },
   { action: 'submit', keys: ['enter'], label: 'ok', description: 'Submit the answer (a confirmation: its default)', footer: true },
   { action: 'cancel', keys: ['esc'], label: 'cancel', description: 'Cancel the question (the step is cancelled)', footer: true },
+];
+
+export type RevealAction = 'acknowledge' | 'scroll-down' | 'scroll-up';
+/** The Reveal screen (unseal keys and root token, shown once): nothing closes it but `y`. */
+export const REVEAL_KEYS: readonly KeyBinding<RevealAction>[] = [
+  { action: 'acknowledge', keys: ['y'], label: 'stored them safely', description: 'Acknowledge: the keys are stored safely (they are not shown again)', footer: true },
+  { action: 'scroll-down', keys: ['j', 'down', 'pagedown'], label: 'scroll', description: 'Scroll down (every line must be seen first)', footer: true },
+  { action: 'scroll-up', keys: ['k', 'up', 'pageup'], label: 'scroll', description: 'Scroll up', footer: false },
+];
+
+export type UnsealAction = 'submit' | 'clear' | 'reset' | 'cancel';
+/** Typing an unseal key (masked); the progress k/t is shown above the input. */
+export const UNSEAL_KEYS: readonly KeyBinding<UnsealAction>[] = [
+  { action: 'submit', keys: ['enter'], label: 'submit key', description: 'Submit the typed key share', footer: true },
+  { action: 'clear', keys: ['ctrl+u'], label: 'clear', description: 'Clear the typed key', footer: true },
+  { action: 'reset', keys: ['ctrl+r'], label: 'reset progress', description: 'Discard the key shares submitted so far and start over', footer: true },
+  { action: 'cancel', keys: ['esc'], label: 'cancel', description: 'Cancel unsealing (the step is cancelled)', footer: true },
 ];
 
 /** `enter/s run` — how a binding is written in the footer and the help. */

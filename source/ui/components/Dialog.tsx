@@ -11,6 +11,8 @@ export interface DialogProps {
   title: string;
   question: string;
   detail?: string;
+  /** A progress line, e.g. unseal key shares accepted out of the threshold. */
+  progress?: { label: string; done: number; of: number };
   /** The input line, when the dialog takes text. */
   input?: { value: string; masked: boolean };
   error?: string;
@@ -19,7 +21,7 @@ export interface DialogProps {
   height: number;
 }
 
-export function Dialog({ title, question, detail, input, error, keys, width, height }: DialogProps) {
+export function Dialog({ title, question, detail, progress, input, error, keys, width, height }: DialogProps) {
   const theme = useTheme();
   const boxWidth = Math.max(20, Math.min(width, 72));
   const shown = input ? (input.masked ? '*'.repeat(Array.from(input.value).length) : sanitize(input.value)) : undefined;
@@ -40,6 +42,18 @@ export function Dialog({ title, question, detail, input, error, keys, width, hei
         {detail ? (
           <Text dimColor wrap="wrap">
             {sanitize(detail)}
+          </Text>
+        ) : null}
+        {progress ? (
+          <Text wrap="truncate-end">
+            {progress.label}{' '}
+            <Text color={theme.color('accent')}>
+              [{'#'.repeat(Math.min(progress.done, progress.of))}
+              {'-'.repeat(Math.max(0, progress.of - progress.done))}]
+            </Text>{' '}
+            <Text bold>
+              {progress.done}/{progress.of}
+            </Text>
           </Text>
         ) : null}
         {shown !== undefined ? (

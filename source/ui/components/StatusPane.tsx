@@ -7,6 +7,7 @@ import { memo, type ReactNode } from 'react';
 import type { Profile } from '../../profile/schema.js';
 import type { SetupState } from '../state/setup-state.js';
 import { useTheme } from '../theme.js';
+import { describeSeal, describeServer, type VaultStatusReading } from '../vault-status.js';
 import { formatDuration, sanitize } from './text.js';
 
 export function describeTarget(profile: Profile): string {
@@ -16,10 +17,10 @@ export function describeTarget(profile: Profile): string {
 
 const LABEL_WIDTH = 9;
 
-/** A labelled line; `wrap` lets long values (results, messages) continue on the next rows. */
-function Field({ label, wrap = false, children }: { label: string; wrap?: boolean; children: ReactNode }) {
+/** A labelled line; `wrap` lets long values (results, messages) continue on the next rows (`rows` fixes how many). */
+function Field({ label, wrap = false, rows, children }: { label: string; wrap?: boolean; rows?: number; children: ReactNode }) {
   return (
-    <Box flexShrink={0} {...(wrap ? {} : { height: 1 })} overflow="hidden">
+    <Box flexShrink={0} {...(wrap ? (rows === undefined ? {} : { height: rows }) : { height: 1 })} overflow="hidden">
       <Box width={LABEL_WIDTH} flexShrink={0}>
         <Text dimColor>{label}</Text>
       </Box>
@@ -72,6 +73,7 @@ export const StatusPane = memo(function StatusPane({
         {sanitize(profile.vault.version)}
         {profile.vault.nodeIp ? ` at ${sanitize(profile.vault.nodeIp)}` : ''}
       </Field>
+      {setup.vault ? <VaultState reading={setup.vault} width={width} /> : null}
       <Field label="Now" wrap>
         {now}
       </Field>
@@ -98,6 +100,30 @@ export const StatusPane = memo(function StatusPane({
     </Box>
   );
 });
+
+/** Vault as `vault status` sees it, read from this machine; a failure is one line, never a crash. */
+function VaultState({ reading, width }: { reading: VaultStatusReading; width: number }) {
+  const theme = useTheme();
+  if (reading.kind !== 'status') {
+    const text = `${reading.kind === 'no-ca' ? 'not checked' : 'unreachable'}: ${sanitize(reading.reason)}`;
+    // Two rows at most: enough for the reason (address, error code) without pushing the run's state out.
+    const rows = Math.min(2, Math.max(1, Math.ceil(Array.from(text).length / Math.max(1, width - LABEL_WIDTH))));
+    return (
+      <Field label="State" wrap rows={rows}>
+        <Text color={theme.color(reading.kind === 'no-ca' ? 'muted' : 'error')}>{text}</Text>
+      </Field>
+    );
+  }
+  const { status } = reading;
+  return (
+    <>
+      <Field label="State">
+        <Text color={theme.color(status.sealed ? 'warning' : 'success')}>{describeSeal(status)}</Text>
+      </Field>
+      <Field label="Server">{sanitize(describeServer(status))}</Field>
+    </>
+  );
+}
 
 function LastResult({ last, failedTitle }: { last: NonNullable<SetupState['last']>; failedTitle: string | undefined }) {
   const theme = useTheme();

@@ -11,7 +11,9 @@ import {
   GLOBAL_KEYS,
   HELP_KEYS,
   PROFILE_KEYS,
+  REVEAL_KEYS,
   SETUP_KEYS,
+  UNSEAL_KEYS,
   type KeyBinding,
   type KeyPress,
 } from '../keymap.js';
@@ -23,6 +25,8 @@ const SECTIONS: readonly { title: string; bindings: readonly KeyBinding[] }[] = 
   { title: 'Profile screen', bindings: PROFILE_KEYS },
   { title: 'Profile screen, editing a field (typing enters text)', bindings: FIELD_EDIT_KEYS },
   { title: 'Questions (dialogs)', bindings: DIALOG_KEYS },
+  { title: 'Unseal keys (typed, masked)', bindings: UNSEAL_KEYS },
+  { title: 'Unseal keys and root token (shown once after init)', bindings: REVEAL_KEYS },
   { title: 'This help', bindings: HELP_KEYS },
 ];
 

@@ -1,7 +1,8 @@
 /**
  * The Setup screen: the plan's steps (left), where things stand (right) and the live log (below).
  * `enter`/`s` runs the setup, `c` runs the checks only; the log follows new lines until the user
- * scrolls or presses `f`.
+ * scrolls or presses `f`. A table a step presents (the self-test) replaces the log pane when it
+ * arrives; `v` switches between the two.
  */
 import { Box } from 'ink';
 import { useCallback, type Dispatch } from 'react';
@@ -12,6 +13,8 @@ import { LogPane, logWindowTop } from '../components/LogPane.js';
 import { PaneTitle } from '../components/PaneTitle.js';
 import { StatusPane } from '../components/StatusPane.js';
 import { StepList } from '../components/StepList.js';
+import { StepViewTable } from '../components/StepViewTable.js';
+import { fit, sanitize } from '../components/text.js';
 import { useKeyHandler } from '../hooks/keys.js';
 import { actionFor, SETUP_KEYS, type KeyPress } from '../keymap.js';
 import { setupLayout } from '../layout.js';
@@ -53,6 +56,11 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
         case 'follow':
           dispatch({ type: 'follow-toggled' });
           return true;
+        case 'toggle-view':
+          // Without a table there is nothing to switch to: the key falls through.
+          if (!state.view) return false;
+          dispatch({ type: 'lower-pane-toggled' });
+          return true;
         case 'scroll-up':
           scrollTo(top - 1);
           return true;
@@ -73,7 +81,7 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
           return true;
       }
     },
-    [dispatch, logBuffer, logLines, startRun, state.follow, state.logTop, state.run],
+    [dispatch, logBuffer, logLines, startRun, state.follow, state.logTop, state.run, state.view],
   );
   useKeyHandler('screen', handle);
 
@@ -98,9 +106,18 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
           />
         </Box>
       </Box>
-      {layout.logHeight > 0 ? (
+      {layout.logHeight > 0 && state.view && state.lowerPane === 'view' ? (
         <Box flexDirection="column" height={layout.logHeight} width={width} overflow="hidden">
-          <PaneTitle title="Log" width={width} note={state.follow ? 'following' : 'paused (f follows)'} />
+          <PaneTitle title={sanitize(state.view.view.title)} width={width} note="v shows the log" />
+          <StepViewTable view={state.view.view} height={logLines} width={width} />
+        </Box>
+      ) : layout.logHeight > 0 ? (
+        <Box flexDirection="column" height={layout.logHeight} width={width} overflow="hidden">
+          <PaneTitle
+            title="Log"
+            width={width}
+            note={`${state.follow ? 'following' : 'paused (f follows)'}${state.view ? ` - v shows ${fit(sanitize(state.view.view.title), 30)}` : ''}`}
+          />
           <LogPane buffer={logBuffer} height={logLines} width={width} follow={state.follow} logTop={state.logTop} />
         </Box>
       ) : null}

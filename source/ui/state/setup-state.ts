@@ -6,6 +6,7 @@
 import type { Check, Phase, PlanResult, RunMode, RunnerEvent, StepInfo, StepView } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import type { StepVisualState } from '../theme.js';
+import type { VaultStatusReading } from '../vault-status.js';
 
 export interface StepRow extends StepInfo {
   state: StepVisualState;
@@ -36,8 +37,14 @@ export interface SetupState {
   mode?: RunMode;
   currentStepId?: string;
   last?: RunSummary;
-  /** The newest view a step presented (e.g. the self-test table), shown in the status pane. */
+  /** The newest view a step presented (e.g. the self-test table), shown in place of the log. */
   view?: { stepId: string; view: StepView };
+  /** What the pane below the steps shows: the live log, or the step's view (`v` switches). */
+  lowerPane: 'log' | 'view';
+  /** The newest reading of Vault's seal status (undefined: never read, or no API address). */
+  vault?: VaultStatusReading;
+  /** Bumped whenever a step finishes: the Vault status is read again then (a step may have changed it). */
+  vaultRefresh: number;
   /** The log pane shows the newest lines as they arrive. */
   follow: boolean;
   /** When not following: absolute index (as counted by LogBuffer.total) of the top line shown. */
@@ -51,10 +58,13 @@ export type SetupAction =
   | { type: 'runner-event'; event: RunnerEvent }
   | { type: 'run-crashed'; message: string; hint?: string }
   | { type: 'follow-toggled' }
-  | { type: 'log-scrolled'; top: number; follow: boolean };
+  | { type: 'log-scrolled'; top: number; follow: boolean }
+  | { type: 'lower-pane-toggled' }
+  /** undefined: the profile names no API address (any earlier reading is stale). */
+  | { type: 'vault-status'; reading: VaultStatusReading | undefined };
 
 export function initialSetupState(steps: StepInfo[] = [], profile?: Profile): SetupState {
-  return { steps: rowsFrom(steps, profile), run: 'idle', follow: true, logTop: 0 };
+  return { steps: rowsFrom(steps, profile), run: 'idle', follow: true, logTop: 0, lowerPane: 'log', vaultRefresh: 0 };
 }
 
 /** Rows before any run: saved progress is shown for orientation (the next run's checks are the truth). */
@@ -120,6 +130,7 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
     case 'step-done':
       return {
         ...state,
+        vaultRefresh: state.vaultRefresh + 1,
         steps: updateRow(state, event.stepId, (row) => ({
           ...row,
           state: 'done',
@@ -140,6 +151,7 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
       const cancelled = state.run === 'cancelling' || event.message === 'cancelled';
       return {
         ...state,
+        vaultRefresh: state.vaultRefresh + 1,
         steps: updateRow(state, event.stepId, (row) => ({
           ...row,
           state: cancelled ? 'cancelled' : 'failed',
@@ -166,10 +178,11 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
         durationMs: event.durationMs,
         counts: countChecks(event.checks, state.steps),
       };
-      return { ...rest, run: 'idle', last };
+      return { ...rest, run: 'idle', last, vaultRefresh: state.vaultRefresh + 1 };
     }
     case 'step-view':
-      return { ...state, view: { stepId: event.stepId, view: event.view } };
+      // A new table is shown at once (it is what the step wants the user to see); `v` goes back to the log.
+      return { ...state, view: { stepId: event.stepId, view: event.view }, lowerPane: 'view' };
     case 'log':
       // Log lines go to the LogBuffer, never through React state.
       return state;
@@ -198,6 +211,13 @@ export function setupReducer(state: SetupState, action: SetupAction): SetupState
       return { ...state, follow: !state.follow };
     case 'log-scrolled':
       return { ...state, logTop: action.top, follow: action.follow };
+    case 'lower-pane-toggled':
+      return state.view ? { ...state, lowerPane: state.lowerPane === 'log' ? 'view' : 'log' } : { ...state, lowerPane: 'log' };
+    case 'vault-status': {
+      if (action.reading) return { ...state, vault: action.reading };
+      const { vault: _stale, ...rest } = state;
+      return rest;
+    }
   }
 }
 
