@@ -7,20 +7,24 @@
  * Which tokens: the issued ones from custody (what the user actually holds); without them
  * (vault.issueAccess off) short-lived tokens made for the test and revoked after it.
  *
- * check — decided so it changes nothing and is still a real test of the policies: with the issued
- * tokens it asks Vault which capabilities each has on the test path (sys/capabilities-self, a
- * read-only question answered by the same ACL code that enforces requests): readonly must have read
- * and no write, readwrite must have create, read, update and delete. A write attempt, even one
- * expected to be denied, would change Vault when the policy is wrong, so a check never makes one.
- * Without issued tokens nothing can be asked without creating a token, so only a pass earlier in this
- * same run counts as done (the next run repeats the test; it is quick and leaves nothing behind).
+ * check — "done" means: the last self-test passed against exactly the policy texts Vault holds now,
+ * and the issued tokens still have the capabilities it found. A record of the pass (custody
+ * selftest.json: when, and a SHA-256 of both policy texts as Vault returned them) is compared with the
+ * policies read from Vault; with issued tokens, Vault is also asked which capabilities each token has
+ * on the test path (sys/capabilities-self: a read-only question answered by the same ACL code that
+ * enforces requests). A check never makes a write, not even one expected to be denied: when the
+ * policy is wrong, that write would change Vault. So a changed policy (even changed back by the
+ * policies step to a text not yet tested), a lost record or a token lacking a capability is todo, and
+ * apply runs the real test again.
  * API: https://developer.hashicorp.com/vault/api-docs/system/capabilities-self, secret/kv/kv-v2
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { VaultApiError, type AuthenticatedVault, type VaultApi } from '../../services/vault.js';
-import { POLICY_NAMES, type PolicyName } from './policies.js';
+import { custodyExists, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
+import { normalizePolicy, POLICY_NAMES, type PolicyName } from './policies.js';
 import { adminClient, apiAddress, openVault, readTokensRecord, type VaultSession } from './session.js';
 
 export const SELFTEST_STEP_ID = 'vault.selftest';
@@ -28,6 +32,38 @@ export const SELFTEST_STEP_ID = 'vault.selftest';
 export const SELFTEST_SECRET_PATH = 'picluster-vault-tui/selftest';
 export const SELFTEST_COLUMNS = ['token', 'action', 'expected', 'got', 'result'];
 const TEMPORARY_TOKEN_TTL = '10m';
+/** The record of the last passed self-test (no secret in it). */
+export const SELFTEST_CUSTODY_NAME = 'selftest.json';
+
+interface SelftestRecord {
+  version: 1;
+  vaultAddress: string;
+  passedAt: string;
+  /** SHA-256 over the normalized texts of the policies the test passed with. */
+  policiesSha256: string;
+}
+
+/** What the policies are now in Vault, as one hash (a missing policy hashes as such). */
+async function policiesFingerprint(admin: AuthenticatedVault): Promise<string> {
+  const hash = createHash('sha256');
+  for (const name of POLICY_NAMES) {
+    const text = await admin.readPolicy(name);
+    hash.update(`${name}\0${text === undefined ? '<missing>' : normalizePolicy(text)}\0`);
+  }
+  return hash.digest('hex');
+}
+
+async function readSelftestRecord(profileName: string): Promise<SelftestRecord | undefined> {
+  if (!(await custodyExists(profileName, SELFTEST_CUSTODY_NAME))) return undefined;
+  try {
+    const record = JSON.parse((await readCustody(profileName, SELFTEST_CUSTODY_NAME)).toString('utf8')) as Partial<SelftestRecord>;
+    return record.version === 1 && typeof record.policiesSha256 === 'string' ? (record as SelftestRecord) : undefined;
+  } catch (error) {
+    // An unreadable record only means the test runs again; a custody rule broken (mode) is said.
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
 
 /** Capabilities each policy must (and must not) have on <kv>/data/<test path>. */
 export const EXPECTED_CAPABILITIES: Record<PolicyName, { must: string[]; mustNot: string[] }> = {
@@ -108,29 +144,26 @@ export function selftestStep(session: VaultSession): Step {
     },
     async check(ctx): Promise<Check> {
       const vault = await openVault(ctx);
-      let clients: Record<PolicyName, AuthenticatedVault> | undefined;
-      try {
-        clients = await issuedClients(ctx, session, vault);
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error;
-      }
-      if (!clients) {
-        return session.selftestPassed
-          ? { state: 'done', detail: 'the self-test passed in this run' }
-          : { state: 'todo', detail: 'no issued tokens to probe the policies with: the self-test runs with temporary tokens' };
-      }
+      const record = await readSelftestRecord(ctx.profileName);
+      if (!record) return { state: 'todo', detail: 'the policies have not been self-tested yet' };
+      const now = await policiesFingerprint(await adminClient(ctx, session, vault));
+      if (now !== record.policiesSha256) return { state: 'todo', detail: `the policies changed since the self-test passed (${record.passedAt})` };
+      const clients = await issuedClients(ctx, session, vault).catch((error: unknown) => {
+        if (error instanceof UserError) return undefined;
+        throw error;
+      });
       const path = `${ctx.profile.vault.kvPath}/data/${SELFTEST_SECRET_PATH}`;
       const problems: string[] = [];
-      for (const name of POLICY_NAMES) {
+      for (const name of clients ? POLICY_NAMES : []) {
         try {
-          problems.push(...capabilityProblems(name, (await clients[name].capabilitiesSelf([path]))[path] ?? []));
+          problems.push(...capabilityProblems(name, (await clients![name].capabilitiesSelf([path]))[path] ?? []));
         } catch (error) {
           if (error instanceof VaultApiError && error.statusCode === 403) problems.push(`the ${name} token is not accepted`);
           else throw error;
         }
       }
       if (problems.length > 0) return { state: 'todo', detail: `capabilities on ${path}: ${problems.join(', ')}` };
-      return { state: 'done', detail: `on ${path} readonly may read only and readwrite may write (capabilities of the issued tokens)` };
+      return { state: 'done', detail: `passed ${record.passedAt} with the policies Vault holds now${clients ? '; the issued tokens still have those capabilities' : ''}` };
     },
     async apply(ctx) {
       const vault = await openVault(ctx);
@@ -138,6 +171,8 @@ export function selftestStep(session: VaultSession): Step {
       const shown = `${mount}/${SELFTEST_SECRET_PATH}`;
       const tokens = await testTokens(ctx, session, vault);
       const { readonly, readwrite } = tokens.clients;
+      // The policies as they are while the test runs: the record says what was tested.
+      const testedPolicies = await policiesFingerprint(await adminClient(ctx, session, vault));
       ctx.log.info(`self-test with ${tokens.source} at ${shown}`);
       const value = randomBytes(18).toString('base64url');
       ctx.registerSecret(value);
@@ -170,7 +205,14 @@ export function selftestStep(session: VaultSession): Step {
           hint: 'the policies step writes the policies from assets/policies; run it again, or look at `vault policy read readonly` and `readwrite`',
         });
       }
-      session.selftestPassed = true;
+      const record: SelftestRecord = { version: 1, vaultAddress: vault.address, passedAt: new Date().toISOString(), policiesSha256: testedPolicies };
+      // A record, not a secret: the previous one is dropped rather than kept as a .bak (a crash in
+      // between only means the test runs again).
+      await unlink(custodyPath(ctx.profileName, SELFTEST_CUSTODY_NAME)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await writeCustody(ctx.profileName, SELFTEST_CUSTODY_NAME, `${JSON.stringify(record, null, 2)}\n`);
+      ctx.log.info(`self-test passed; recorded in ${custodyPath(ctx.profileName, SELFTEST_CUSTODY_NAME)}`);
     },
   };
 }

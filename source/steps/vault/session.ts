@@ -65,8 +65,6 @@ export class VaultSession {
   passphrase: string | undefined;
   /** A token typed because custody holds no usable root token. */
   typedToken: string | undefined;
-  /** Without issued tokens the self-test cannot be probed read-only; a pass is remembered for this run. */
-  selftestPassed = false;
   readonly fileOwner: { user: string; group: string };
 
   constructor(options: VaultStepOptions = {}) {
