@@ -100,9 +100,9 @@ export function describeSeal(status: SealStatus): string {
   return `sealed, unseal progress ${status.progress}/${status.t}`;
 }
 
-/** `version 2.0.4, storage raft, 5 keys / 3 needed` (what `vault status` prints beside the seal). */
+/** `2.0.4, raft, unseal 3 of 5` — version, storage type, threshold of shares (what `vault status` prints beside the seal). */
 export function describeServer(status: SealStatus): string {
-  const parts = [`version ${status.version || '?'}`, `storage ${status.storageType || '?'}`];
-  if (status.initialized) parts.push(`${status.n} keys / ${status.t} needed`);
+  const parts = [status.version || 'version ?', status.storageType || 'storage ?'];
+  if (status.initialized) parts.push(`unseal ${status.t} of ${status.n}`);
   return parts.join(', ');
 }
