@@ -386,8 +386,9 @@ export function describeVaultError(error: unknown, what: string, address: string
 /** Flattens Vault's `errors[]` ("1 error occurred:\n\t* permission denied\n\n") into one line. */
 function oneLine(errors: string[]): string {
   return errors
-    .map((text) => text.replace(/^\d+ errors? occurred:\s*/i, '').replace(/\s*\n\s*\*?\s*/g, ' ').trim())
-    .filter((text) => text.length > 0)
+    .flatMap((text) => text.replace(/^\d+ errors? occurred:/i, '').split('\n'))
+    .map((line) => line.replace(/^\s*\*?\s*/, '').trim())
+    .filter((line) => line.length > 0)
     .join('; ');
 }
 
