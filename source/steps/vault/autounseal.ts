@@ -327,25 +327,33 @@ function leftovers(state: HostState): string[] {
   return found;
 }
 
-async function systemctl(ctx: StepContext, command: string): Promise<void> {
-  ctx.log.info(command);
-  await hostRun(ctx, command, command, { sudo: true, echo: 'info', timeoutMs: 120_000 });
+/** `systemctl daemon-reload`, or `systemctl enable|disable|start vault-unseal.service`, as root, its output in the log. */
+async function systemctl(ctx: StepContext, verb: 'daemon-reload' | 'enable' | 'disable'): Promise<void> {
+  const command = verb === 'daemon-reload' ? 'systemctl daemon-reload' : sh`systemctl ${verb} ${UNSEAL_UNIT}`;
+  const shown = verb === 'daemon-reload' ? command : `systemctl ${verb} ${UNSEAL_UNIT}`;
+  ctx.log.info(shown);
+  await hostRun(ctx, shown, command, { sudo: true, echo: 'info', timeoutMs: 120_000 });
 }
 
-async function journalTail(ctx: StepContext): Promise<string[]> {
-  const result = await hostExec(ctx, sh`journalctl -u ${UNSEAL_UNIT} -n 15 --no-pager -o cat`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
+/** What the script printed in the unit's last run (its own lines only: SyslogIdentifier=vault-unseal). */
+async function lastRunJournal(ctx: StepContext): Promise<string[]> {
+  const script = [
+    sh`id=$(systemctl show -p InvocationID --value ${UNSEAL_UNIT})`,
+    sh`if [ -n "$id" ]; then journalctl -t vault-unseal "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat -n 30; else journalctl -u ${UNSEAL_UNIT} --no-pager -o cat -n 15; fi`,
+  ].join('\n');
+  const result = await hostExec(ctx, script, { sudo: true, echo: 'none', timeoutMs: 30_000 });
   return result.stdout.split('\n').filter((line) => line.trim().length > 0);
 }
 
 async function removeEverything(ctx: StepContext, state: HostState): Promise<void> {
   if (state.unit.stat.exists || state.show['UnitFileState'] === 'enabled') {
     // disable also removes the vault.service.wants/ link made by enable.
-    await systemctl(ctx, sh`systemctl disable ${UNSEAL_UNIT}`);
+    await systemctl(ctx, 'disable');
   }
   if (state.unit.stat.exists) {
     await hostRun(ctx, `removing ${UNSEAL_UNIT_FILE}`, sh`rm -f -- ${UNSEAL_UNIT_FILE}`, { sudo: true, timeoutMs: 30_000 });
     ctx.log.info(`removed ${UNSEAL_UNIT_FILE}`);
-    await systemctl(ctx, 'systemctl daemon-reload');
+    await systemctl(ctx, 'daemon-reload');
   }
   if (state.script.stat.exists) {
     await hostRun(ctx, `removing ${UNSEAL_SCRIPT_FILE}`, sh`rm -f -- ${UNSEAL_SCRIPT_FILE}`, { sudo: true, timeoutMs: 30_000 });
@@ -420,22 +428,21 @@ export const autoUnsealStep: Step = {
       await transport.writeFile(UNSEAL_UNIT_FILE, renderUnsealUnit(ctx.profile), { mode: UNIT_FILE_MODE, owner: 'root', group: 'root', sudo: true });
       ctx.log.info(`wrote ${UNSEAL_UNIT_FILE}`);
     }
-    if (judged.reload) await systemctl(ctx, 'systemctl daemon-reload');
-    if (judged.enable) await systemctl(ctx, sh`systemctl enable ${UNSEAL_UNIT}`);
+    if (judged.reload) await systemctl(ctx, 'daemon-reload');
+    if (judged.enable) await systemctl(ctx, 'enable');
 
     if (judged.writeKeys || judged.writeScript || judged.writeUnit || judged.reload || judged.enable) {
       // A run now proves the sandboxed unit can read the CA and reach the API (Vault is normally
       // unsealed already, so the script says so and exits 0; a sealed Vault gets unsealed).
-      ctx.log.info(sh`systemctl start ${UNSEAL_UNIT}`);
+      ctx.log.info(`systemctl start ${UNSEAL_UNIT}`);
       const started = await hostExec(ctx, sh`systemctl start ${UNSEAL_UNIT}`, { sudo: true, echo: 'info', timeoutMs: 330_000 });
-      const journal = await journalTail(ctx).catch(() => [] as string[]);
+      const journal = await lastRunJournal(ctx).catch(() => [] as string[]);
       if (started.code !== 0) {
-        throw new UserError([`${UNSEAL_UNIT} failed when started (exit ${started.code}); its journal:`, ...journal.map((line) => `  ${line}`)].join('\n'), {
+        throw new UserError([`${UNSEAL_UNIT} failed when started (exit ${started.code}); what it said:`, ...journal.map((line) => `  ${line}`)].join('\n'), {
           hint: `read sudo journalctl -u ${UNSEAL_UNIT}; the script names what it could not do`,
         });
       }
-      const last = journal.at(-1);
-      if (last) ctx.log.info(`${UNSEAL_UNIT}: ${last}`);
+      for (const line of journal) ctx.log.info(line, 'vault-unseal');
     }
   },
 };

@@ -1,0 +1,251 @@
+/**
+ * Auto-unseal end to end on a lab host of this file's own (test/e2e/support/labs.ts, own LAB_DIR):
+ * Phase 1 through the built CLI (`profile import`, `setup --phase host --yes`, temp XDG dirs), Vault
+ * initialized over its API by the test with our CA from custody and the answer written to custody
+ * in the vault phase's shape, then the vault.autounseal step through the runner over SSH. Then
+ * `systemctl restart vault` on the host: Vault must be unsealed again within 30 s without the CLI,
+ * by vault-unseal.service, with the script's lines in its journal and no key in the journal nor in
+ * `ps -eo args` samples taken on the host while it ran. Finally, with vault.autoUnseal off, the step
+ * removes everything and a restart leaves Vault sealed.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redactor } from '../../source/core/redact.js';
+import { runPlan, type PlanDoneEvent } from '../../source/core/runner.js';
+import type { RunnerEvent } from '../../source/core/step.js';
+import { readCustody, writeCustody } from '../../source/profile/custody.js';
+import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
+import { createTransport } from '../../source/services/host/factory.js';
+import { sh } from '../../source/services/host/shell-quote.js';
+import type { Transport } from '../../source/services/host/transport.js';
+import {
+  autoUnsealStep,
+  INIT_CUSTODY_NAME,
+  parseHostKeys,
+  UNSEAL_SCRIPT_FILE,
+  UNSEAL_UNIT,
+  UNSEAL_UNIT_FILE,
+} from '../../source/steps/vault/autounseal.js';
+import { sshArgs } from '../lab/host/ssh.js';
+import { labProfile, sshTargetOf } from '../lab/lab.js';
+import { vaultRequest, type VaultResponse } from '../lab/vault-sim/testing.js';
+import { scriptedPrompter } from '../support/test-steps.js';
+import { CliSession } from './support/cli.js';
+import { FreshLabs, type FreshLab } from './support/labs.js';
+
+const KEYS_FILE = '/etc/vault/unseal.json';
+const WANTS_LINK = '/etc/systemd/system/vault.service.wants/vault-unseal.service';
+/** The acceptance: unsealed again this soon after `systemctl restart vault`, without the CLI. */
+const UNSEAL_DEADLINE_MS = 30_000;
+
+const labs = new FreshLabs();
+let lab: FreshLab;
+let session: CliSession;
+let profileName: string;
+let profile: Profile;
+let transport: Transport;
+let caPem: string;
+let apiUrl: string;
+let init: { keys: string[]; keys_base64: string[]; root_token: string };
+let secrets: string[];
+const savedXdg = process.env['XDG_DATA_HOME'];
+
+interface StepRun {
+  done: PlanDoneEvent;
+  events: RunnerEvent[];
+  logText: string;
+}
+
+async function runStep(mode: 'apply' | 'check', stepProfile: Profile = profile): Promise<StepRun> {
+  const events: RunnerEvent[] = [];
+  const done = await runPlan(
+    { steps: [autoUnsealStep] },
+    { profile: stepProfile, profileName, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
+    { mode, onEvent: (event) => events.push(event) },
+  );
+  const logText = events.flatMap((event) => (event.type === 'log' ? [event.line.text] : [])).join('\n');
+  // Nothing the step emitted (log lines, checks, failures) may carry a key or the root token.
+  const everything = JSON.stringify(events);
+  for (const secret of secrets) expect(everything.includes(secret), 'a secret reached a runner event').toBe(false);
+  return { done, events, logText };
+}
+
+function outcome(run: StepRun): string | undefined {
+  return run.events.flatMap((e) => (e.type === 'step-done' ? [e.outcome] : e.type === 'step-failed' ? [`failed: ${e.message}`] : [])).at(-1);
+}
+
+const api = (options: Parameters<typeof vaultRequest>[2]): Promise<VaultResponse> => vaultRequest(apiUrl, caPem, options);
+
+/** sys/health status, or 0 while nothing answers (Vault restarting). */
+async function health(): Promise<number> {
+  return api({ path: 'sys/health' }).then(
+    (response) => response.status,
+    () => 0,
+  );
+}
+
+/**
+ * `ps -eo args` on the host every ~20 ms until stopped, over its own SSH session as `pi` (who sees
+ * every process's arguments, as any user on the Pi would).
+ */
+function sampleHostProcesses(): { ready: Promise<void>; stop: () => Promise<string[]> } {
+  const stopFile = `/tmp/pvt-stop-sampler-${randomBytes(6).toString('hex')}`;
+  const loop = sh`echo started; while [ ! -e ${stopFile} ]; do ps -eo args; echo '--- sample'; sleep 0.02; done; rm -f ${stopFile}`;
+  const child = spawn('ssh', [...sshArgs(sshTargetOf(lab.state)), '--', loop], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+    if (out.startsWith('started\n')) markReady();
+  });
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    ready,
+    stop: async () => {
+      await lab.host.run(sh`touch ${stopFile}`);
+      await closed;
+      return out.split('--- sample\n').slice(0, -1);
+    },
+  };
+}
+
+beforeAll(async () => {
+  lab = await labs.get('autounseal');
+  session = await CliSession.create('autounseal');
+  await session.ok(['profile', 'import', lab.state.profileFile]);
+  const begin = Date.now();
+  await session.ok(['setup', '--phase', 'host', '--yes'], 240_000);
+  console.log(`phase 1 (setup --phase host --yes) on the lab host: ${((Date.now() - begin) / 1000).toFixed(1)} s`);
+  profileName = (await session.info()).profile;
+  // Custody (the CA, and the init answer written below) is read from the CLI user's data dir.
+  process.env['XDG_DATA_HOME'] = session.env['XDG_DATA_HOME'];
+  caPem = (await readCustody(profileName, 'ca.crt')).toString('utf8');
+  profile = ProfileSchema.parse(labProfile(lab.state));
+  apiUrl = `https://127.0.0.1:${lab.state.vaultApiPort}`;
+  transport = await createTransport(profile.host, { knownHostsFile: lab.state.host.knownHostsFile });
+
+  // What vault.init and vault.unseal do, done here over the API: init, custody first, then unseal.
+  expect(await health()).toBe(501);
+  const answer = await api({ method: 'PUT', path: 'sys/init', body: { secret_shares: profile.vault.keyShares, secret_threshold: profile.vault.keyThreshold } });
+  expect(answer.status).toBe(200);
+  init = answer.json;
+  secrets = [...init.keys, ...init.keys_base64, init.root_token];
+  const custody = {
+    version: 1,
+    vaultAddress: apiUrl,
+    initializedAt: new Date().toISOString(),
+    shares: profile.vault.keyShares,
+    threshold: profile.vault.keyThreshold,
+    keys: init.keys,
+    keys_base64: init.keys_base64,
+    root_token: init.root_token,
+  };
+  await writeCustody(profileName, INIT_CUSTODY_NAME, `${JSON.stringify(custody, null, 2)}\n`);
+  for (const key of init.keys.slice(0, profile.vault.keyThreshold)) await api({ method: 'PUT', path: 'sys/unseal', body: { key } });
+  expect(await health()).toBe(200);
+}, 300_000);
+
+afterAll(async () => {
+  await transport?.close();
+  await labs.downAll();
+  await session?.dispose();
+  if (savedXdg === undefined) delete process.env['XDG_DATA_HOME'];
+  else process.env['XDG_DATA_HOME'] = savedXdg;
+}, 120_000);
+
+describe('vault.autounseal on a lab host after phase 1', () => {
+  it('installs the keys file, script and unit with the right owners and modes, enabled and wanted by vault.service', { timeout: 120_000 }, async () => {
+    const before = await runStep('check');
+    expect(before.done.checks['vault.autounseal']?.state).toBe('todo');
+
+    const run = await runStep('apply');
+    expect(run.done.result, run.logText).toBe('ok');
+    expect(outcome(run)).toBe('applied');
+    expect(run.logText).toContain('anyone with root on the Pi can unseal Vault');
+    expect(run.logText).toContain(`wrote ${KEYS_FILE} (0600 root:root): 5 keys, threshold 3`);
+    // The apply ran the unit once, sandboxed, against the already unsealed Vault.
+    expect(run.logText).toContain(`\nVault is already unsealed (HTTP 200 from sys/health): nothing to do`);
+
+    const entries = new Map((await lab.host.list([KEYS_FILE, UNSEAL_SCRIPT_FILE, UNSEAL_UNIT_FILE])).map((entry) => [entry.path, `${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`]));
+    expect(Object.fromEntries(entries)).toEqual({
+      [KEYS_FILE]: 'f root:root 600',
+      [UNSEAL_SCRIPT_FILE]: 'f root:root 750',
+      [UNSEAL_UNIT_FILE]: 'f root:root 644',
+    });
+    expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
+    expect((await lab.host.unitState(UNSEAL_UNIT)).enabled).toBe('enabled');
+    expect(await lab.host.exists(WANTS_LINK)).toBe(true);
+    // systemd read the sandbox paths as single words.
+    expect((await lab.host.unitProperties(UNSEAL_UNIT, ['InaccessiblePaths'])).InaccessiblePaths).toBe('-/var/lib/vault -/etc/vault/tls/vault.key');
+  });
+
+  it('a second run changes nothing', { timeout: 60_000 }, async () => {
+    const check = await runStep('check');
+    expect(check.done.checks['vault.autounseal']).toEqual({ state: 'done', detail: `${UNSEAL_UNIT} enabled: Vault unseals itself after every start` });
+    const again = await runStep('apply');
+    expect(outcome(again)).toBe('already-done');
+  });
+
+  it('`systemctl restart vault`: unsealed again within 30 s by vault-unseal.service; no key in ps samples or the journal', { timeout: 120_000 }, async () => {
+    const since = (await lab.host.run('date +%s')).trim();
+    const sampler = sampleHostProcesses();
+    await sampler.ready;
+    const begin = Date.now();
+    await lab.host.sudo(sh`systemctl restart vault.service`);
+    let status = await health();
+    let sawSealed = status === 503 || status === 0;
+    while (status !== 200 && Date.now() - begin < UNSEAL_DEADLINE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await health();
+      if (status === 503) sawSealed = true;
+    }
+    const unsealedAfterMs = Date.now() - begin;
+    // Let the unit finish (it exits right after the last key) before the sampler stops.
+    const deadline = Date.now() + 10_000;
+    while ((await lab.host.unitState(UNSEAL_UNIT)).active === 'activating' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const samples = await sampler.stop();
+    console.log(`restart -> unsealed by ${UNSEAL_UNIT} in ${unsealedAfterMs} ms; ${samples.length} ps samples on the host, ${samples.filter((s) => s.includes(UNSEAL_SCRIPT_FILE)).length} with the script running, ${samples.filter((s) => /curl .*sys\/unseal/.test(s)).length} with curl sending a key`);
+
+    expect(status, 'Vault was not unsealed in time').toBe(200);
+    expect(unsealedAfterMs).toBeLessThan(UNSEAL_DEADLINE_MS);
+    expect(sawSealed, 'Vault came back sealed, so the unit had work to do').toBe(true);
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.some((sample) => sample.includes(UNSEAL_SCRIPT_FILE)), 'the samples caught the script running').toBe(true);
+    for (const secret of secrets) expect(samples.some((sample) => sample.includes(secret)), 'a key in ps -eo args').toBe(false);
+
+    const properties = await lab.host.unitProperties(UNSEAL_UNIT, ['Result', 'ExecMainStatus', 'ActiveState']);
+    expect(properties).toEqual({ Result: 'success', ExecMainStatus: '0', ActiveState: 'inactive' });
+    const journal = await lab.host.sudo(sh`journalctl -u ${UNSEAL_UNIT} --since ${`@${since}`} --no-pager -o cat`);
+    expect(journal).toMatch(/Vault is sealed \(HTTP 503 from sys\/health\)/);
+    expect(journal).toContain(`read ${KEYS_FILE}: 5 key(s), threshold 3`);
+    expect(journal).toMatch(/key 1 accepted \(progress 1\/3\)\nkey 2 accepted \(progress 2\/3\)\nVault is unsealed \(3 key\(s\) submitted\)/);
+    const wholeJournal = await lab.host.sudo('journalctl --no-pager -o cat', { timeoutMs: 60_000 });
+    for (const secret of secrets) expect(wholeJournal.includes(secret), 'a key in the journal').toBe(false);
+  });
+
+  it('with vault.autoUnseal off: drift, then everything removed, and a restart leaves Vault sealed', { timeout: 120_000 }, async () => {
+    const off = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, autoUnseal: false } });
+    const check = await runStep('check', off);
+    expect(check.done.checks['vault.autounseal']).toEqual({
+      state: 'drift',
+      detail: `auto-unseal is off but the host still has: ${KEYS_FILE}, ${UNSEAL_SCRIPT_FILE}, ${UNSEAL_UNIT_FILE}`,
+    });
+    const run = await runStep('apply', off);
+    expect(outcome(run), run.logText).toBe('applied');
+    expect(run.done.checks['vault.autounseal']).toEqual({ state: 'done', detail: 'auto-unseal is off and nothing of it is on the host' });
+    for (const file of [KEYS_FILE, UNSEAL_SCRIPT_FILE, UNSEAL_UNIT_FILE, WANTS_LINK]) expect(await lab.host.exists(file), file).toBe(false);
+
+    await lab.host.sudo(sh`systemctl restart vault.service`);
+    const begin = Date.now();
+    let status = await health();
+    while (status !== 503 && Date.now() - begin < 15_000) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      status = await health();
+    }
+    // Give an (absent) unseal unit time it would have needed, then look again.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await health()).toBe(503);
+  });
+});
