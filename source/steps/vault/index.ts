@@ -5,6 +5,7 @@
  */
 import type { Step } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
+import { autoUnsealStep } from './autounseal.js';
 import { initStep } from './init.js';
 import { kvStep } from './kv.js';
 import { policiesStep } from './policies.js';
@@ -21,7 +22,8 @@ export function vaultSteps(profile: Profile, options: VaultStepOptions = {}): St
   return [
     initStep(),
     unsealStep(session),
-    // AUTO-UNSEAL: autoUnsealStep from './autounseal.js' goes here (after vault.unseal) once it exists.
+    // Installed, or removed when vault.autoUnseal is off: the step itself decides.
+    autoUnsealStep,
     kvStep(session),
     policiesStep(session),
     ...(profile.vault.issueAccess ? [tokensStep(session)] : []),

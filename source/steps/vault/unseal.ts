@@ -8,14 +8,14 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { custodyPath } from '../../profile/custody.js';
 import { VaultApiError, type SealStatus, type VaultApi } from '../../services/vault.js';
-import { hostLayout } from '../host/layout.js';
+import { unsealKeysFile } from './autounseal.js';
 import { apiAddress, INIT_CUSTODY_NAME, openVault, readInitRecord, type VaultSession } from './session.js';
 
 export const UNSEAL_STEP_ID = 'vault.unseal';
 
 /** The host keys file the auto-unseal service reads ({"keys": [hex...], "threshold": t}). */
-export function hostKeysFile(ctx: StepContext): string {
-  return `${hostLayout(ctx.profile).configDir}/unseal.json`;
+function hostKeysFile(ctx: StepContext): string {
+  return unsealKeysFile(ctx.profile);
 }
 
 /** The key list of a keys file, read as defensively as the unseal script does. */
