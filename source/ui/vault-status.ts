@@ -72,7 +72,8 @@ export function vaultStatusReader(sources: VaultStatusSources = {}): ReadVaultSt
       const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS });
       return { kind: 'status', address, status: await api.sealStatus(), at: Date.now() };
     } catch (error) {
-      return failed('unreachable', describeError(error).message);
+      // The address is on the Vault line already; the pane keeps its two rows for the cause (ECONNREFUSED...).
+      return failed('unreachable', describeError(error).message.replace(` at ${address}`, ''));
     }
   };
 }
