@@ -57,11 +57,11 @@ interface StepRun {
   logText: string;
 }
 
-async function runStep(mode: 'apply' | 'check', stepProfile: Profile = profile): Promise<StepRun> {
+async function runStep(mode: 'apply' | 'check', stepProfile: Profile = profile, name = profileName): Promise<StepRun> {
   const events: RunnerEvent[] = [];
   const done = await runPlan(
     { steps: [autoUnsealStep] },
-    { profile: stepProfile, profileName, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
+    { profile: stepProfile, profileName: name, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
     { mode, onEvent: (event) => events.push(event) },
   );
   const logText = events.flatMap((event) => (event.type === 'log' ? [event.line.text] : [])).join('\n');
@@ -159,6 +159,10 @@ describe('vault.autounseal on a lab host after phase 1', () => {
   it('installs the keys file, script and unit with the right owners and modes, enabled and wanted by vault.service', { timeout: 120_000 }, async () => {
     const before = await runStep('check');
     expect(before.done.checks['vault.autounseal']?.state).toBe('todo');
+    // Without the init answer in custody there is nothing to write the keys file from: said, nothing written.
+    const noCustody = await runStep('apply', profile, 'no-init-answer');
+    expect(outcome(noCustody)).toMatch(/^failed: there is no init answer in custody \(\S+no-init-answer\/init\.json\): the host keys file is written from it$/);
+    expect(await lab.host.exists(KEYS_FILE)).toBe(false);
 
     const run = await runStep('apply');
     expect(run.done.result, run.logText).toBe('ok');
@@ -186,6 +190,22 @@ describe('vault.autounseal on a lab host after phase 1', () => {
     expect(check.done.checks['vault.autounseal']).toEqual({ state: 'done', detail: `${UNSEAL_UNIT} enabled: Vault unseals itself after every start` });
     const again = await runStep('apply');
     expect(outcome(again)).toBe('already-done');
+  });
+
+  it('hand-made drift (keys file readable by all and edited, unit edited) is reported and restored', { timeout: 60_000 }, async () => {
+    await lab.host.sudo(sh`chmod 0644 ${KEYS_FILE} && printf '{"keys":["00"],"threshold":1}' > ${KEYS_FILE} && echo '# edited by hand' >> ${UNSEAL_UNIT_FILE} && systemctl daemon-reload`);
+    const check = await runStep('check');
+    expect(check.done.checks['vault.autounseal']).toEqual({
+      state: 'drift',
+      detail: `${KEYS_FILE} differs from the init answer in custody; ${KEYS_FILE} is 0644 root:root, want 0600 root:root; ${UNSEAL_UNIT_FILE} differs from assets/vault-unseal.service`,
+    });
+    const fixed = await runStep('apply');
+    expect(outcome(fixed), fixed.logText).toBe('applied');
+    expect(fixed.logText).toContain('systemctl daemon-reload');
+    expect(fixed.logText).not.toContain(`wrote ${UNSEAL_SCRIPT_FILE}`);
+    expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
+    expect((await lab.host.list([KEYS_FILE]))[0]?.mode).toBe('600');
+    expect(fixed.done.checks['vault.autounseal']?.state).toBe('done');
   });
 
   it('`systemctl restart vault`: unsealed again within 30 s by vault-unseal.service; no key in ps samples or the journal', { timeout: 120_000 }, async () => {
