@@ -199,12 +199,14 @@ describe('cli: info and plan', () => {
   it('plan prints every step of the plan phase by phase (or "no steps"), and needs a profile', () => {
     expectUsageError(cli(['plan']), /profile "default" does not exist[\s\S]*profile init/);
     cli(['profile', 'init']);
-    cli(['profile', 'set', 'host.address=10.0.0.11', 'vault.nodeIp=10.0.0.11']);
-    const json = cli(['plan', '--json']);
+    // --offline: describe only. (Without it plan checks each step's state on the host; that is
+    // tested against the lab host in host-phase.test.ts. This test must reach no host at all.)
+    cli(['profile', 'set', 'host.address=127.0.0.1', 'vault.nodeIp=127.0.0.1']);
+    const json = cli(['plan', '--offline', '--json']);
     expect(json.code).toBe(0);
     const plan = JSON.parse(json.stdout) as { profile: string; steps: { id: string; phase: string; title: string; planned: { kind: string; summary: string }[] }[] };
     expect(plan.profile).toBe('default');
-    const human = cli(['plan']);
+    const human = cli(['plan', '--offline']);
     expect(human.code).toBe(0);
     expect(human.stderr).toBe('');
     if (plan.steps.length === 0) {
