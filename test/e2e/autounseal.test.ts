@@ -245,6 +245,23 @@ describe('vault.autounseal on a lab host after phase 1', () => {
     for (const secret of secrets) expect(wholeJournal.includes(secret), 'a key in the journal').toBe(false);
   });
 
+  it('Vault killed and restarted by systemd (Restart=on-failure): unsealed again by the unit', { timeout: 120_000 }, async () => {
+    const before = await lab.host.unitProperties('vault.service', ['NRestarts']);
+    await lab.host.sudo(sh`systemctl kill --signal=SIGKILL vault.service`);
+    const begin = Date.now();
+    let restarted = false;
+    let status = 0;
+    while (Date.now() - begin < 60_000) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      restarted ||= (await lab.host.unitProperties('vault.service', ['NRestarts'])).NRestarts !== before.NRestarts;
+      status = await health();
+      if (restarted && status === 200) break;
+    }
+    console.log(`SIGKILL -> restarted by systemd and unsealed after ${Date.now() - begin} ms (RestartSec=5 included)`);
+    expect(restarted).toBe(true);
+    expect(status).toBe(200);
+  });
+
   it('with vault.autoUnseal off: drift, then everything removed, and a restart leaves Vault sealed', { timeout: 120_000 }, async () => {
     const off = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, autoUnseal: false } });
     const check = await runStep('check', off);

@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TemplateError } from '../../source/core/assets.js';
 import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
+import type { StepContext } from '../../source/core/step.js';
 import {
+  autoUnsealStep,
   hostKeysFileContent,
   parseHostKeys,
   renderShellTemplate,
@@ -184,5 +186,28 @@ describe('the host keys file', () => {
     for (const text of ['{', '[]', '{"keys":[]}', '{"keys":[""]}', '{"keys":[1]}', `{"keys":["${keys[0]}"],"threshold":2}`, `{"keys":["${keys[0]}"],"threshold":0}`]) {
       expect(parseHostKeys(text), text).toBeUndefined();
     }
+  });
+});
+
+describe('the vault.autounseal step', () => {
+  /** describe() only reads the profile: the rest of the context is never touched. */
+  const describeWith = (vault: Record<string, unknown>) => autoUnsealStep.describe({ profile: profile(vault), profileName: 'default' } as StepContext);
+
+  it('is vault.autounseal in the vault phase', () => {
+    expect({ id: autoUnsealStep.id, phase: autoUnsealStep.phase }).toEqual({ id: 'vault.autounseal', phase: 'vault' });
+  });
+
+  it('plans the keys file (with the trade-off said), the script, the unit and enable when on', () => {
+    const planned = describeWith({});
+    expect(planned.map((item) => item.kind)).toEqual(['file', 'file', 'file', 'command']);
+    expect(planned[0]!.summary).toMatch(/^\/etc\/vault\/unseal\.json \(0600 root:root\).*anyone with root on the Pi can unseal Vault; without it, every restart of Vault needs `picluster-vault-tui unseal`/);
+    expect(planned[1]!.summary).toBe(`${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/vault-unseal.sh`);
+    expect(planned[3]!.summary).toMatch(/^systemctl enable vault-unseal\.service \(wanted by vault\.service\)/);
+  });
+
+  it('says it removes what is installed when auto-unseal is off', () => {
+    const planned = describeWith({ autoUnseal: false });
+    expect(planned).toHaveLength(1);
+    expect(planned[0]!.summary).toMatch(/^auto-unseal is off \(vault\.autoUnseal=false\): if present, systemctl disable vault-unseal\.service and remove .*\/etc\/vault\/unseal\.json/);
   });
 });
