@@ -244,7 +244,8 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
         height={layout.bodyHeight}
       />
     );
-    footer = [...SETUP_KEYS.filter((binding) => binding.action !== 'toggle-view' || setup.view), ...GLOBAL_KEYS];
+    const hasUnsealStep = setup.steps.some((row) => row.id === 'vault.unseal');
+    footer = [...SETUP_KEYS.filter((binding) => binding.action !== 'unseal' || hasUnsealStep), ...GLOBAL_KEYS];
   }
 
   const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : app.notice;

@@ -99,17 +99,25 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
   },
 ];
 
-export type SetupAction = 'run' | 'check' | 'follow' | 'toggle-view' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';
+export type SetupAction = 'run' | 'check' | 'unseal' | 'follow' | 'toggle-view' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';
 export const SETUP_KEYS: readonly KeyBinding<SetupAction>[] = [
   { action: 'run', keys: ['enter', 's'], label: 'run', description: 'Run the setup: check each step, apply what is not done, verify', footer: true },
-  { action: 'check', keys: ['c', 'r'], label: 'check only', description: 'Check every step without changing anything (done / todo / drift)', footer: true },
+  { action: 'check', keys: ['c', 'r'], label: 'check', description: 'Check every step without changing anything (done / todo / drift)', footer: true },
+  {
+    action: 'unseal',
+    keys: ['u'],
+    label: 'unseal',
+    description: 'Unseal Vault now (only the unseal step: keys from custody, the host keys file, or typed one by one)',
+    footer: true,
+  },
   { action: 'follow', keys: ['f'], label: 'follow log', description: 'Follow the log (new lines scroll into view) on/off', footer: true },
   {
     action: 'toggle-view',
     keys: ['v'],
     label: 'table/log',
     description: 'Switch the lower pane between the log and the table a step showed (e.g. the self-test)',
-    footer: true,
+    // Named in the lower pane's title instead: the footer row is full at 80 columns.
+    footer: false,
   },
   { action: 'scroll-down', keys: ['j', 'down'], label: 'scroll', description: 'Scroll the log down one line', footer: false },
   { action: 'scroll-up', keys: ['k', 'up'], label: 'scroll', description: 'Scroll the log up one line (stops following)', footer: false },

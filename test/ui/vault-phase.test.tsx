@@ -1,7 +1,7 @@
 /**
  * The Vault phase in the TUI, with the real steps (source/steps/vault) and the real runner against
  * the lab's Vault simulator (test/lab/vault-sim, started here as a child process with a throwaway
- * CA), this machine as the "host" (LocalTransport, policy files in a temp dir):
+ * CA), this machine as the "host" (LocalTransport, policy files in a temp dir; no auto-unseal unit):
  *  - init shows the keys and root token once on the Reveal screen, which only `y` closes, and no
  *    frame rendered after that contains any of them (nor any frame but a Reveal screen, ever);
  *  - typed unseal keys: masked input with the progress k/t, ctrl+r resets the progress in Vault;
@@ -14,10 +14,10 @@ import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readCustody, writeCustody } from '../../source/profile/custody.js';
+import type { Step } from '../../source/core/step.js';
 import { defaultProfile, type Profile } from '../../source/profile/schema.js';
 import { LocalTransport } from '../../source/services/host/local.js';
-import { unsealStep } from '../../source/steps/vault/unseal.js';
-import { VaultSession, vaultSteps } from '../../source/steps/vault/index.js';
+import { vaultSteps } from '../../source/steps/vault/index.js';
 import { App } from '../../source/ui/App.js';
 import type { AppDependencies } from '../../source/ui/deps.js';
 import { createTheme } from '../../source/ui/theme.js';
@@ -81,6 +81,14 @@ async function labProfile(shares: number, threshold: number): Promise<Profile> {
   return profile;
 }
 
+/**
+ * The vault phase's steps without vault.autounseal: that one installs a systemd unit on the host,
+ * and this machine (standing in for the host here) has no systemd; the lab e2e tests cover it.
+ */
+function vaultPlan(profile: Profile): { steps: Step[] } {
+  return { steps: vaultSteps(profile, { fileOwner: ROOT_OWNER }).filter((step) => step.id !== 'vault.autounseal') };
+}
+
 function dependencies(profile: Profile, plan: AppDependencies['createPlan']): AppDependencies {
   const transport = new LocalTransport();
   return {
@@ -99,7 +107,7 @@ function framesText(rendered: Rendered, from = 0): string[] {
 describe('Vault phase in the TUI (real steps, Vault simulator)', () => {
   it('shows init keys once on the Reveal screen, then never again; unseals, and shows the self-test table (80x24)', { timeout: 60_000 }, async () => {
     const profile = await labProfile(3, 2);
-    const deps = dependencies(profile, (current) => ({ steps: vaultSteps(current, { fileOwner: ROOT_OWNER }) }));
+    const deps = dependencies(profile, vaultPlan);
     app = renderSized(<App deps={deps} theme={ascii} />);
 
     await waitForFrame(app, (f) => statusPaneText(f).includes('State sealed, not initialized'), 'the status pane to read Vault');
@@ -157,12 +165,14 @@ describe('Vault phase in the TUI (real steps, Vault simulator)', () => {
     // Initialized by someone else: custody holds no keys, the host no keys file, so they are typed.
     const init = await vaultRequest(vault!.url, tls.caPem, { method: 'PUT', path: 'sys/init', body: { secret_shares: 3, secret_threshold: 2 } });
     const keys = init.json.keys as string[];
-    const deps = dependencies(profile, () => ({ steps: [unsealStep(new VaultSession({ fileOwner: ROOT_OWNER }))] }));
+    const deps = dependencies(profile, vaultPlan);
     app = renderSized(<App deps={deps} theme={ascii} />);
 
-    await waitForFrame(app, (f) => statusPaneText(f).includes('State sealed, unseal progress 0/2'), 'the sealed status');
+    const idle = await waitForFrame(app, (f) => statusPaneText(f).includes('State sealed, unseal progress 0/2'), 'the sealed status');
+    expect(idle).toContain('u unseal');
     await waitForInput(app);
-    await press(app, KEYS.enter);
+    // u runs the unseal step alone (init would refuse: this profile has no keys for this Vault).
+    await press(app, 'u');
     const first = await waitForFrame(app, (f) => f.includes('Unseal Vault') && f.includes('Keys accepted'), 'the unseal dialog');
     expect(first).toContain('Keys accepted [--] 0/2');
     expect(first).toContain('ctrl+r reset progress');
@@ -184,7 +194,11 @@ describe('Vault phase in the TUI (real steps, Vault simulator)', () => {
     // A new question (the reset note is gone) once Vault took the key.
     await waitForFrame(app, (f) => f.includes('Keys accepted [#-] 1/2') && !f.includes('Progress reset'), 'the next question at 1/2');
     await press(app, keys[1]!, KEYS.enter);
-    await waitForFrame(app, (f) => statusPaneText(f).includes('setup complete'), 'the unseal step to finish', 10_000);
+    const finished = await waitForFrame(app, (f) => statusPaneText(f).includes('setup complete'), 'the unseal step to finish', 10_000);
+    expect(finished).toMatch(/^\+ Unseal Vault/m);
+    // The other steps did not run and keep their rows.
+    expect(finished).toMatch(/^\. Initialize Vault/m);
+    expect(finished).toMatch(/^\. Self-test the policies/m);
     await waitForFrame(app, (f) => statusPaneText(f).includes('State unsealed, initialized'), 'the unsealed status');
     for (const frame of framesText(app)) for (const key of keys) expect(frame).not.toContain(key);
     expect(tallestFrame(app)).toBeLessThanOrEqual(23);

@@ -213,7 +213,7 @@ describe('Step view table', () => {
     expect(lines[header + 1]).toMatch(/^readonly\s+write secret\/data\/\S*\s+denied \(403\)\s+denied \(403\)\s+pass$/);
     expect(table).toMatch(/^readwrite .*allowed\s+FAIL$/m);
     expect(table).toMatch(/\.\.\. \d+ more rows/);
-    expect(table).toContain('v table/log');
+    expect(table).toContain('v shows the log');
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
 
     await press(app, 'v');

@@ -18,7 +18,8 @@ interface ActiveRun {
 }
 
 export interface RunController {
-  start(mode: RunMode): void;
+  /** Runs the plan; `only`: just the steps with these ids (e.g. the unseal step on its own). */
+  start(mode: RunMode, only?: readonly string[]): void;
   /** Aborts the running plan (the runner records the step as cancelled and stops). */
   cancel(): void;
   /** Aborts and waits for the runner to settle (progress saved, services closed), at most `timeoutMs`. */
@@ -36,7 +37,7 @@ export function useRunController(
   const latest = useRef({ deps, prompter, dispatch, onRunStarted });
   latest.current = { deps, prompter, dispatch, onRunStarted };
 
-  const start = useCallback((mode: RunMode) => {
+  const start = useCallback((mode: RunMode, only?: readonly string[]) => {
     if (active.current) return;
     const { deps, prompter, dispatch, onRunStarted } = latest.current;
     const controller = new AbortController();
@@ -84,7 +85,8 @@ export function useRunController(
     const finished = (async (): Promise<void> => {
       let services: ReturnType<AppDependencies['openServices']> | undefined;
       try {
-        const plan = deps.createPlan(runProfile);
+        const full = deps.createPlan(runProfile);
+        const plan = only ? { steps: full.steps.filter((step) => only.includes(step.id)) } : full;
         services = deps.openServices(runProfile, prompter);
         const env = {
           profileName: deps.profileName,

@@ -20,10 +20,13 @@ import { actionFor, SETUP_KEYS, type KeyPress } from '../keymap.js';
 import { setupLayout } from '../layout.js';
 import type { SetupAction, SetupState } from '../state/setup-state.js';
 
+/** The step `u` runs on its own (steps/vault/unseal.ts UNSEAL_STEP_ID; not imported: the UI loads no step code). */
+const UNSEAL_STEP = 'vault.unseal';
+
 export interface SetupScreenProps {
   state: SetupState;
   dispatch: Dispatch<SetupAction>;
-  startRun(mode: RunMode): void;
+  startRun(mode: RunMode, only?: readonly string[]): void;
   logBuffer: LogBuffer;
   profileName: string;
   profile: Profile;
@@ -52,6 +55,11 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
           return true;
         case 'check':
           if (state.run === 'idle') startRun('check');
+          return true;
+        case 'unseal':
+          // Only when the plan has the unseal step (the vault phase); otherwise the key is not ours.
+          if (!state.steps.some((row) => row.id === UNSEAL_STEP)) return false;
+          if (state.run === 'idle') startRun('apply', [UNSEAL_STEP]);
           return true;
         case 'follow':
           dispatch({ type: 'follow-toggled' });

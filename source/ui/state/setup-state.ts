@@ -102,8 +102,14 @@ function countChecks(checks: Record<string, Check>, steps: StepRow[]): RunSummar
 function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
   switch (event.type) {
     case 'plan-start': {
-      // The plan the runner actually runs is authoritative (the profile may have changed the steps).
-      const steps: StepRow[] = event.steps.map((info) => ({ ...info, state: 'pending' }));
+      // The plan the runner actually runs is authoritative (the profile may have changed the steps),
+      // except when it runs a part of the plan shown (`u` runs the unseal step alone): the other rows stay.
+      const known = new Set(state.steps.map((row) => row.id));
+      const running = new Set(event.steps.map((info) => info.id));
+      const part = event.steps.length < state.steps.length && event.steps.every((info) => known.has(info.id));
+      const steps: StepRow[] = part
+        ? state.steps.map((row) => (running.has(row.id) ? { id: row.id, phase: row.phase, title: row.title, state: 'pending' } : row))
+        : event.steps.map((info) => ({ ...info, state: 'pending' }));
       const { last: _previous, currentStepId: _current, ...rest } = state;
       return { ...rest, steps, mode: event.mode, run: state.run === 'cancelling' ? 'cancelling' : 'running' };
     }
