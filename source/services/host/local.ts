@@ -11,13 +11,12 @@ import {
   abortError,
   exitCodeForSignal,
   timeoutError,
-  toBuffer,
   watchCancellation,
   type RawExecResult,
 } from './exec-support.js';
-import { ShellFileOps } from './shell-file-ops.js';
+import { ShellTransport, type RawExecOptions } from './shell-transport.js';
 import { SudoSession, prepareCommand } from './sudo.js';
-import type { ExecOptions, ExecResult, FileStat, Transport, WriteFileOptions } from './transport.js';
+import type { ExecOptions } from './transport.js';
 
 export interface LocalTransportOptions {
   /** Asked once when sudo needs a password; kept in memory only. */
@@ -32,37 +31,19 @@ interface RunOptions extends Omit<ExecOptions, 'stdin' | 'sudo'> {
 
 const WHERE = 'this machine';
 
-export class LocalTransport implements Transport {
+export class LocalTransport extends ShellTransport {
   readonly kind = 'local' as const;
   readonly description = 'local';
   private readonly sudo: SudoSession;
-  private readonly files: ShellFileOps;
   private readonly running = new Set<(signal: NodeJS.Signals) => void>();
 
   constructor(options: LocalTransportOptions = {}) {
+    super(WHERE);
     this.sudo = new SudoSession(
       (commandLine, runOptions) => this.run(commandLine, { ...runOptions, label: commandLine }),
       options.askSudoPassword,
       WHERE,
     );
-    this.files = new ShellFileOps((command, runOptions) => this.execRaw(command, runOptions), WHERE);
-  }
-
-  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const result = await this.execRaw(command, { ...options, stdin: toBuffer(options.stdin) });
-    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
-  }
-
-  readFile(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<Buffer> {
-    return this.files.readFile(path, options);
-  }
-
-  writeFile(path: string, data: string | Buffer, options: WriteFileOptions): Promise<void> {
-    return this.files.writeFile(path, data, options);
-  }
-
-  stat(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<FileStat> {
-    return this.files.stat(path, options);
   }
 
   /** Stops commands still running (there is no connection to close). */
@@ -70,7 +51,7 @@ export class LocalTransport implements Transport {
     for (const stop of this.running) stop('SIGTERM');
   }
 
-  private async execRaw(command: string, options: Omit<ExecOptions, 'stdin'> & { stdin?: Buffer }): Promise<RawExecResult> {
+  protected async execRaw(command: string, options: RawExecOptions): Promise<RawExecResult> {
     if (options.signal?.aborted) throw abortError(command, options.signal.reason);
     const { commandLine, stdin } = await prepareCommand(this.sudo, command, options);
     return this.run(commandLine, { ...options, stdin, label: command });

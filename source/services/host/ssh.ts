@@ -23,7 +23,6 @@ import {
   commandLabel,
   exitCodeForSignal,
   timeoutError,
-  toBuffer,
   watchCancellation,
   type RawExecResult,
 } from './exec-support.js';
@@ -36,10 +35,10 @@ import {
   type HostKeyPin,
   type KnownHostEntry,
 } from './known-hosts.js';
-import { ShellFileOps } from './shell-file-ops.js';
+import { ShellTransport, type RawExecOptions } from './shell-transport.js';
 import { shellQuote } from './shell-quote.js';
 import { SudoSession, prepareCommand } from './sudo.js';
-import type { ExecOptions, ExecResult, FileStat, Transport, WriteFileOptions } from './transport.js';
+import type { ExecOptions } from './transport.js';
 
 export type SshAuth =
   /** ssh-agent at `socket` (default SSH_AUTH_SOCK). */
@@ -129,12 +128,11 @@ function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
-export class SshTransport implements Transport {
+export class SshTransport extends ShellTransport {
   readonly kind = 'ssh' as const;
   readonly description: string;
   private readonly where: string;
   private readonly sudo: SudoSession;
-  private readonly files: ShellFileOps;
   private connection: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
   private pinnedHostKey: HostKeyPin | undefined;
@@ -145,7 +143,9 @@ export class SshTransport implements Transport {
   private decryptedKey: ParsedKey | undefined;
 
   constructor(private readonly options: SshTransportOptions) {
-    this.where = `${options.username}@${options.host}${options.port === 22 ? '' : `:${options.port}`}`;
+    const where = `${options.username}@${options.host}${options.port === 22 ? '' : `:${options.port}`}`;
+    super(where);
+    this.where = where;
     this.description = `ssh ${options.username}@${options.host}:${options.port}`;
     this.pinnedHostKey = options.pinnedHostKey;
     this.sudo = new SudoSession(
@@ -153,7 +153,6 @@ export class SshTransport implements Transport {
       options.askSudoPassword,
       this.where,
     );
-    this.files = new ShellFileOps((command, runOptions) => this.execRaw(command, runOptions), this.where);
   }
 
   /** The host key trusted for this transport now (pinned in the profile or accepted this session). */
@@ -164,23 +163,6 @@ export class SshTransport implements Transport {
   /** Whether a connection is open right now (for status displays; calls connect as needed anyway). */
   get connected(): boolean {
     return this.connection?.alive === true;
-  }
-
-  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const result = await this.execRaw(command, { ...options, stdin: toBuffer(options.stdin) });
-    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
-  }
-
-  readFile(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<Buffer> {
-    return this.files.readFile(path, options);
-  }
-
-  writeFile(path: string, data: string | Buffer, options: WriteFileOptions): Promise<void> {
-    return this.files.writeFile(path, data, options);
-  }
-
-  stat(path: string, options?: { sudo?: boolean; signal?: AbortSignal }): Promise<FileStat> {
-    return this.files.stat(path, options);
   }
 
   /** Opens the connection now (it is otherwise opened by the first command). */
@@ -201,7 +183,7 @@ export class SshTransport implements Transport {
     await closed;
   }
 
-  private async execRaw(command: string, options: Omit<ExecOptions, 'stdin'> & { stdin?: Buffer }): Promise<RawExecResult> {
+  protected async execRaw(command: string, options: RawExecOptions): Promise<RawExecResult> {
     if (options.signal?.aborted) throw abortError(command, options.signal.reason);
     const { commandLine, stdin } = await prepareCommand(this.sudo, command, options);
     return this.run(commandLine, { ...options, stdin, label: command });
