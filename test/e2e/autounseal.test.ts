@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redactor } from '../../source/core/redact.js';
 import { runPlan, type PlanDoneEvent } from '../../source/core/runner.js';
-import type { RunnerEvent } from '../../source/core/step.js';
+import type { Prompter, RunnerEvent } from '../../source/core/step.js';
 import { readCustody, writeCustody } from '../../source/profile/custody.js';
 import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
 import { createTransport } from '../../source/services/host/factory.js';
@@ -21,7 +21,6 @@ import { sh } from '../../source/services/host/shell-quote.js';
 import type { Transport } from '../../source/services/host/transport.js';
 import {
   autoUnsealStep,
-  INIT_CUSTODY_NAME,
   parseHostKeys,
   UNSEAL_SCRIPT_FILE,
   UNSEAL_UNIT,
@@ -33,6 +32,7 @@ import { vaultRequest, type VaultResponse } from '../lab/vault-sim/testing.js';
 import { scriptedPrompter } from '../support/test-steps.js';
 import { CliSession } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
+import { INIT_CUSTODY_NAME } from '../../source/steps/vault/session.js';
 
 const KEYS_FILE = '/etc/vault/unseal.json';
 const WANTS_LINK = '/etc/systemd/system/vault.service.wants/vault-unseal.service';
@@ -57,11 +57,11 @@ interface StepRun {
   logText: string;
 }
 
-async function runStep(mode: 'apply' | 'check', stepProfile: Profile = profile, name = profileName): Promise<StepRun> {
+async function runStep(mode: 'apply' | 'check', stepProfile: Profile = profile, name = profileName, prompt: Prompter = scriptedPrompter()): Promise<StepRun> {
   const events: RunnerEvent[] = [];
   const done = await runPlan(
     { steps: [autoUnsealStep] },
-    { profile: stepProfile, profileName: name, services: { host: async () => transport }, prompt: scriptedPrompter(), redactor: new Redactor() },
+    { profile: stepProfile, profileName: name, services: { host: async () => transport }, prompt, redactor: new Redactor() },
     { mode, onEvent: (event) => events.push(event) },
   );
   const logText = events.flatMap((event) => (event.type === 'log' ? [event.line.text] : [])).join('\n');
@@ -208,6 +208,33 @@ describe('vault.autounseal on a lab host after phase 1', () => {
     expect(fixed.done.checks['vault.autounseal']?.state).toBe('done');
   });
 
+  it('passphrase-protected custody: check never asks (keys not compared); a missing keys file is rewritten after asking once', { timeout: 60_000 }, async () => {
+    const locked = 'locked-custody';
+    const passphrase = `pass-${randomBytes(8).toString('hex')}`;
+    secrets.push(passphrase);
+    const plain = await readCustody(profileName, INIT_CUSTODY_NAME);
+    await writeCustody(locked, INIT_CUSTODY_NAME, plain, { passphrase });
+    const check = await runStep('check', profile, locked);
+    expect(check.done.checks['vault.autounseal']).toEqual({
+      state: 'done',
+      detail: `${UNSEAL_UNIT} enabled: Vault unseals itself after every start (keys not compared: custody has no readable init answer)`,
+    });
+
+    await lab.host.sudo(sh`rm -f ${KEYS_FILE}`);
+    const asked: string[] = [];
+    const prompt: Prompter = {
+      ...scriptedPrompter(),
+      secret: async (question) => {
+        asked.push(question);
+        return passphrase;
+      },
+    };
+    const run = await runStep('apply', profile, locked, prompt);
+    expect(outcome(run), run.logText).toBe('applied');
+    expect(asked).toEqual([expect.stringMatching(/^Passphrase of \S+locked-custody\/init\.json:$/)]);
+    expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
+  });
+
   it('`systemctl restart vault`: unsealed again within 30 s by vault-unseal.service; no key in ps samples or the journal', { timeout: 120_000 }, async () => {
     const since = (await lab.host.run('date +%s')).trim();
     const sampler = sampleHostProcesses();
@@ -247,7 +274,7 @@ describe('vault.autounseal on a lab host after phase 1', () => {
 
   it('Vault killed and restarted by systemd (Restart=on-failure): unsealed again by the unit', { timeout: 120_000 }, async () => {
     const before = await lab.host.unitProperties('vault.service', ['NRestarts']);
-    await lab.host.sudo(sh`systemctl kill --signal=SIGKILL vault.service`);
+    await lab.host.sudo(sh`systemctl kill --kill-who=main --signal=SIGKILL vault.service`);
     const begin = Date.now();
     let restarted = false;
     let status = 0;

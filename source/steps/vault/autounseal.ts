@@ -20,11 +20,12 @@ import { readAsset, renderTemplate, TemplateError, type TemplateValues } from '.
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
-import { custodyExists, custodyIsEncrypted, custodyPath, readCustody } from '../../profile/custody.js';
+import { custodyExists, custodyIsEncrypted, custodyPath } from '../../profile/custody.js';
 import { shellQuote, sh } from '../../services/host/shell-quote.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { hostExec, hostRun } from '../host/facts.js';
 import { hostLayout, VAULT_UNIT } from '../host/layout.js';
+import { INIT_CUSTODY_NAME, readInitRecord, VaultSession } from './session.js';
 
 export const UNSEAL_UNIT = 'vault-unseal.service';
 export const UNSEAL_UNIT_FILE = '/etc/systemd/system/vault-unseal.service';
@@ -33,8 +34,6 @@ export const UNSEAL_SCRIPT_FILE = '/usr/local/sbin/vault-unseal.sh';
 export const KEYS_FILE_MODE = 0o600;
 export const SCRIPT_MODE = 0o750;
 export const UNIT_FILE_MODE = 0o644;
-/** The custody file the init step writes (see the vault phase's init step). */
-export const INIT_CUSTODY_NAME = 'init.json';
 
 /** How long the script waits for the API after Vault starts: a Pi can take a while to boot. */
 export const UNSEAL_WAIT = { attempts: 60, intervalSeconds: 2 } as const;
@@ -155,56 +154,26 @@ function sameKeys(a: HostKeys, b: HostKeys): boolean {
   return a.threshold === b.threshold && a.keys.length === b.keys.length && a.keys.every((key, index) => key === b.keys[index]);
 }
 
-/** The init answer kept in custody; only the parts this step needs. */
-interface InitAnswer {
-  keys: string[];
-  keysBase64: string[];
-  threshold: number;
-  rootToken: string | undefined;
-}
-
-function parseInitAnswer(text: string, file: string): InitAnswer {
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, { hint: 'restore it from your backup of the init answer' });
-  }
-  const keys = data['keys'];
-  const threshold = data['threshold'];
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => typeof key === 'string' && /^[0-9a-f]+$/i.test(key))) {
-    throw new UserError(`${file} has no list of hex unseal keys ("keys")`, { hint: 'restore it from your backup of the init answer' });
-  }
-  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 1 || threshold > keys.length) {
-    throw new UserError(`${file} has no valid "threshold" (1..${keys.length})`, { hint: 'restore it from your backup of the init answer' });
-  }
-  const base64 = Array.isArray(data['keys_base64']) ? data['keys_base64'].filter((key): key is string => typeof key === 'string') : [];
-  return { keys: keys as string[], keysBase64: base64, threshold, rootToken: typeof data['root_token'] === 'string' ? data['root_token'] : undefined };
-}
-
-/** The init answer from custody, every secret in it registered with the redactor before use. */
-async function readInitAnswer(ctx: StepContext): Promise<InitAnswer> {
-  const file = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
-  if (!(await custodyExists(ctx.profileName, INIT_CUSTODY_NAME))) {
-    throw new UserError(`there is no init answer in custody (${file}): the host keys file is written from it`, {
+/** The keys the host file should hold, from the init answer in custody (asking for its passphrase if needed). */
+async function wantedKeys(ctx: StepContext, session: VaultSession): Promise<HostKeys> {
+  const record = await readInitRecord(ctx, session);
+  if (!record) {
+    throw new UserError(`there is no init answer in custody (${custodyPath(ctx.profileName, INIT_CUSTODY_NAME)}): the host keys file is written from it`, {
       hint: 'run the vault.init step first; if Vault was initialized elsewhere, set vault.autoUnseal=false and unseal with `unseal`',
     });
   }
-  const passphrase = (await custodyIsEncrypted(ctx.profileName, INIT_CUSTODY_NAME)) ? await ctx.prompt.secret(`Custody passphrase for ${file}:`) : undefined;
-  const answer = parseInitAnswer((await readCustody(ctx.profileName, INIT_CUSTODY_NAME, passphrase === undefined ? {} : { passphrase })).toString('utf8'), file);
-  for (const secret of [...answer.keys, ...answer.keysBase64, ...(answer.rootToken ? [answer.rootToken] : [])]) ctx.registerSecret(secret);
-  return answer;
+  return { keys: record.keys, threshold: record.threshold };
 }
 
 /**
  * The keys the host file should hold, when they can be known without asking anything (check is
- * read-only and never prompts): undefined when custody has no init answer or it is passphrase-protected.
+ * read-only and never prompts): undefined when custody has no init answer, or it is
+ * passphrase-protected and the passphrase was not typed earlier in this run.
  */
-async function wantedKeysWithoutPrompt(ctx: StepContext): Promise<HostKeys | undefined> {
+async function wantedKeysWithoutPrompt(ctx: StepContext, session: VaultSession): Promise<HostKeys | undefined> {
   if (!(await custodyExists(ctx.profileName, INIT_CUSTODY_NAME))) return undefined;
-  if (await custodyIsEncrypted(ctx.profileName, INIT_CUSTODY_NAME)) return undefined;
-  const answer = await readInitAnswer(ctx);
-  return { keys: answer.keys, threshold: answer.threshold };
+  if (session.passphrase === undefined && (await custodyIsEncrypted(ctx.profileName, INIT_CUSTODY_NAME))) return undefined;
+  return wantedKeys(ctx, session);
 }
 
 // --- the host's state ---------------------------------------------------------------------------
@@ -367,82 +336,90 @@ async function removeEverything(ctx: StepContext, state: HostState): Promise<voi
   }
 }
 
-export const autoUnsealStep: Step = {
-  id: 'vault.autounseal',
-  phase: 'vault',
-  title: 'Auto-unseal after every start of Vault',
-  describe(ctx): Planned[] {
-    const keysFile = unsealKeysFile(ctx.profile);
-    if (!ctx.profile.vault.autoUnseal) {
-      return [
-        {
-          kind: 'command',
-          summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of Vault then needs \`unseal\``,
-        },
-      ];
-    }
-    return [
-      { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${TRADE_OFF}` },
-      { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/vault-unseal.sh` },
-      { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/vault-unseal.service; systemctl daemon-reload when it changed` },
-      { kind: 'command', summary: `systemctl enable ${UNSEAL_UNIT} (wanted by ${VAULT_UNIT}); systemctl start ${UNSEAL_UNIT} to prove it reaches the API` },
-    ];
-  },
-  async check(ctx) {
-    const state = await readState(ctx);
-    if (!ctx.profile.vault.autoUnseal) {
-      const found = leftovers(state);
-      return found.length === 0
-        ? { state: 'done', detail: 'auto-unseal is off and nothing of it is on the host' }
-        : { state: 'drift', detail: `auto-unseal is off but the host still has: ${found.join(', ')}` };
-    }
-    return judge(ctx.profile, state, await wantedKeysWithoutPrompt(ctx)).check;
-  },
-  async apply(ctx) {
-    const state = await readState(ctx);
-    if (!ctx.profile.vault.autoUnseal) {
-      await removeEverything(ctx, state);
-      return;
-    }
-    const transport = await ctx.services.host();
-    ctx.log.warn(TRADE_OFF);
-    // Ask for a passphrase only when the keys file must be (re)written; otherwise compare what can be.
-    let wanted = await wantedKeysWithoutPrompt(ctx);
-    const judged = judge(ctx.profile, state, wanted);
-    if (judged.writeKeys && !wanted) {
-      const answer = await readInitAnswer(ctx);
-      wanted = { keys: answer.keys, threshold: answer.threshold };
-    }
-
-    if (judged.writeKeys && wanted) {
-      const file = unsealKeysFile(ctx.profile);
-      // The keys travel on the remote command's stdin (writeFile), written atomically, 0600 from the start.
-      await transport.writeFile(file, hostKeysFileContent(wanted), { mode: KEYS_FILE_MODE, owner: 'root', group: 'root', sudo: true });
-      ctx.log.info(`wrote ${file} (0600 root:root): ${wanted.keys.length} keys, threshold ${wanted.threshold}`);
-    }
-    if (judged.writeScript) {
-      await transport.writeFile(UNSEAL_SCRIPT_FILE, renderUnsealScript(unsealScriptSettings(ctx.profile)), { mode: SCRIPT_MODE, owner: 'root', group: 'root', sudo: true });
-      ctx.log.info(`wrote ${UNSEAL_SCRIPT_FILE} (0750 root:root)`);
-    }
-    if (judged.writeUnit) {
-      await transport.writeFile(UNSEAL_UNIT_FILE, renderUnsealUnit(ctx.profile), { mode: UNIT_FILE_MODE, owner: 'root', group: 'root', sudo: true });
-      ctx.log.info(`wrote ${UNSEAL_UNIT_FILE}`);
-    }
-    if (judged.reload) await systemctl(ctx, 'daemon-reload');
-    if (judged.enable) await systemctl(ctx, 'enable');
-
-    if (judged.writeKeys || judged.writeScript || judged.writeUnit || judged.reload || judged.enable) {
-      // A run now proves the sandboxed unit can read the CA and reach the API (Vault is normally
-      // unsealed already, so the script says so and exits 0; a sealed Vault gets unsealed).
-      ctx.log.info(`systemctl start ${UNSEAL_UNIT}`);
-      const started = await hostExec(ctx, sh`systemctl start ${UNSEAL_UNIT}`, { sudo: true, echo: 'info', timeoutMs: 330_000 });
-      const journal = await lastRunJournal(ctx).catch(() => [] as string[]);
-      if (started.code !== 0) {
-        throw new UserError([`${UNSEAL_UNIT} failed when started (exit ${started.code}); what it said:`, ...journal.map((line) => `  ${line}`)].join('\n'), {
-          hint: `read sudo journalctl -u ${UNSEAL_UNIT}; the script names what it could not do`,
-        });
+/**
+ * The step, sharing the plan's VaultSession (a custody passphrase typed by an earlier step is not
+ * asked again). Without one, each check/apply has a session of its own: nothing outlives a call.
+ */
+export function autoUnsealStepFor(shared?: VaultSession): Step {
+  const sessionOf = (): VaultSession => shared ?? new VaultSession();
+  return {
+    id: 'vault.autounseal',
+    phase: 'vault',
+    title: 'Auto-unseal after every start of Vault',
+    describe(ctx): Planned[] {
+      const keysFile = unsealKeysFile(ctx.profile);
+      if (!ctx.profile.vault.autoUnseal) {
+        return [
+          {
+            kind: 'command',
+            summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of Vault then needs \`unseal\``,
+          },
+        ];
       }
-      for (const line of journal) ctx.log.info(line, 'vault-unseal');
-    }
-  },
-};
+      return [
+        { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${TRADE_OFF}` },
+        { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/vault-unseal.sh` },
+        { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/vault-unseal.service; systemctl daemon-reload when it changed` },
+        { kind: 'command', summary: `systemctl enable ${UNSEAL_UNIT} (wanted by ${VAULT_UNIT}); systemctl start ${UNSEAL_UNIT} to prove it reaches the API` },
+      ];
+    },
+    async check(ctx) {
+      const state = await readState(ctx);
+      if (!ctx.profile.vault.autoUnseal) {
+        const found = leftovers(state);
+        return found.length === 0
+          ? { state: 'done', detail: 'auto-unseal is off and nothing of it is on the host' }
+          : { state: 'drift', detail: `auto-unseal is off but the host still has: ${found.join(', ')}` };
+      }
+      return judge(ctx.profile, state, await wantedKeysWithoutPrompt(ctx, sessionOf())).check;
+    },
+    async apply(ctx) {
+      const state = await readState(ctx);
+      if (!ctx.profile.vault.autoUnseal) {
+        await removeEverything(ctx, state);
+        return;
+      }
+      const transport = await ctx.services.host();
+      ctx.log.warn(TRADE_OFF);
+      // Ask for a passphrase only when the keys file must be (re)written; otherwise compare what can be.
+      const session = sessionOf();
+      let wanted = await wantedKeysWithoutPrompt(ctx, session);
+      const judged = judge(ctx.profile, state, wanted);
+      if (judged.writeKeys && !wanted) wanted = await wantedKeys(ctx, session);
+
+      if (judged.writeKeys && wanted) {
+        const file = unsealKeysFile(ctx.profile);
+        // The keys travel on the remote command's stdin (writeFile), written atomically, 0600 from the start.
+        await transport.writeFile(file, hostKeysFileContent(wanted), { mode: KEYS_FILE_MODE, owner: 'root', group: 'root', sudo: true });
+        ctx.log.info(`wrote ${file} (0600 root:root): ${wanted.keys.length} keys, threshold ${wanted.threshold}`);
+      }
+      if (judged.writeScript) {
+        await transport.writeFile(UNSEAL_SCRIPT_FILE, renderUnsealScript(unsealScriptSettings(ctx.profile)), { mode: SCRIPT_MODE, owner: 'root', group: 'root', sudo: true });
+        ctx.log.info(`wrote ${UNSEAL_SCRIPT_FILE} (0750 root:root)`);
+      }
+      if (judged.writeUnit) {
+        await transport.writeFile(UNSEAL_UNIT_FILE, renderUnsealUnit(ctx.profile), { mode: UNIT_FILE_MODE, owner: 'root', group: 'root', sudo: true });
+        ctx.log.info(`wrote ${UNSEAL_UNIT_FILE}`);
+      }
+      if (judged.reload) await systemctl(ctx, 'daemon-reload');
+      if (judged.enable) await systemctl(ctx, 'enable');
+
+      if (judged.writeKeys || judged.writeScript || judged.writeUnit || judged.reload || judged.enable) {
+        // A run now proves the sandboxed unit can read the CA and reach the API (Vault is normally
+        // unsealed already, so the script says so and exits 0; a sealed Vault gets unsealed).
+        ctx.log.info(`systemctl start ${UNSEAL_UNIT}`);
+        const started = await hostExec(ctx, sh`systemctl start ${UNSEAL_UNIT}`, { sudo: true, echo: 'info', timeoutMs: 330_000 });
+        const journal = await lastRunJournal(ctx).catch(() => [] as string[]);
+        if (started.code !== 0) {
+          throw new UserError([`${UNSEAL_UNIT} failed when started (exit ${started.code}); what it said:`, ...journal.map((line) => `  ${line}`)].join('\n'), {
+            hint: `read sudo journalctl -u ${UNSEAL_UNIT}; the script names what it could not do`,
+          });
+        }
+        for (const line of journal) ctx.log.info(line, 'vault-unseal');
+      }
+    },
+  };
+}
+
+/** vault.autounseal (id 'vault.autounseal', phase 'vault'), registered after vault.unseal. */
+export const autoUnsealStep: Step = autoUnsealStepFor();
