@@ -8,15 +8,18 @@
  * tmux formats used: pane_pid, alternate_on, cursor_flag (https://man7.org/linux/man-pages/man1/tmux.1.html, FORMATS).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FreshLabs } from './support/labs.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = path.join(root, 'bin', 'picluster-vault-tui.js');
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+/** Lab instances of our own (each in its own LAB_DIR), for the run against a fresh host. */
+const labs = new FreshLabs();
 
 let home: string;
 let socket: string;
@@ -32,6 +35,18 @@ function capture(): string {
 
 function paneInfo(format: string): string {
   return tmux('display-message', '-p', '-t', 'tui', format).trim();
+}
+
+/** Text typed as it is (`send-keys -l`: no key names are looked up). */
+function typeText(text: string): void {
+  tmux('send-keys', '-t', 'tui', '-l', text);
+}
+
+/** The custody file `name` in the test's XDG data dir (wherever the profile's custody dir is). */
+function findCustodyFile(name: string): string {
+  const found = readdirSync(path.join(home, 'data'), { recursive: true, encoding: 'utf8' }).find((entry) => path.basename(entry) === name);
+  if (!found) throw new Error(`no ${name} under ${path.join(home, 'data')}`);
+  return path.join(home, 'data', found);
 }
 
 async function waitForScreen(predicate: (screen: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
@@ -95,6 +110,10 @@ afterEach(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
+afterAll(async () => {
+  await labs.downAll();
+}, 120_000);
+
 describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
   it('shows the setup screen, help, the profile form, quits with q and restores the terminal', async () => {
     const started = startApp();
@@ -146,4 +165,56 @@ describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
     expect(await waitForExit()).toBe(status);
     expect(paneInfo('#{alternate_on} #{cursor_flag}')).toBe('0 1');
   });
+
+  it(
+    'against a fresh lab host: phase 1 with enter, init keys on the Reveal screen, self-test table, typed unseal after u, quits cleanly',
+    { timeout: 300_000 },
+    async () => {
+      const lab = await labs.get('tmux');
+      execFileSync(process.execPath, [bin, 'profile', 'import', lab.state.profileFile], { env, encoding: 'utf8' });
+      // Two of three keys unseal it; no auto-unseal, so a restarted Vault stays sealed until keys are typed.
+      execFileSync(process.execPath, [bin, 'profile', 'set', 'vault.keyShares=3', 'vault.keyThreshold=2', 'vault.autoUnseal=false'], { env, encoding: 'utf8' });
+      const started = startApp();
+      await waitForScreen((screen) => screen.includes('[Setup]') && screen.includes('no CA certificate yet'), 'the setup screen before phase 1');
+
+      tmux('send-keys', '-t', 'tui', 'Enter');
+      // Phase 1 runs, then the vault phase initializes Vault and shows the keys once.
+      const reveal = await waitForScreen((screen) => screen.includes('Shown once') && screen.includes('Initial Root Token:'), 'the Reveal screen', 180_000);
+      const runToRevealMs = Date.now() - started;
+      const record = JSON.parse(readFileSync(findCustodyFile('init.json'), 'utf8')) as { keys: string[]; keys_base64: string[]; root_token: string };
+      expect(reveal).toContain(`Unseal Key 1: ${record.keys_base64[0]}`);
+      expect(reveal).toContain(`Initial Root Token: ${record.root_token}`);
+      tmux('send-keys', '-t', 'tui', 'Escape');
+      await waitForScreen((screen) => screen.includes('closes only with y'), 'esc refused');
+      tmux('send-keys', '-t', 'tui', 'y');
+      await waitForScreen((screen) => screen.includes('Vault tokens issued'), 'the tokens Reveal screen', 60_000);
+      tmux('send-keys', '-t', 'tui', 'y');
+
+      const table = await waitForScreen((screen) => screen.includes('Policy self-test') && /^readwrite .*pass\s*$/m.test(screen), 'the self-test table', 60_000);
+      expect(table).not.toMatch(/FAIL/);
+      const unsealed = await waitForScreen((screen) => screen.includes('unsealed, initialized'), 'the status pane: unsealed', 15_000);
+      for (const secret of [...record.keys, ...record.keys_base64, record.root_token]) expect(unsealed).not.toContain(secret);
+      console.info(`tmux: Reveal screen ${(runToRevealMs / 1000).toFixed(1)} s after start; after the vault phase:\n${unsealed}`);
+
+      // Custody without the keys (as if they were kept elsewhere), Vault restarted: sealed, keys are typed.
+      renameSync(findCustodyFile('init.json'), path.join(home, 'init.json.kept-elsewhere'));
+      await lab.host.sudo('systemctl restart vault.service');
+      await waitForScreen((screen) => screen.includes('sealed, unseal progress 0/2'), 'the status pane: sealed again', 20_000);
+      tmux('send-keys', '-t', 'tui', 'u');
+      await waitForScreen((screen) => screen.includes('Keys accepted [--] 0/2'), 'the unseal dialog');
+      typeText(record.keys[1]!);
+      const typed = await waitForScreen((screen) => screen.includes('*'.repeat(20)), 'the masked key');
+      expect(typed).not.toContain(record.keys[1]!);
+      tmux('send-keys', '-t', 'tui', 'Enter');
+      await waitForScreen((screen) => screen.includes('Keys accepted [#-] 1/2'), 'progress 1/2');
+      typeText(record.keys[2]!);
+      tmux('send-keys', '-t', 'tui', 'Enter');
+      const after = await waitForScreen((screen) => screen.includes('unsealed, initialized') && !screen.includes('Keys accepted'), 'unsealed by typed keys', 20_000);
+      for (const key of record.keys) expect(after).not.toContain(key);
+
+      tmux('send-keys', '-t', 'tui', 'q');
+      expect(await waitForExit()).toBe(0);
+      expect(paneInfo('#{alternate_on} #{cursor_flag}')).toBe('0 1');
+    },
+  );
 });
