@@ -123,6 +123,9 @@ interface Waiter {
 
 /** One user of the product: its own config, data (custody) and state (logs) directories. */
 export class CliSession {
+  /** Every run of this user's CLI that ended (killed ones too), with all it printed: for secret-hygiene checks. */
+  readonly transcript: { args: readonly string[]; result: CliResult }[] = [];
+
   private constructor(
     readonly home: string,
     readonly env: NodeJS.ProcessEnv,
@@ -145,16 +148,21 @@ export class CliSession {
     return new CliSession(home, env);
   }
 
-  /** Starts the CLI without waiting for it. */
-  start(args: readonly string[]): RunningCli {
+  /** Starts the CLI without waiting for it; `extraEnv` is added to this user's environment for this run only. */
+  start(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): RunningCli {
     const startedAt = Date.now();
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: this.home, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new RunningCli(child, startedAt);
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: this.home, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const running = new RunningCli(child, startedAt);
+    running.exited.then(
+      (result) => this.transcript.push({ args, result }),
+      () => undefined,
+    );
+    return running;
   }
 
   /** Runs the CLI to the end; SIGKILLs it after `timeoutMs` (a hang is a failure the result shows). */
-  async run(args: readonly string[], timeoutMs = 120_000): Promise<CliResult> {
-    const running = this.start(args);
+  async run(args: readonly string[], timeoutMs = 120_000, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    const running = this.start(args, extraEnv);
     const timer = setTimeout(() => {
       running.stderr += `\n[test] killed after ${timeoutMs} ms without exiting\n`;
       process.kill(running.pid, 'SIGKILL');

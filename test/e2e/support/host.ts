@@ -3,7 +3,8 @@
  * checking against the lab's known_hosts, and `sudo -n` for what only root may read. Every value in a
  * remote command line is quoted by the product's one quoting helper (`sh`).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { sh } from '../../../source/services/host/shell-quote.js';
 import { sshArgs, type SshTarget } from '../../lab/host/ssh.js';
 import { sshTargetOf, type LabState } from '../../lab/lab.js';
@@ -114,5 +115,37 @@ export class LabHostShell {
     const active = (await this.exec(sh`systemctl is-active ${unit}`)).stdout.trim();
     const enabled = (await this.exec(sh`systemctl is-enabled ${unit}`)).stdout.trim();
     return { active, enabled };
+  }
+
+  /**
+   * `ps -eo args` on the host every `intervalSeconds` until `stop()`, over an SSH session of its own as
+   * `pi` (who sees every process's arguments, as any user on the Pi would). `ready` resolves once the
+   * first sample is under way; `stop()` resolves with every complete sample.
+   */
+  sampleProcessArgs(intervalSeconds = 0.05): { ready: Promise<void>; stop: () => Promise<string[]> } {
+    const stopFile = `/tmp/pvt-stop-sampler-${randomBytes(6).toString('hex')}`;
+    const loop = sh`echo started; while [ ! -e ${stopFile} ]; do ps -eo args; echo '--- sample'; sleep ${String(intervalSeconds)}; done; rm -f ${stopFile}`;
+    const child = spawn('ssh', [...sshArgs(this.target), '--', loop], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let markReady!: () => void;
+    let markFailed!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (out.startsWith('started\n')) markReady();
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    void closed.then((code) => markFailed(new Error(`the ps sampler ended before it started (ssh exit ${code})`)));
+    return {
+      ready,
+      stop: async () => {
+        await this.run(sh`touch ${stopFile}`);
+        await closed;
+        return out.split('--- sample\n').slice(0, -1);
+      },
+    };
   }
 }
