@@ -5,7 +5,7 @@
  */
 import type { Step } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
-import { autoUnsealStep } from './autounseal.js';
+import { autoUnsealStepFor } from './autounseal.js';
 import { initStep } from './init.js';
 import { kvStep } from './kv.js';
 import { policiesStep } from './policies.js';
@@ -23,7 +23,7 @@ export function vaultSteps(profile: Profile, options: VaultStepOptions = {}): St
     initStep(),
     unsealStep(session),
     // Installed, or removed when vault.autoUnseal is off: the step itself decides.
-    autoUnsealStep,
+    autoUnsealStepFor(session),
     kvStep(session),
     policiesStep(session),
     ...(profile.vault.issueAccess ? [tokensStep(session)] : []),
