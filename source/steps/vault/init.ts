@@ -62,7 +62,7 @@ async function custodyState(ctx: StepContext, status: SealStatus): Promise<{ kin
 
 function initializedElsewhere(address: string, file: string, detail: string): UserError {
   return new UserError(`Vault at ${address} was initialized elsewhere; this profile has no keys for it (${detail})`, {
-    hint: `it is never initialized again. Unseal it by typing its keys: run the unseal step (it asks one key at a time), or the \`unseal\` command later. Keys of another Vault in ${file} were left untouched.`,
+    hint: `it is never initialized again. If you hold its unseal keys, type them: press u on the Setup screen (one key at a time, progress shown). Keys of another Vault in ${file} were left untouched.`,
   });
 }
 
