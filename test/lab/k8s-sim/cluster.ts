@@ -223,6 +223,12 @@ export class Cluster extends EventEmitter {
       void key;
     }
 
+    // Empty maps are omitted (omitempty), as a merge patch that removes the last label shows.
+    for (const field of ['labels', 'annotations']) {
+      const map = object['metadata'][field];
+      if (map && typeof map === 'object' && Object.keys(map).length === 0) delete object['metadata'][field];
+    }
+
     switch (`${type.group}/${type.kind}`) {
       case '/Secret': {
         object['type'] ??= 'Opaque';
