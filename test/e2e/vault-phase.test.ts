@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../source/services/host/shell-quote.js';
 import { CliSession, describeResult, type CliInfo, type CliResult, type PlanSummary, type SetupSummary, type StepSummary } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
+import { hasTmux, TuiTerminal } from './support/terminal.js';
 import { policyRules, VaultHttp, type InitAnswer } from './support/vault-api.js';
 
 const VAULT_SETUP = ['setup', '--phase', 'vault', '--yes'];
@@ -76,6 +77,8 @@ const setups = new Map<string, Promise<Setup>>();
 const knownSecrets = new Set<string>();
 /** Screens of the TUI captured while keys were typed. */
 const capturedScreens: string[] = [];
+/** The init answer of the 'elsewhere' Vault, which only the test has. */
+let elsewhereInit: InitAnswer | undefined;
 /** Runs whose output may show the keys (--show-keys): excluded from the stdout/stderr hygiene check. */
 const showKeysRuns = new Set<CliResult>();
 
@@ -431,6 +434,7 @@ describe('a Vault initialized elsewhere, no keys in custody (elsewhere)', () => 
     const setup = await setupFor('elsewhere');
     const { session, info, vault } = setup;
     const answer = await vault.init(3, 2);
+    elsewhereInit = answer;
     for (const secret of [...answer.keys, ...answer.keys_base64, answer.root_token]) knownSecrets.add(secret);
     const custodyBefore = await custodySnapshot(info.custodyDir);
     expect(Object.keys(custodyBefore)).not.toContain('init.json');
@@ -448,6 +452,53 @@ describe('a Vault initialized elsewhere, no keys in custody (elsewhere)', () => 
     expect(step(plan.steps, 'vault.init')).toMatchObject({ state: 'drift' });
     expect(step(plan.steps, 'vault.init').detail).toMatch(/initialized but this profile has no keys for it/);
     expect(await custodySnapshot(info.custodyDir)).toEqual(custodyBefore);
+  });
+});
+
+describe.skipIf(!hasTmux)('typed unseal keys in the TUI, no keys in custody or on the host (elsewhere)', () => {
+  it('u runs the unseal step alone: a wrong key is refused with a clear message and progress back to 0/t; the right keys (hex or base64) unseal; nothing is saved', { timeout: 120_000 }, async () => {
+    const setup = await setupFor('elsewhere');
+    const { session, info, vault } = setup;
+    const answer = elsewhereInit;
+    if (!answer) throw new Error('the Vault of the previous test was not initialized');
+    const custodyBefore = await custodySnapshot(info.custodyDir);
+    // keys[1] with its last byte changed: a well-formed share that does not combine with keys[0].
+    const good = answer.keys[1]!;
+    const wrong = `${good.slice(0, -2)}${good.endsWith('00') ? '01' : '00'}`;
+
+    const terminal = TuiTerminal.start(session);
+    try {
+      await terminal.waitForScreen((screen) => screen.includes('[Setup]') && /State +sealed, unseal progress 0\/2/.test(screen), 'the setup screen with Vault sealed');
+      terminal.keys('u');
+      await terminal.waitForScreen((screen) => screen.includes('Unseal key 1 of 2') && screen.includes('0/2'), 'the unseal dialog asking for key 1 of 2');
+      terminal.type(answer.keys[0]!);
+      terminal.keys('Enter');
+      await terminal.waitForScreen((screen) => screen.includes('Unseal key 2 of 2') && screen.includes('1/2'), 'key 1 accepted, progress 1/2');
+      terminal.type(wrong);
+      terminal.keys('Enter');
+      const refused = await terminal.waitForScreen((screen) => screen.includes('Unseal key 1 of 2') && screen.includes('0/2'), 'the dialog asking again from key 1 after the refusal');
+      expect(await vault.sealStatus()).toMatchObject({ sealed: true, progress: 0 });
+      // The user must see why they are asked again, on the screen they are typing in.
+      expect.soft(refused, 'the refusal is explained on screen while the dialog asks again').toMatch(/refused/);
+
+      terminal.type(answer.keys[0]!);
+      terminal.keys('Enter');
+      await terminal.waitForScreen((screen) => screen.includes('Unseal key 2 of 2'), 'key 1 accepted again');
+      terminal.type(answer.keys_base64[1]!);
+      terminal.keys('Enter');
+      await terminal.waitForScreen((screen) => /State +unsealed/.test(screen) && !screen.includes('Unseal key'), 'Vault unsealed and the dialog closed');
+      expect(await vault.sealStatus()).toMatchObject({ initialized: true, sealed: false, n: 3, t: 2 });
+      terminal.keys('q');
+      await terminal.waitForScreen((screen) => /exited with status 0/.test(screen), 'the TUI to quit');
+    } finally {
+      capturedScreens.push(...terminal.screens);
+      terminal.dispose();
+    }
+    const log = await readFile(info.logFile, 'utf8');
+    expect(log).toMatch(/Vault refused the keys \(Unseal failed, invalid key\): one of the 2 keys typed is wrong or belongs to another Vault\. Progress is back to 0\/2/);
+    expect(log).toContain('Vault unsealed (2 keys)');
+    expect(await custodySnapshot(info.custodyDir), 'typed keys are never saved').toEqual(custodyBefore);
+    knownSecrets.add(wrong);
   });
 });
 

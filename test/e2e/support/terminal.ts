@@ -1,0 +1,72 @@
+/**
+ * The built CLI's interactive interface in a real terminal: a detached tmux session (a real pty, as
+ * `script` gives, plus a rendered screen to read) on a tmux server of its own (`-L` socket), with a
+ * CLI user's environment (temp HOME and XDG dirs). Keys go in with `send-keys`, the screen comes back
+ * with `capture-pane`. `dispose()` kills only this server, through its own socket.
+ * https://man7.org/linux/man-pages/man1/tmux.1.html
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CLI_BIN, type CliSession } from './cli.js';
+
+export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+export class TuiTerminal {
+  /** Every distinct screen read, in order: for checks that something never appeared on screen. */
+  readonly screens: string[] = [];
+
+  private constructor(private readonly socket: string) {}
+
+  /** Starts the CLI with `args` (none: the TUI) in a `columns`×`rows` terminal with the session's environment. */
+  static start(session: CliSession, args: readonly string[] = [], size = { columns: 100, rows: 30 }): TuiTerminal {
+    const socket = `pvt-e2e-${process.pid}-${path.basename(session.home)}`;
+    const conf = path.join(session.home, 'tmux.conf');
+    // Nothing from the user's tmux config is read.
+    writeFileSync(conf, 'set -g default-terminal "tmux-256color"\n');
+    const env = Object.entries({ ...session.env, NO_COLOR: undefined }).flatMap(([name, value]) => (value === undefined ? [] : ['-e', `${name}=${value}`]));
+    // The app runs under sh, which prints its exit status and stays, so the end can be read off the screen.
+    const wrapper = '"$0" "$@"; echo "exited with status $?"; exec sleep 600';
+    execFileSync(
+      'tmux',
+      ['-L', socket, '-f', conf, 'new-session', '-d', '-s', 'tui', '-x', String(size.columns), '-y', String(size.rows), ...env, 'sh', '-c', wrapper, process.execPath, CLI_BIN, ...args],
+      { encoding: 'utf8', timeout: 10_000, cwd: session.home },
+    );
+    return new TuiTerminal(socket);
+  }
+
+  private tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', timeout: 10_000 });
+  }
+
+  capture(): string {
+    const screen = this.tmux('capture-pane', '-p', '-t', 'tui');
+    if (this.screens.at(-1) !== screen) this.screens.push(screen);
+    return screen;
+  }
+
+  /** Named keys (`Enter`, `Escape`, `C-c`, `u`). */
+  keys(...keys: string[]): void {
+    this.tmux('send-keys', '-t', 'tui', ...keys);
+  }
+
+  /** Literal text, as typed (no key names). */
+  type(text: string): void {
+    this.tmux('send-keys', '-t', 'tui', '-l', text);
+  }
+
+  async waitForScreen(predicate: (screen: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = this.capture();
+      if (predicate(screen)) return screen;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${screen}`);
+  }
+
+  dispose(): void {
+    spawnSync('tmux', ['-L', this.socket, 'kill-server']);
+  }
+}
