@@ -143,7 +143,18 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--show-keys', 'also print the unseal keys and root token after init (on stderr); they are always kept in custody')
     .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean; showKeys?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
 
-  // status and unseal join here as headless commands over the same core.
+  program
+    .command('status')
+    .description('Vault at a glance: sealed or not, unseal progress, version, HA, certificate expiry, host services. Exit 0 unsealed, 2 sealed, 3 not initialized, 1 unreachable or error')
+    .option('--json', 'print JSON (the shape is in the README and source/cli/status.schema.json)')
+    .option('--no-host', 'ask the Vault API only: no SSH to the host (fastest)')
+    .action(run(async (options: { json?: boolean; host?: boolean }) => (await import('./cli/status.js')).status(globals(), options, output)));
+
+  program
+    .command('unseal')
+    .description('unseal Vault with the keys from custody, else the host keys file, else typed (masked in a terminal, or one per line on stdin). Exit 0 unsealed, 1 keys refused or not enough, 2 bad input')
+    .option('--from <source>', 'only this key source: custody, host or typed (default: auto, in that order)')
+    .action(run(async (options: { from?: string }) => (await import('./cli/unseal.js')).unseal(globals(), options, output)));
 
   program.argument('[command]').action(
     run(async (typed: string | undefined) => {

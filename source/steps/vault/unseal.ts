@@ -37,7 +37,7 @@ function sealedDetail(status: SealStatus): string {
 }
 
 /** Submits `keys` (at most the threshold) and says which source failed when they do not unseal Vault. */
-async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: SealStatus, keys: string[], source: string): Promise<void> {
+export async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: SealStatus, keys: string[], source: string): Promise<void> {
   if (status.progress > 0) {
     // Shares typed earlier (maybe wrong ones) would be combined with ours: start from zero.
     ctx.log.info(`discarding ${status.progress} key share(s) submitted earlier`);
@@ -70,7 +70,7 @@ async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: SealSta
 }
 
 /** Asks for one key at a time, showing k/t; a refused key is explained and a reset offered. */
-async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> {
+export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> {
   for (;;) {
     ctx.signal.throwIfAborted();
     const status = await vault.sealStatus();
@@ -112,7 +112,7 @@ async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> 
   }
 }
 
-async function hostKeys(ctx: StepContext): Promise<{ keys: string[]; file: string } | undefined> {
+export async function hostKeys(ctx: StepContext): Promise<{ keys: string[]; file: string } | undefined> {
   const file = hostKeysFile(ctx);
   const transport = await ctx.services.host();
   const stat = await transport.stat(file, { sudo: true, signal: ctx.signal });
