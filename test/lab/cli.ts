@@ -1,9 +1,11 @@
 /**
  * The lab commands:
- *   up       start the lab host and the release mirror (does nothing if a healthy lab is up)
+ *   up       start the lab host, the release mirror and the Kubernetes API server with its helm
+ *            (does nothing if a healthy lab is up; replaces only the cluster part if that alone is unhealthy)
  *   down     stop everything the lab started and remove its instance
- *   status   print what is up; exit 0 up, 1 unhealthy or starting, 3 down
+ *   status   print what is up; exit 0 up, 1 unhealthy (any part) or starting, 3 down
  *   serve-mirror --root DIR --port N   (used by `up`) run the release mirror in the foreground
+ * (`up` runs the API server as test/lab/k8s-sim/serve.ts, detached, like the mirror.)
  * LAB_DIR (default /tmp/picluster-vault-tui-lab) says where the instance lives; see test/lab/README.md.
  */
 import { parseArgs } from 'node:util';

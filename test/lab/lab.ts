@@ -1,7 +1,8 @@
 /**
- * The test lab: a Raspberry-Pi-like Debian host booted with systemd-nspawn, and a loopback release
- * mirror serving the lab's Vault builds. `labUp` / `labDown` / `labStatus` are what the lab commands
- * (test/lab/cli.ts) and the test suite's global setup call.
+ * The test lab: a Raspberry-Pi-like Debian host booted with systemd-nspawn, a loopback release
+ * mirror serving the lab's Vault builds, and a Kubernetes API server (k8s-sim) with a `helm` for it.
+ * `labUp` / `labDown` / `labStatus` are what the lab commands (test/lab/cli.ts) and the test suite's
+ * global setup call.
  *
  * Everything lives in LAB_DIR (default /tmp/picluster-vault-tui-lab):
  *   lab.json        what is running and how to reach it (LabState)
@@ -10,9 +11,13 @@
  *   ssh/            the key the lab logs in with (user pi)
  *   host/root       the host's root filesystem; host/console.log its boot console
  *   mirror/tree     the release mirror's files; mirror/server.log its output
+ *   cluster/        the API server's state: kubeconfig.yaml, pki/, k8s-sim.json; server.log its output
+ *   bin/helm        the lab's helm, which installs charts into the lab cluster
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { arch } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,13 +27,23 @@ import { acquireLock } from './host/lock.js';
 import { createLabLog, seconds, type LabLog } from './host/log.js';
 import { bootMachine, findLeader, nodeBinary, shutdownMachine, waitUntilReady } from './host/machine.js';
 import { LAB_HOSTNAME, LAB_USER, prepareHostRoot } from './host/prepare.js';
-import { pickFreePorts } from './host/ports.js';
+import { isPortFree, pickFreePorts } from './host/ports.js';
 import { CommandError, containerAlive, isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
 
 export const DEFAULT_LAB_DIR = '/tmp/picluster-vault-tui-lab';
 export const LAB_ADDRESS = '127.0.0.1';
+/**
+ * The address the lab's Vault host uses for the Kubernetes API (Vault's kubernetes_host). The
+ * kubeconfig says 127.0.0.1, as a K3s kubeconfig does; a Vault host reaches the API on another
+ * address (a node IP or a VIP). The host shares this machine's network, so a second loopback address
+ * plays that part and keeps "the kubeconfig's address" and "the address for Vault" distinct.
+ */
+export const LAB_CLUSTER_VAULT_ADDRESS = '127.0.0.2';
+/** Kubeconfig contexts k8s-sim writes (test/lab/k8s-sim/index.ts): admin by client certificate, and a bearer token bound to ClusterRole view. */
+export const LAB_CLUSTER_CONTEXT = 'default';
+export const LAB_CLUSTER_VIEWER_CONTEXT = 'lab-viewer';
 
 /** Vault versions the mirror serves. `corrupt` ones have a SHA256SUMS that does not match their zip. */
 export const LAB_VAULT = {
@@ -40,6 +55,9 @@ export const LAB_VAULT = {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI_PATH = join(REPO_ROOT, 'test', 'lab', 'cli.ts');
+const K8S_SIM_SERVE_PATH = join(REPO_ROOT, 'test', 'lab', 'k8s-sim', 'serve.ts');
+/** How long `up` waits for the API server to write k8s-sim.json (it makes its PKI with openssl first). */
+const CLUSTER_START_TIMEOUT_MS = 60_000;
 
 export function labDir(): string {
   const fromEnv = process.env['LAB_DIR'];
@@ -76,6 +94,26 @@ export interface LabMirror {
   log: string;
 }
 
+export interface LabCluster {
+  /** https://127.0.0.1:<port>: the server the kubeconfig names. */
+  url: string;
+  port: number;
+  /** Addresses the API server listens on (its certificate names them all). */
+  addresses: string[];
+  /** https://127.0.0.2:<port>: the API address for Vault's kubernetes_host (see LAB_CLUSTER_VAULT_ADDRESS). */
+  vaultApiAddress: string;
+  kubeconfig: string;
+  /** Admin context (client certificate, system:masters), the kubeconfig's current context. */
+  context: string;
+  /** Context whose bearer token has only ClusterRole view. */
+  viewerContext: string;
+  /** The cluster CA (PEM), as Vault's kubernetes_ca_cert and a ClusterSecretStore's caBundle need it. */
+  caFile: string;
+  pid: number;
+  log: string;
+  dir: string;
+}
+
 export interface LabState {
   format: 1;
   state: 'up';
@@ -88,8 +126,13 @@ export interface LabState {
   vaultApiPort: number;
   vaultClusterPort: number;
   vault: { versions: string[]; latest: string; corrupt: string[]; arches: string[]; hostArch: string };
+  /** The Kubernetes API server. (Absent only in lab.json files written before the lab had one; `up` adds it.) */
+  cluster: LabCluster;
+  /** Directory holding the lab's `helm`: put it first on PATH. */
+  helmBinDir: string;
   profileFile: string;
-  timings: { rootfsBuildMs?: number; extractMs: number; bootMs: number; mirrorMs: number; totalMs: number };
+  /** clusterMs: API server start to k8s-sim.json plus writing the helm shim (it runs while the host boots). */
+  timings: { rootfsBuildMs?: number; extractMs: number; bootMs: number; mirrorMs: number; clusterMs?: number; totalMs: number };
 }
 
 /** What lab.json holds while `up` is still at work: enough for `down` to stop what already started. */
@@ -101,6 +144,7 @@ export interface StartingState {
   upPid: number;
   host?: { nspawnPid: number; leaderPid?: number | undefined; pidNamespace?: string | undefined; root: string };
   mirror?: { pid: number; root: string };
+  cluster?: { pid: number; dir: string };
 }
 
 export type LabFile = LabState | StartingState;
@@ -119,6 +163,10 @@ interface Paths {
   mirrorDir: string;
   mirrorTree: string;
   mirrorLog: string;
+  clusterDir: string;
+  clusterStateFile: string;
+  clusterLog: string;
+  helmBinDir: string;
 }
 
 function pathsOf(dir: string): Paths {
@@ -136,6 +184,10 @@ function pathsOf(dir: string): Paths {
     mirrorDir: join(dir, 'mirror'),
     mirrorTree: join(dir, 'mirror', 'tree'),
     mirrorLog: join(dir, 'mirror', 'server.log'),
+    clusterDir: join(dir, 'cluster'),
+    clusterStateFile: join(dir, 'cluster', 'k8s-sim.json'),
+    clusterLog: join(dir, 'cluster', 'server.log'),
+    helmBinDir: join(dir, 'bin'),
   };
 }
 
@@ -168,10 +220,18 @@ export async function readLabState(dir = labDir()): Promise<LabState> {
   return file;
 }
 
-async function writeLabFile(dir: string, file: LabFile): Promise<void> {
+let labFileWrites: Promise<unknown> = Promise.resolve();
+
+/** Writes lab.json atomically. Writes are queued: `up` records pids from parallel branches through the same temp file. */
+function writeLabFile(dir: string, file: LabFile): Promise<void> {
   const path = pathsOf(dir).stateFile;
-  await writeFile(`${path}.tmp`, JSON.stringify(file, null, 2) + '\n', { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  const text = JSON.stringify(file, null, 2) + '\n';
+  const write = labFileWrites.then(async () => {
+    await writeFile(`${path}.tmp`, text, { mode: 0o644 });
+    await rename(`${path}.tmp`, path);
+  });
+  labFileWrites = write.catch(() => undefined);
+  return write;
 }
 
 export function sshTargetOf(state: LabState): SshTarget {
@@ -188,6 +248,8 @@ export interface LabHealth {
   up: boolean;
   host: { running: boolean; systemState?: string; problem?: string };
   mirror: { running: boolean; problem?: string };
+  /** `version`: the gitVersion the API server reported. */
+  cluster: { running: boolean; version?: string; problem?: string };
 }
 
 export async function checkHealth(state: LabState): Promise<LabHealth> {
@@ -221,13 +283,93 @@ export async function checkHealth(state: LabState): Promise<LabHealth> {
       mirror.problem = `GET /vault/index.json failed: ${(error as Error).message}`;
     }
   }
-  return { up: host.running && mirror.running, host, mirror };
+  const cluster = await checkCluster(state);
+  return { up: host.running && mirror.running && cluster.running, host, mirror, cluster };
+}
+
+/** What k8s-sim's command line holds: tells its process from any other that has the pid now. */
+function clusterMarker(clusterDir: string): string {
+  return `k8s-sim/serve.ts --dir ${clusterDir} `;
+}
+
+/**
+ * The cluster part is healthy when its process runs, the helm shim is there, and GET /version
+ * answers on both addresses with the recorded CA and the kubeconfig's admin credentials.
+ */
+async function checkCluster(state: LabState): Promise<LabHealth['cluster']> {
+  const cluster = state.cluster as LabCluster | undefined;
+  if (!cluster) return { running: false, problem: 'no cluster recorded (this lab was started before the lab had one)' };
+  if (!(await isOurs(cluster.pid, clusterMarker(cluster.dir)))) return { running: false, problem: `the k8s-sim process (pid ${cluster.pid}) is not running` };
+  try {
+    await access(join(state.helmBinDir, 'helm'), fsConstants.X_OK);
+  } catch {
+    return { running: false, problem: `${join(state.helmBinDir, 'helm')} is missing or not executable` };
+  }
+  try {
+    const credentials = await adminCredentials(cluster);
+    let version = '';
+    for (const base of [cluster.url, cluster.vaultApiAddress]) {
+      const answer = await getJson(`${base}/version`, credentials);
+      if (answer.status !== 200) return { running: false, problem: `GET ${base}/version answered ${answer.status}` };
+      version = String((answer.body as { gitVersion?: unknown }).gitVersion);
+    }
+    return { running: true, version };
+  } catch (error) {
+    return { running: false, problem: `GET /version failed: ${(error as Error).message}` };
+  }
+}
+
+interface TlsCredentials {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** The recorded CA and the client certificate of the kubeconfig's admin context (what kubectl would use). */
+async function adminCredentials(cluster: LabCluster): Promise<TlsCredentials> {
+  const { parseYaml } = await import('./k8s-sim/yaml.js');
+  type Named<T> = { name: string } & T;
+  const config = parseYaml(await readFile(cluster.kubeconfig, 'utf8')) as {
+    contexts?: Named<{ context: { user: string } }>[];
+    users?: Named<{ user: Record<string, string | undefined> }>[];
+  };
+  const context = config.contexts?.find((entry) => entry.name === cluster.context);
+  const user = config.users?.find((entry) => entry.name === context?.context.user)?.user;
+  const cert = user?.['client-certificate-data'];
+  const key = user?.['client-key-data'];
+  if (!cert || !key) throw new Error(`${cluster.kubeconfig}: context ${cluster.context} has no client certificate`);
+  return { ca: await readFile(cluster.caFile, 'utf8'), cert: Buffer.from(cert, 'base64').toString(), key: Buffer.from(key, 'base64').toString() };
+}
+
+/** GET over HTTPS, verifying the server against `ca` (never without verification). */
+function getJson(url: string, credentials: TlsCredentials, timeoutMs = 5_000): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolvePromise, reject) => {
+    const request = httpsGet(url, { ...credentials, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolvePromise({ status: response.statusCode ?? 0, body: JSON.parse(text) as unknown });
+        } catch {
+          reject(new Error(`GET ${url} answered ${response.statusCode} with a body that is not JSON`));
+        }
+      });
+    });
+    request.on('error', reject);
+  });
 }
 
 export interface UpResult {
   state: LabState;
-  /** False when a healthy lab was already up and was left as it was. */
+  /**
+   * False when the lab's host and mirror were already up and were left as they were (the lab was
+   * not started by this call, so whoever called it should not bring it down).
+   */
   startedNow: boolean;
+  /** True when the host and mirror were kept but a missing or unhealthy cluster part was (re)started. */
+  clusterReplaced: boolean;
 }
 
 /** Brings the lab up, or leaves a healthy running lab as it is. */
@@ -243,14 +385,21 @@ export async function labUp(options: { dir?: string; log?: LabLog } = {}): Promi
     if (existing?.state === 'up') {
       const health = await checkHealth(existing);
       if (health.up) {
-        log.line(`already up (host ${health.host.systemState}, mirror ok): nothing to do`);
-        return { state: existing, startedNow: false };
+        log.line(`already up (host ${health.host.systemState}, mirror ok, cluster ${health.cluster.version}): nothing to do`);
+        return { state: existing, startedNow: false, clusterReplaced: false };
       }
-      log.line(`a previous lab is recorded but unhealthy (${[health.host.problem, health.mirror.problem].filter(Boolean).join('; ')}): replacing it`);
+      if (health.host.running && health.mirror.running) {
+        // The host may hold a Vault someone is working with: only the cluster part is replaced.
+        log.line(`host and mirror are up but the cluster is unhealthy (${health.cluster.problem}): replacing the cluster`);
+        return { state: await replaceCluster(paths, existing, log), startedNow: false, clusterReplaced: true };
+      }
+      log.line(
+        `a previous lab is recorded but unhealthy (${[health.host.problem, health.mirror.problem, health.cluster.problem].filter(Boolean).join('; ')}): replacing it`,
+      );
     }
     if (existing) await stopAndRemove(paths, existing, log);
     else await removeInstanceFiles(paths);
-    return { state: await startLab(paths, log), startedNow: true };
+    return { state: await startLab(paths, log), startedNow: true, clusterReplaced: false };
   } finally {
     await lock.release();
   }
@@ -263,7 +412,8 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
   try {
     const cache = await log.timed('rootfs cache', () => ensureRootfsCache(log));
     const [sshPort, mirrorPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(4)) as [number, number, number, number];
-    log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort}, vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}`);
+    const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]));
+    log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort}, vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}, kubernetes api ${clusterPort}`);
 
     await mkdir(paths.sshDir, { mode: 0o700 });
     await generateEd25519Key(paths.keyFile, `lab@${LAB_HOSTNAME}`);
@@ -302,10 +452,15 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       log.line(`mirror serving ${mirror.url} (pid ${mirror.pid})`);
       return { mirror, mirrorMs: Date.now() - mirrorBegin };
     })();
-    const [hostResult, mirrorResult] = await Promise.allSettled([hostReady, mirrorReady]);
+    const clusterReady = startClusterPart(paths, clusterPort, new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]), log, async (pid) => {
+      starting.cluster = { pid, dir: paths.clusterDir };
+      await writeLabFile(paths.dir, starting);
+    });
+    const [hostResult, mirrorResult, clusterResult] = await Promise.allSettled([hostReady, mirrorReady, clusterReady]);
     await writeLabFile(paths.dir, starting);
     if (hostResult.status === 'rejected') throw hostResult.reason;
     if (mirrorResult.status === 'rejected') throw mirrorResult.reason;
+    if (clusterResult.status === 'rejected') throw clusterResult.reason;
 
     const state: LabState = {
       format: 1,
@@ -335,12 +490,15 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       vaultApiPort,
       vaultClusterPort,
       vault: { versions: [...LAB_VAULT.versions], latest: LAB_VAULT.latest, corrupt: [...LAB_VAULT.corrupt], arches: [...LAB_VAULT.arches], hostArch: vaultArch() },
+      cluster: clusterResult.value.cluster,
+      helmBinDir: paths.helmBinDir,
       profileFile: paths.profileFile,
       timings: {
         ...(cache.buildMs === undefined ? {} : { rootfsBuildMs: cache.buildMs }),
         extractMs,
         bootMs: hostResult.value.bootMs,
         mirrorMs: mirrorResult.value.mirrorMs,
+        clusterMs: clusterResult.value.clusterMs,
         totalMs: Date.now() - begin,
       },
     };
@@ -383,6 +541,9 @@ export function labProfile(state: LabState): ProfileInput {
       apiPort: state.vaultApiPort,
       clusterPort: state.vaultClusterPort,
     },
+    ...(state.cluster
+      ? { cluster: { kubeconfig: state.cluster.kubeconfig, context: state.cluster.context, apiAddressForVault: state.cluster.vaultApiAddress } }
+      : {}),
   };
   ProfileSchema.parse(profile);
   return profile;
@@ -431,25 +592,184 @@ async function startMirrorProcess(paths: Paths, port: number): Promise<LabMirror
   throw new Error(`the mirror did not answer on ${url} within 30s (${lastProblem})`);
 }
 
+/** Chooses the Kubernetes API port: free on every address the server listens on, none of `taken`. */
+async function pickClusterPort(taken: ReadonlySet<number>, preferred?: number): Promise<number> {
+  // isPortFree probes the wildcard address, which conflicts with a listener on any address (127.0.0.2 too).
+  if (preferred !== undefined && !taken.has(preferred) && (await isPortFree(preferred))) return preferred;
+  const [port] = (await pickFreePorts(1, taken)) as [number];
+  return port;
+}
+
+/** What serve.ts writes to k8s-sim.json once it listens. */
+interface K8sSimReport {
+  url: string;
+  port: number;
+  addresses: string[];
+  pid: number;
+  kubeconfig: string;
+  caFile: string;
+}
+
+/** The cluster record before serve.ts reported (so an interrupted `up` knows the pid); serve.ts's report replaces it. */
+function plannedCluster(paths: Paths, port: number, pid: number): LabCluster {
+  return {
+    url: `https://${LAB_ADDRESS}:${port}`,
+    port,
+    addresses: [LAB_ADDRESS, LAB_CLUSTER_VAULT_ADDRESS],
+    vaultApiAddress: `https://${LAB_CLUSTER_VAULT_ADDRESS}:${port}`,
+    kubeconfig: join(paths.clusterDir, 'kubeconfig.yaml'),
+    context: LAB_CLUSTER_CONTEXT,
+    viewerContext: LAB_CLUSTER_VIEWER_CONTEXT,
+    caFile: join(paths.clusterDir, 'pki', 'ca.crt'),
+    pid,
+    log: paths.clusterLog,
+    dir: paths.clusterDir,
+  };
+}
+
+class ClusterPortTakenError extends Error {}
+
+/**
+ * Starts the API server and writes the helm shim (esbuild runs in its own process, so the two
+ * overlap). `onSpawned` records the server's pid as soon as it exists.
+ */
+async function startClusterPart(
+  paths: Paths,
+  port: number,
+  taken: ReadonlySet<number>,
+  log: LabLog,
+  onSpawned: (pid: number, port: number) => Promise<void>,
+): Promise<{ cluster: LabCluster; clusterMs: number }> {
+  const begin = Date.now();
+  const helm = log.timed('write helm shim', async () => {
+    const { writeHelmShim } = await import('./helm-shim/build.js');
+    return writeHelmShim(paths.helmBinDir);
+  });
+  const server = log.timed('start kubernetes api server', async () => {
+    let tryPort = port;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startClusterProcess(paths, tryPort, onSpawned);
+      } catch (error) {
+        // Another process may bind the port between choosing it and the server's listen.
+        if (!(error instanceof ClusterPortTakenError) || attempt >= 3) throw error;
+        log.line(`kubernetes api port ${tryPort} was taken in the meantime: trying another`);
+        tryPort = await pickClusterPort(new Set([...taken, tryPort]));
+      }
+    }
+  });
+  const [helmResult, serverResult] = await Promise.allSettled([helm, server]);
+  if (serverResult.status === 'rejected') throw serverResult.reason;
+  if (helmResult.status === 'rejected') throw helmResult.reason;
+  log.line(`kubernetes api serving ${serverResult.value.url} (for Vault: ${serverResult.value.vaultApiAddress}; pid ${serverResult.value.pid}); helm in ${paths.helmBinDir}`);
+  return { cluster: serverResult.value, clusterMs: Date.now() - begin };
+}
+
+/** Runs test/lab/k8s-sim/serve.ts detached and waits until it reports itself in k8s-sim.json. */
+async function startClusterProcess(paths: Paths, port: number, onSpawned: (pid: number, port: number) => Promise<void>): Promise<LabCluster> {
+  await mkdir(paths.clusterDir, { recursive: true, mode: 0o700 });
+  // A report left by a killed server must not be taken for the new one's.
+  await rm(paths.clusterStateFile, { force: true });
+  const logStart = await stat(paths.clusterLog).then(
+    (info) => info.size,
+    () => 0,
+  );
+  const output = await open(paths.clusterLog, 'a', 0o644);
+  let pid: number | undefined;
+  try {
+    const args = ['--import', 'tsx', K8S_SIM_SERVE_PATH, '--dir', paths.clusterDir, '--port', String(port)];
+    args.push('--address', LAB_ADDRESS, '--address', LAB_CLUSTER_VAULT_ADDRESS, '--san', LAB_HOSTNAME);
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, detached: true, stdio: ['ignore', output.fd, output.fd] });
+    pid = child.pid;
+    child.unref();
+  } finally {
+    await output.close();
+  }
+  if (pid === undefined) throw new Error('could not start the kubernetes api server process');
+  await onSpawned(pid, port);
+  const deadline = Date.now() + CLUSTER_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const report = await readFile(paths.clusterStateFile, 'utf8').then(
+      (text) => JSON.parse(text) as K8sSimReport,
+      () => undefined, // not there yet, or half written
+    );
+    if (report?.pid === pid) {
+      return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile };
+    }
+    if (!(await isOurs(pid, clusterMarker(paths.clusterDir)))) {
+      const printed = (await readFile(paths.clusterLog).catch(() => Buffer.alloc(0))).subarray(logStart).toString('utf8');
+      if (printed.includes('EADDRINUSE')) throw new ClusterPortTakenError(`port ${port} is in use`);
+      throw new Error(`the kubernetes api server exited before serving:\n${printed.trim().split('\n').slice(-20).join('\n')}`);
+    }
+    await sleep(100);
+  }
+  await stopProcess(pid, 5_000);
+  throw new Error(`the kubernetes api server did not report itself in ${paths.clusterStateFile} within ${CLUSTER_START_TIMEOUT_MS / 1000}s (output in ${paths.clusterLog})`);
+}
+
+/**
+ * Replaces the cluster part of a lab whose host and mirror are healthy: stops the recorded server
+ * (by pid), starts a new one in the same directory (same CA and kubeconfig credentials, which
+ * k8s-sim keeps; objects are in memory and start empty) on the same port when it is free, so the
+ * addresses in profile.json and in a configured Vault stay valid.
+ */
+async function replaceCluster(paths: Paths, existing: LabState, log: LabLog): Promise<LabState> {
+  const old = existing.cluster as LabCluster | undefined;
+  if (old && (await isOurs(old.pid, clusterMarker(old.dir)))) {
+    log.line(`kubernetes api server (pid ${old.pid}) ${await stopProcess(old.pid, 5_000)}`);
+  }
+  const leftovers = await processesUsing(paths.clusterDir);
+  if (leftovers.length > 0) {
+    throw new Error(`processes still use ${paths.clusterDir}; not starting another server there:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
+  }
+  const taken = new Set([existing.host.sshPort, existing.mirror.port, existing.vaultApiPort, existing.vaultClusterPort]);
+  const port = await pickClusterPort(taken, old?.port);
+  const state: LabState = { ...existing, helmBinDir: paths.helmBinDir };
+  const { cluster, clusterMs } = await startClusterPart(paths, port, taken, log, async (pid, portInUse) => {
+    state.cluster = plannedCluster(paths, portInUse, pid);
+    await writeLabFile(paths.dir, state);
+  });
+  state.cluster = cluster;
+  state.timings = { ...existing.timings, clusterMs };
+  await writeFile(paths.profileFile, JSON.stringify(labProfile(state), null, 2) + '\n', { mode: 0o644 });
+  await writeLabFile(paths.dir, state);
+  return state;
+}
+
 /** Stops every process of the recorded lab (by recorded pid only) and removes the instance. */
 async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<void> {
-  if (file.mirror && (await isOurs(file.mirror.pid, file.mirror.root))) {
-    const how = await stopProcess(file.mirror.pid, 5_000);
-    log.line(`mirror (pid ${file.mirror.pid}) ${how}`);
-  }
-  if (file.host) {
+  // Each part is stopped by its own pid; none depends on another, so they stop side by side.
+  const stopMirror = async (): Promise<void> => {
+    if (file.mirror && (await isOurs(file.mirror.pid, file.mirror.root))) {
+      const how = await stopProcess(file.mirror.pid, 5_000);
+      log.line(`mirror (pid ${file.mirror.pid}) ${how}`);
+    }
+  };
+  const cluster = file.cluster as { pid: number; dir: string } | undefined; // absent in lab.json files older than the cluster part
+  const stopCluster = async (): Promise<void> => {
+    if (cluster && (await isOurs(cluster.pid, clusterMarker(cluster.dir)))) {
+      const how = await stopProcess(cluster.pid, 5_000);
+      log.line(`kubernetes api server (pid ${cluster.pid}) ${how}`);
+    }
+  };
+  const stopHost = async (): Promise<void> => {
+    if (!file.host) return;
     const target = file.state === 'up' ? sshTargetOf(file) : undefined;
     const how = await log.timed(`stop host (pid ${file.host.nspawnPid})`, () =>
       shutdownMachine(target, { nspawnPid: file.host!.nspawnPid, leaderPid: file.host!.leaderPid, pidNamespace: file.host!.pidNamespace, root: file.host!.root }),
     );
     log.line(`host: ${how}`);
-  }
+  };
+  const stopped = await Promise.allSettled([stopMirror(), stopCluster(), stopHost()]);
+  for (const result of stopped) if (result.status === 'rejected') throw result.reason;
   if (file.host && (await containerAlive(file.host.leaderPid, file.host.pidNamespace))) {
     throw new Error(`the host's init (pid ${file.host.leaderPid}) is still running; not removing ${paths.hostDir}`);
   }
-  const leftovers = await processesUsing(paths.hostDir);
-  if (leftovers.length > 0) {
-    throw new Error(`processes still use ${paths.hostDir}; not removing it:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
+  for (const dir of [paths.hostDir, paths.clusterDir]) {
+    const leftovers = await processesUsing(dir);
+    if (leftovers.length > 0) {
+      throw new Error(`processes still use ${dir}; not removing it:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
+    }
   }
   await log.timed('remove instance files', () => removeInstanceFiles(paths));
 }
@@ -457,7 +777,7 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
 async function removeInstanceFiles(paths: Paths): Promise<void> {
   const mounts = await mountsUnder(paths.dir);
   if (mounts.length > 0) throw new Error(`mounts are left under ${paths.dir}: ${mounts.join(', ')}`);
-  for (const dir of [paths.hostDir, paths.mirrorDir, paths.sshDir]) await removeTree(dir);
+  for (const dir of [paths.hostDir, paths.mirrorDir, paths.clusterDir, paths.helmBinDir, paths.sshDir]) await removeTree(dir);
   for (const file of [paths.profileFile, paths.knownHostsFile, paths.stateFile, `${paths.stateFile}.tmp`]) await rm(file, { force: true });
 }
 
@@ -514,7 +834,18 @@ export function describeStatus(status: LabStatus): string {
     `  mirror  ${state.mirror.url}  ${health?.mirror.running ? 'ok' : `down: ${health?.mirror.problem}`}  (pid ${state.mirror.pid})`,
     `  vault   ${state.vault.versions.join(', ')} (latest ${state.vault.latest}; corrupt checksums: ${state.vault.corrupt.join(', ')}); host arch ${state.vault.hostArch}`,
     `          node ip ${state.nodeIp}, api port ${state.vaultApiPort}, cluster port ${state.vaultClusterPort}`,
+    ...describeCluster(state, health),
     `  profile ${state.profileFile}`,
   ].join('\n');
+}
+
+function describeCluster(state: LabState, health: LabHealth | undefined): string[] {
+  const cluster = state.cluster as LabCluster | undefined;
+  if (!cluster) return [`  cluster none recorded (this lab predates it; \`npm run lab:up\` adds it)`];
+  return [
+    `  cluster ${cluster.url} (for Vault: ${cluster.vaultApiAddress})  ${health?.cluster.running ? `ok ${health.cluster.version}` : `down: ${health?.cluster.problem}`}  (k8s-sim pid ${cluster.pid}, log ${cluster.log})`,
+    `          kubectl --kubeconfig ${cluster.kubeconfig} get ns   (contexts ${cluster.context}, ${cluster.viewerContext}; CA ${cluster.caFile})`,
+    `  helm    PATH=${state.helmBinDir}:$PATH helm version`,
+  ];
 }
 
