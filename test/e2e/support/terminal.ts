@@ -55,6 +55,16 @@ export class TuiTerminal {
     this.tmux('send-keys', '-t', 'tui', '-l', text);
   }
 
+  /**
+   * Types `text` and Enter into a dialog that just appeared. Ink subscribes a new input only after
+   * the frame that shows it, so keys sent at once can be lost: a short pause first.
+   */
+  async answer(text: string, settleMs = 300): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    this.type(text);
+    this.keys('Enter');
+  }
+
   async waitForScreen(predicate: (screen: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let screen = '';
