@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../source/services/host/shell-quote.js';
 import { CliSession, describeResult, type CliInfo, type CliResult, type PlanSummary, type SetupSummary, type StepSummary } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
-import { hasTmux, TuiTerminal } from './support/terminal.js';
+import { hasTmux, PtyCli, TuiTerminal } from './support/terminal.js';
 import { policyRules, VaultHttp, type InitAnswer } from './support/vault-api.js';
 
 const VAULT_SETUP = ['setup', '--phase', 'vault', '--yes'];
@@ -499,6 +499,45 @@ describe.skipIf(!hasTmux)('typed unseal keys in the TUI, no keys in custody or o
     expect(log).toContain('Vault unsealed (2 keys)');
     expect(await custodySnapshot(info.custodyDir), 'typed keys are never saved').toEqual(custodyBefore);
     knownSecrets.add(wrong);
+  });
+});
+
+describe('typed unseal keys with the `unseal` command in a terminal (elsewhere)', () => {
+  it('`unseal --from typed` under `script`: masked prompts with k/t, a wrong key refused with a clear message, the right keys unseal; no key echoed, nothing saved', { timeout: 120_000 }, async () => {
+    const setup = await setupFor('elsewhere');
+    const { session, info, vault, lab } = setup;
+    const answer = elsewhereInit;
+    if (!answer) throw new Error('the Vault of the earlier test was not initialized');
+    // Sealed again by a restart (this host has no auto-unseal: its setup stopped at init).
+    await lab.host.sudo(sh`systemctl restart vault.service`);
+    expect((await vault.waitForHealth(503, 30_000)).status).toBe(503);
+    const custodyBefore = await custodySnapshot(info.custodyDir);
+    const good = answer.keys[1]!;
+    const wrong = `${good.slice(0, -2)}${good.endsWith('ff') ? '01' : 'ff'}`;
+    knownSecrets.add(wrong);
+
+    const pty = new PtyCli(session, ['unseal', '--from', 'typed']);
+    let shown = '';
+    try {
+      let at = await pty.waitFor(/Unseal key 1 of 2 for [^\n]*:/);
+      pty.typeLine(answer.keys[0]!);
+      at = await pty.waitFor(/Unseal key 2 of 2 for [^\n]*:/, at);
+      pty.typeLine(wrong);
+      at = await pty.waitFor(/Vault refused the keys \(Unseal failed, invalid key\): one of the 2 keys typed is wrong or belongs to another Vault\. Progress is back to 0\/2/, at);
+      at = await pty.waitFor(/Unseal key 1 of 2 for [^\n]*:/, at);
+      expect(await vault.sealStatus()).toMatchObject({ sealed: true, progress: 0 });
+      pty.typeLine(answer.keys_base64[0]!);
+      at = await pty.waitFor(/Unseal key 2 of 2 for [^\n]*:/, at);
+      pty.typeLine(answer.keys[1]!);
+      const ended = await Promise.race([pty.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000))]);
+      expect(ended?.code, `the terminal showed:\n${pty.output}`).toBe(0);
+    } finally {
+      shown = (await pty.stop()).output;
+      capturedScreens.push(shown);
+    }
+    expect(await vault.sealStatus()).toMatchObject({ initialized: true, sealed: false, n: 3, t: 2 });
+    for (const secret of [...answer.keys, ...answer.keys_base64, wrong]) expect(shown.includes(secret), 'a typed key was echoed').toBe(false);
+    expect(await custodySnapshot(info.custodyDir), 'typed keys are never saved').toEqual(custodyBefore);
   });
 });
 

@@ -5,9 +5,10 @@
  * with `capture-pane`. `dispose()` kills only this server, through its own socket.
  * https://man7.org/linux/man-pages/man1/tmux.1.html
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { shellQuote } from '../../../source/services/host/shell-quote.js';
 import { CLI_BIN, type CliSession } from './cli.js';
 
 export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -78,5 +79,84 @@ export class TuiTerminal {
 
   dispose(): void {
     spawnSync('tmux', ['-L', this.socket, 'kill-server']);
+  }
+}
+
+/**
+ * The built CLI in a real pseudo-terminal made by `script` (util-linux): stdin and stdout of the CLI
+ * are the pty, so it asks questions and reads masked input as in a user's terminal. What the test
+ * writes to `script`'s stdin arrives as typed; everything the terminal shows (stdout and stderr, as
+ * on a screen) is collected. The command line is quoted by the product's one quoting helper.
+ * https://man7.org/linux/man-pages/man1/script.1.html
+ */
+export class PtyCli {
+  output = '';
+  readonly exited: Promise<{ code: number | null; output: string }>;
+  private readonly child: ChildProcess;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(session: CliSession, args: readonly string[]) {
+    const command = [process.execPath, CLI_BIN, ...args].map(shellQuote).join(' ');
+    // -q no banner, -e the CLI's exit status, -f flush at once, -c the command; no typescript file.
+    this.child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: session.home, env: { ...session.env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const collect = (chunk: Buffer): void => {
+      this.output += chunk.toString('utf8');
+      for (const wake of [...this.waiters]) wake();
+    };
+    this.child.stdout?.on('data', collect);
+    this.child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve, reject) => {
+      this.child.on('error', reject);
+      this.child.on('close', (code) => {
+        for (const wake of [...this.waiters]) wake();
+        resolve({ code, output: this.output });
+      });
+    });
+  }
+
+  /** Resolves with the offset just past the first match of `pattern` at or after `since`. */
+  waitFor(pattern: RegExp, since = 0, timeoutMs = 30_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const check = (): void => {
+        if (done) return;
+        const match = pattern.exec(this.output.slice(since));
+        if (match) {
+          finish();
+          resolve(since + match.index + match[0].length);
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          finish();
+          reject(new Error(`the CLI ended before ${pattern} appeared; the terminal showed:\n${this.output}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${pattern} did not appear within ${timeoutMs} ms; the terminal showed:\n${this.output}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        done = true;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Types a line (Enter is a carriage return, as a terminal sends it). */
+  typeLine(text: string): void {
+    this.child.stdin?.write(`${text}\r`);
+  }
+
+  /** Ends the input and, if it still runs, SIGKILLs `script` by its pid (its CLI child goes with the pty). */
+  async stop(): Promise<{ code: number | null; output: string }> {
+    this.child.stdin?.end();
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined) {
+      const timer = setTimeout(() => this.child.pid !== undefined && process.kill(this.child.pid, 'SIGKILL'), 5_000);
+      const result = await this.exited;
+      clearTimeout(timer);
+      return result;
+    }
+    return this.exited;
   }
 }
