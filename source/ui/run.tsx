@@ -82,20 +82,25 @@ export async function runTui(options: TuiOptions): Promise<number> {
   const instance = render(<App deps={deps} theme={theme} />, { exitOnCtrlC: false, patchConsole: false, maxFps: 30 });
 
   let exitCode = 0;
-  const onSignal = (signal: 'SIGTERM' | 'SIGHUP'): void => {
+  const onSignal = (signal: 'SIGTERM' | 'SIGHUP' | 'SIGINT'): void => {
     exitCode = signalExitCode(signal);
     void cleanup.runAll().finally(() => instance.unmount());
   };
   const onTerm = (): void => onSignal('SIGTERM');
   const onHup = (): void => onSignal('SIGHUP');
+  // Once Ink has the terminal in raw mode Ctrl+C arrives as a key (cancel first, quit second); a
+  // SIGINT can still come before that (Ctrl+C during start-up) or from `kill -INT`: leave cleanly.
+  const onInt = (): void => onSignal('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
+  process.on('SIGINT', onInt);
 
   try {
     await instance.waitUntilExit();
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+    process.off('SIGINT', onInt);
     await cleanup.runAll();
     instance.cleanup();
     restoreTerminal();

@@ -60,6 +60,18 @@ async function waitForScreen(predicate: (screen: string) => boolean, what: strin
   throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
 }
 
+/** Waits until the pane's terminal is in raw mode (no canonical input, no signal keys), as Ink sets it. */
+async function waitForRawMode(): Promise<void> {
+  const tty = paneInfo('#{pane_tty}');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const settings = execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' });
+    if (/(^|\s)-icanon(\s|$)/.test(settings) && /(^|\s)-isig(\s|$)/.test(settings)) return;
+    if (Date.now() > deadline) throw new Error(`the app never put ${tty} in raw mode:\n${settings}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Waits for the wrapper's `exited with status N` line; returns N. */
 async function waitForExit(): Promise<number> {
   const screen = await waitForScreen((text) => /exited with status \d+/.test(text), 'the app to exit');
@@ -150,6 +162,9 @@ describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
   it('Ctrl+C with nothing running quits with status 0', async () => {
     startApp();
     await waitForScreen((screen) => screen.includes('[Setup]'), 'the first screen');
+    // Ctrl+C is a key only once the app has put the terminal in raw mode; before that the terminal
+    // turns it into SIGINT for the whole foreground group (the test's sh wrapper included).
+    await waitForRawMode();
     tmux('send-keys', '-t', 'tui', 'C-c');
     expect(await waitForExit()).toBe(0);
     expect(paneInfo('#{alternate_on} #{cursor_flag}')).toBe('0 1');
@@ -158,6 +173,7 @@ describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
   it.each([
     ['SIGTERM', 143],
     ['SIGHUP', 129],
+    ['SIGINT', 130],
   ] as const)('%s ends it with status %i and restores the terminal', async (signal, status) => {
     startApp();
     await waitForScreen((screen) => screen.includes('[Setup]'), 'the first screen');

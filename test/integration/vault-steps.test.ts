@@ -353,7 +353,7 @@ describe('a Vault initialized elsewhere, and typed keys', () => {
     expect(result.done.result).toBe('failed');
     const failure = result.failure('vault.init');
     expect(failure?.message).toBe(`Vault at ${lab.vault.url} was initialized elsewhere; this profile has no keys for it (no init.json in custody)`);
-    expect(failure?.hint).toMatch(/never initialized again\. Unseal it by typing its keys: run the unseal step/);
+    expect(failure?.hint).toMatch(/never initialized again\. If you hold its unseal keys, type them: press u on the Setup screen/);
     await expect(stat(custodyPath(lab.name, 'init.json'))).rejects.toThrow(/ENOENT/);
     expect((await api(lab, { path: 'sys/seal-status' })).json).toMatchObject({ initialized: true, sealed: true, n: 5, t: 3 });
   });
