@@ -75,8 +75,8 @@ const timings: string[] = [];
 const setups = new Map<string, Promise<Setup>>();
 /** Secret values the tests learned other than through custody (an init done by the test, typed keys). */
 const knownSecrets = new Set<string>();
-/** Screens of the TUI captured while keys were typed. */
-const capturedScreens: string[] = [];
+/** What terminals showed while keys were typed (TUI screens, the `unseal` command's pty), by where. */
+const capturedScreens: [string, string][] = [];
 /** The init answer of the 'elsewhere' Vault, which only the test has. */
 let elsewhereInit: InitAnswer | undefined;
 /** Runs whose output may show the keys (--show-keys): excluded from the stdout/stderr hygiene check. */
@@ -491,7 +491,7 @@ describe.skipIf(!hasTmux)('typed unseal keys in the TUI, no keys in custody or o
       terminal.keys('q');
       await terminal.waitForScreen((screen) => /exited with status 0/.test(screen), 'the TUI to quit');
     } finally {
-      capturedScreens.push(...terminal.screens);
+      terminal.screens.forEach((screen, index) => capturedScreens.push([`TUI screen ${index + 1}`, screen]));
       terminal.dispose();
     }
     const log = await readFile(info.logFile, 'utf8');
@@ -519,24 +519,26 @@ describe('typed unseal keys with the `unseal` command in a terminal (elsewhere)'
     const pty = new PtyCli(session, ['unseal', '--from', 'typed']);
     let shown = '';
     try {
-      let at = await pty.waitFor(/Unseal key 1 of 2 for [^\n]*:/);
+      let at = await pty.waitFor(/Unseal key 1 of 2 for \S+: /);
       pty.typeLine(answer.keys[0]!);
-      at = await pty.waitFor(/Unseal key 2 of 2 for [^\n]*:/, at);
+      at = await pty.waitFor(/Unseal key 2 of 2 for \S+: /, at);
       pty.typeLine(wrong);
       at = await pty.waitFor(/Vault refused the keys \(Unseal failed, invalid key\): one of the 2 keys typed is wrong or belongs to another Vault\. Progress is back to 0\/2/, at);
-      at = await pty.waitFor(/Unseal key 1 of 2 for [^\n]*:/, at);
+      at = await pty.waitFor(/Unseal key 1 of 2 for \S+: /, at);
       expect(await vault.sealStatus()).toMatchObject({ sealed: true, progress: 0 });
       pty.typeLine(answer.keys_base64[0]!);
-      at = await pty.waitFor(/Unseal key 2 of 2 for [^\n]*:/, at);
+      at = await pty.waitFor(/Unseal key 2 of 2 for \S+: /, at);
       pty.typeLine(answer.keys[1]!);
       const ended = await Promise.race([pty.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000))]);
       expect(ended?.code, `the terminal showed:\n${pty.output}`).toBe(0);
     } finally {
       shown = (await pty.stop()).output;
-      capturedScreens.push(shown);
+      capturedScreens.push(['the terminal of `unseal --from typed`', shown]);
     }
     expect(await vault.sealStatus()).toMatchObject({ initialized: true, sealed: false, n: 3, t: 2 });
-    for (const secret of [...answer.keys, ...answer.keys_base64, wrong]) expect(shown.includes(secret), 'a typed key was echoed').toBe(false);
+    // Each key is typed the moment its prompt shows (as a paste from a password manager would be): the
+    // terminal must already have echo off by then, on a loaded Pi too.
+    for (const secret of [...answer.keys, ...answer.keys_base64, wrong]) expect(shown.includes(secret), `a typed key was echoed:\n${shown}`).toBe(false);
     expect(await custodySnapshot(info.custodyDir), 'typed keys are never saved').toEqual(custodyBefore);
   });
 });
@@ -582,7 +584,7 @@ describe('secret hygiene after every run above', () => {
         texts.push([`stdout of \`${args.join(' ')}\``, result.stdout]);
         if (!showKeysRuns.has(result)) texts.push([`stderr of \`${args.join(' ')}\``, result.stderr]);
       }
-      if (name === 'elsewhere') capturedScreens.forEach((screen, index) => texts.push([`TUI screen ${index + 1}`, screen]));
+      if (name === 'elsewhere') texts.push(...capturedScreens);
       checkedTexts += texts.length;
       for (const [where, text] of texts) {
         for (const [secret, what] of secrets) if (text.includes(secret)) problems.push(`${name}: ${what} in ${where}`);
