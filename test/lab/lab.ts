@@ -409,11 +409,19 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
   const begin = Date.now();
   const starting: StartingState = { format: 1, state: 'starting', labDir: paths.dir, startedAt: new Date().toISOString(), upPid: process.pid };
   await writeLabFile(paths.dir, starting);
+  let clusterReady: ReturnType<typeof startClusterPart> | undefined;
   try {
     const cache = await log.timed('rootfs cache', () => ensureRootfsCache(log));
     const [sshPort, mirrorPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(4)) as [number, number, number, number];
     const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]));
     log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort}, vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}, kubernetes api ${clusterPort}`);
+    // The cluster needs nothing from the host: it starts first and comes up while the rootfs is
+    // extracted and the host boots (it spends its time loading modules and in openssl).
+    clusterReady = startClusterPart(paths, clusterPort, new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]), log, async (pid) => {
+      starting.cluster = { pid, dir: paths.clusterDir };
+      await writeLabFile(paths.dir, starting);
+    });
+    clusterReady.catch(() => undefined); // its failure is reported where it is awaited
 
     await mkdir(paths.sshDir, { mode: 0o700 });
     await generateEd25519Key(paths.keyFile, `lab@${LAB_HOSTNAME}`);
@@ -452,10 +460,6 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       log.line(`mirror serving ${mirror.url} (pid ${mirror.pid})`);
       return { mirror, mirrorMs: Date.now() - mirrorBegin };
     })();
-    const clusterReady = startClusterPart(paths, clusterPort, new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]), log, async (pid) => {
-      starting.cluster = { pid, dir: paths.clusterDir };
-      await writeLabFile(paths.dir, starting);
-    });
     const [hostResult, mirrorResult, clusterResult] = await Promise.allSettled([hostReady, mirrorReady, clusterReady]);
     await writeLabFile(paths.dir, starting);
     if (hostResult.status === 'rejected') throw hostResult.reason;
@@ -508,6 +512,8 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
     return state;
   } catch (error) {
     log.line(`up failed: stopping what was started`);
+    // Wait for the cluster's start to settle, so its pid is recorded before the cleanup reads it.
+    await clusterReady?.catch(() => undefined);
     await stopAndRemove(paths, (await readLabFile(paths.dir)) ?? starting, log).catch((cleanupError: unknown) => {
       log.line(`cleanup after the failure also failed: ${(cleanupError as Error).message}`);
     });
