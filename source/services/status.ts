@@ -173,6 +173,8 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
     exitCode: statusExitCode(state),
     vault,
     host,
+    // The cluster part goes here: the ClusterSecretStore's Ready condition, read when the profile's
+    // cluster is set up (the cluster phase). Until then: null, "not configured".
     cluster: null,
     warnings: statusWarnings(vault, host, input.autoUnseal ?? true),
   };
