@@ -68,11 +68,12 @@ export function createHeadlessPrompter(options: HeadlessPrompterOptions): Prompt
 
 /** Reads one line from a TTY; with `masked`, echoes nothing (raw mode) so the secret never shows. */
 function readLine(input: NodeJS.ReadStream, output: NodeJS.WriteStream, prompt: string, masked: boolean): Promise<string> {
-  output.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     const wasRaw = input.isRaw;
+    // Echo off BEFORE the prompt appears: a key typed the moment the prompt shows must not be echoed.
     input.setRawMode?.(true);
+    output.write(prompt);
     input.setEncoding('utf8');
     input.resume();
     const finish = (error?: Error): void => {

@@ -365,9 +365,18 @@ describe('a Vault initialized elsewhere, and typed keys', () => {
     const steps = stepsFor(lab).filter((step) => step.id === 'vault.unseal');
     const result = await run(lab, { prompt, steps });
     expect(result.done.result, result.summary()).toBe('ok');
-    expect(prompt.asked.secrets).toEqual(
-      ['1', '2', '1', '2', '3', '1', '2', '3'].map((k) => `Unseal key ${k} of 3 for ${lab.vault.url}:`),
-    );
+    const ask = (k: number): string => `Unseal key ${k} of 3 for ${lab.vault.url}:`;
+    // The question after a refusal says why (the log pane is hidden behind the key dialog).
+    expect(prompt.asked.secrets).toEqual([
+      ask(1),
+      ask(2),
+      `Vault refused that key (invalid key: key is shorter than minimum 32 bytes); progress stays 1/3. ${ask(1)}`,
+      ask(2),
+      ask(3),
+      `Vault refused the keys (Unseal failed, invalid key): one of the 3 keys typed is wrong or belongs to another Vault. Progress is back to 0/3: type 3 keys again. ${ask(1)}`,
+      ask(2),
+      ask(3),
+    ]);
     expect(prompt.asked.confirms).toEqual(['Discard the 1 key(s) accepted so far and start over?']);
     const log = result.logOf('vault.unseal');
     expect(log).toContain('no unseal keys in custody or on the host: type 3 of the 5 keys');

@@ -71,11 +71,16 @@ export async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: 
 
 /** Asks for one key at a time, showing k/t; a refused key is explained and a reset offered. */
 export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> {
+  // Why the last key was refused, said again in the next question: the log pane is hidden behind
+  // the key dialog, and a headless prompt shows only the question.
+  let refusal: string | undefined;
   for (;;) {
     ctx.signal.throwIfAborted();
     const status = await vault.sealStatus();
     if (!status.sealed) return;
-    const key = (await ctx.prompt.secret(`Unseal key ${status.progress + 1} of ${status.t} for ${vault.address}:`)).trim();
+    const question = `Unseal key ${status.progress + 1} of ${status.t} for ${vault.address}:`;
+    const key = (await ctx.prompt.secret(refusal ? `${refusal.replace(/\.?$/, '.')} ${question}` : question)).trim();
+    refusal = undefined;
     if (key.length === 0) {
       ctx.log.warn('an empty key was ignored');
       continue;
@@ -94,11 +99,11 @@ export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise
       const reason = error.errors.join('; ') || error.message;
       if (now.progress === 0) {
         // Vault discards the shares of a threshold attempt that failed.
-        ctx.log.warn(
-          `Vault refused the keys (${reason}): one of the ${status.t} keys typed is wrong or belongs to another Vault. Progress is back to 0/${now.t}: type ${now.t} keys again.`,
-        );
+        refusal = `Vault refused the keys (${reason}): one of the ${status.t} keys typed is wrong or belongs to another Vault. Progress is back to 0/${now.t}: type ${now.t} keys again.`;
+        ctx.log.warn(refusal);
       } else {
-        ctx.log.warn(`Vault refused that key (${reason}); progress stays ${now.progress}/${now.t}`);
+        refusal = `Vault refused that key (${reason}); progress stays ${now.progress}/${now.t}`;
+        ctx.log.warn(refusal);
         const reset = await ctx.prompt.confirm(`Discard the ${now.progress} key(s) accepted so far and start over?`, {
           defaultValue: false,
           detail: 'Start over if you are unsure any key typed so far was right.',
