@@ -105,9 +105,14 @@ let ssh2Loading: Promise<Ssh2Module> | undefined;
 
 function loadSsh2(): Promise<Ssh2Module> {
   ssh2Loading ??= import('ssh2').then((module) => {
-    // ssh2 is CommonJS: `utils` is only on the default export.
+    // ssh2 is CommonJS: `utils` is only on the default export, and once bundled `Client` may be too
+    // (Node's own loader detects named exports of a CommonJS module; a bundler's interop may not).
     const commonJs = (module as unknown as { default?: Ssh2Module }).default;
-    return { Client: module.Client, utils: commonJs?.utils ?? (module as unknown as Ssh2Module).utils };
+    const named = module as unknown as Partial<Ssh2Module>;
+    const Client = named.Client ?? commonJs?.Client;
+    const utils = commonJs?.utils ?? named.utils;
+    if (!Client || !utils) throw new Error('ssh2 loaded without Client/utils: the build is broken');
+    return { Client, utils };
   });
   return ssh2Loading;
 }
