@@ -15,61 +15,28 @@
 //   (MIT/ISC/BSD/Apache ask for the notice to travel with the code); a licence not on the
 //   allow-list stops the build instead of being inlined silently.
 //
+// The options themselves are in build-options.mjs (shared with the benchmarks).
 // esbuild options: https://esbuild.github.io/api/ (splitting, external, alias, banner, define,
 // metafile, legalComments).
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bundleOptions, ROOT as root } from './build-options.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = path.join(root, 'dist');
-
-/** Optional native or optional-peer modules that are required inside try/catch by their users. */
-const OPTIONAL_EXTERNALS = ['cpu-features', 'bufferutil', 'utf-8-validate', 'encoding', '*.node'];
 
 /** Licences whose terms allow inlining with the notice kept beside the code. */
 const ALLOWED_LICENSES = new Set(['MIT', 'ISC', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0', '0BSD', 'BlueOak-1.0.0', 'Unlicense', 'CC0-1.0']);
 
-// The names are unlikely to collide with a bundled module's own top-level bindings (esbuild does
-// not see the banner), and `require`/`__filename`/`__dirname` are what CommonJS code reads.
-const BANNER = [
-  "import { createRequire as __pvtCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __pvtFileURLToPath } from 'node:url';",
-  "import { dirname as __pvtDirname } from 'node:path';",
-  'const require = __pvtCreateRequire(import.meta.url);',
-  'const __filename = __pvtFileURLToPath(import.meta.url);',
-  'const __dirname = __pvtDirname(__filename);',
-].join(' ');
-
 const started = performance.now();
 rmSync(outdir, { recursive: true, force: true });
-const result = await build({
-  absWorkingDir: root,
-  entryPoints: ['source/cli.tsx'],
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  // Node's own export conditions; "module" first picks ESM builds of dual packages.
-  mainFields: ['module', 'main'],
-  external: OPTIONAL_EXTERNALS,
-  alias: { 'react-devtools-core': './scripts/react-devtools-stub.mjs' },
-  define: { 'process.env.NODE_ENV': '"production"' },
-  banner: { js: BANNER },
-  jsx: 'automatic',
-  minify: true,
-  // Licence comments are collected into one file below instead of being scattered through chunks.
-  legalComments: 'none',
-  sourcemap: 'linked',
-  metafile: true,
-  logLevel: 'warning',
-});
+const result = await build(bundleOptions({ entryPoints: ['source/cli.tsx'], outdir }));
 
 const notices = thirdPartyNotices(result.metafile);
 writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES.txt'), notices.text);
+// Which package landed in which chunk: read by the benchmarks and the package test to check that a
+// command loads no heavy module it does not need. Not published (package.json "files").
+writeFileSync(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const bytes = outputs.reduce((sum, [, output]) => sum + output.bytes, 0);
