@@ -60,6 +60,13 @@ export function visibleWindow<T>(rows: readonly T[], focus: number, height: numb
   return { start, rows: rows.slice(start, start + height) };
 }
 
+/** Rows out of sight above and below the window, counting the row each marker itself replaces. */
+export function hiddenCounts(total: number, start: number, shown: number): { above: number; below: number } {
+  if (total <= shown) return { above: 0, below: 0 };
+  const after = total - (start + shown);
+  return { above: start > 0 ? start + 1 : 0, below: after > 0 ? after + 1 : 0 };
+}
+
 function Elapsed({ since }: { since: number }) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -96,11 +103,24 @@ export const StepList = memo(function StepList({ steps, height, width }: { steps
   }
   const rows = flatten(steps);
   const window = visibleWindow(rows, focusIndex(rows), height);
+  const hidden = hiddenCounts(rows.length, window.start, window.rows.length);
   const titleWidth = Math.max(4, width - 2 - DURATION_WIDTH - 1);
+  // A list taller than its pane says so at the cut edges, so no step is silently out of sight.
+  const shown = window.rows.map((row, index) =>
+    index === 0 && hidden.above > 0
+      ? ({ kind: 'more', text: `… ${hidden.above} more above` } as const)
+      : index === window.rows.length - 1 && hidden.below > 0
+        ? ({ kind: 'more', text: `… ${hidden.below} more below` } as const)
+        : row,
+  );
   return (
     <Box flexDirection="column" height={height} width={width} overflow="hidden">
-      {window.rows.map((row) =>
-        row.kind === 'phase' ? (
+      {shown.map((row) =>
+        row.kind === 'more' ? (
+          <Text key={row.text} dimColor wrap="truncate-end">
+            {row.text}
+          </Text>
+        ) : row.kind === 'phase' ? (
           <Text key={`phase-${row.phase}`} bold color={theme.color('accent')} wrap="truncate-end">
             {PHASE_TITLES[row.phase]}
           </Text>
