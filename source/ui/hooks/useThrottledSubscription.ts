@@ -1,8 +1,7 @@
 /**
  * Re-renders a component when a synchronous source (the LogBuffer calls its listeners on every
  * push) changes, at most once per `intervalMs`: a command printing thousands of lines a second
- * costs a handful of renders, not thousands. 40 ms keeps the pane above 20 frames a second while
- * Ink itself caps output at 30 (maxFps).
+ * costs a handful of renders, not thousands.
  */
 import { useEffect, useState } from 'react';
 
@@ -10,7 +9,7 @@ export interface Subscribable {
   subscribe(listener: () => void): () => void;
 }
 
-export function useThrottledSubscription(source: Subscribable, intervalMs = 40): number {
+export function useThrottledSubscription(source: Subscribable, intervalMs = 80): number {
   const [version, setVersion] = useState(0);
   useEffect(() => {
     let timer: NodeJS.Timeout | undefined;
