@@ -4,7 +4,7 @@
  * Every field is validated with the shared validators so the form, `profile set`, `profile import`
  * and loading a file all give the same message for the same mistake.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   validateAbsolutePath,
   validateHost,

@@ -16,7 +16,7 @@
  * fresh Conf instance is made for every write so no path is cached.
  */
 import Conf from 'conf';
-import { z } from 'zod';
+import * as z from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, UserError } from '../core/errors.js';
