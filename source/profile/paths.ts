@@ -7,6 +7,7 @@
  *   state:  logs                           $XDG_STATE_HOME/picluster-vault-tui/logs/NAME.log
  */
 import envPaths from 'env-paths';
+import { homedir } from 'node:os';
 import path from 'node:path';
 
 export const APP_NAME = 'picluster-vault-tui';
@@ -45,3 +46,8 @@ export function logFile(name: string): string {
 }
 
 export const DEFAULT_PROFILE = 'default';
+
+/** A local path the user typed (profile keyFile, certFile, kubeconfig…): `~` and `~/…` mean their home. */
+export function expandHome(file: string): string {
+  return file === '~' || file.startsWith('~/') ? path.join(homedir(), file.slice(1)) : file;
+}

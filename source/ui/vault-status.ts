@@ -7,13 +7,12 @@
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal-status
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import path from 'node:path';
 import { describeError, UserError } from '../core/errors.js';
 import { custodyExists, readCustody } from '../profile/custody.js';
 import type { Profile } from '../profile/schema.js';
 import type { SealStatus, VaultApi, VaultApiOptions } from '../services/vault.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
+import { expandHome } from '../profile/paths.js';
 
 /** The custody name the TLS step keeps the CA certificate under (steps/host/tls.ts CA_CERT_NAME; not imported: that module loads the X.509 library). */
 const CA_CUSTODY_NAME = 'ca.crt';
@@ -35,9 +34,6 @@ export interface VaultStatusSources {
   readCa?(profileName: string, profile: Profile): Promise<string | undefined>;
 }
 
-function expandHome(file: string): string {
-  return file === '~' || file.startsWith('~/') ? path.join(homedir(), file.slice(1)) : file;
-}
 
 /** provided mode: the user's CA file; generate mode: our CA from custody (or caFile when custody has none). */
 export async function profileCaPem(profileName: string, profile: Profile): Promise<string | undefined> {

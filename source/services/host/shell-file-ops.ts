@@ -21,6 +21,27 @@ export type RawExec = (
 
 const MISSING = /No such file or directory|Not a directory/;
 
+/** `stat -c` format of the fields parseStatLine reads: type|mode|uid|gid|user|group|size. */
+export const STAT_FORMAT = '%F|%a|%u|%g|%U|%G|%s';
+
+/** One line of `stat -c STAT_FORMAT` output; undefined when it is not such a line. */
+export function parseStatLine(line: string): FileStat | undefined {
+  const fields = line.trim().split('|');
+  if (fields.length !== 7) return undefined;
+  const [type, mode, uid, gid, owner, group, size] = fields as [string, string, string, string, string, string, string];
+  return {
+    exists: true,
+    type: fileType(type),
+    mode: Number.parseInt(mode, 8),
+    uid: Number(uid),
+    gid: Number(gid),
+    // stat prints UNKNOWN for an id with no name.
+    ...(owner !== 'UNKNOWN' ? { owner } : {}),
+    ...(group !== 'UNKNOWN' ? { group } : {}),
+    size: Number(size),
+  };
+}
+
 /** `%F` file type names of GNU and BusyBox stat. */
 function fileType(name: string): FileType {
   if (name === 'regular file' || name === 'regular empty file') return 'file';
@@ -67,8 +88,8 @@ export class ShellFileOps {
 
   async stat(path: string, options: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<FileStat> {
     checkPath(path);
-    // Not following symlinks (lstat), so a symlink is reported as one. Fields: type|mode|uid|gid|user|group|size.
-    const result = await this.run(sh`LC_ALL=C stat -c '%F|%a|%u|%g|%U|%G|%s' -- ${path}`, {
+    // Not following symlinks (lstat), so a symlink is reported as one.
+    const result = await this.run(sh`LC_ALL=C stat -c ${STAT_FORMAT} -- ${path}`, {
       sudo: options.sudo,
       signal: options.signal,
     });
@@ -76,20 +97,9 @@ export class ShellFileOps {
       if (MISSING.test(result.stderr.toString('utf8'))) return { exists: false };
       throw new UserError(`cannot inspect ${path} on ${this.where}: ${firstErrorLine(result.stderr)}`);
     }
-    const fields = result.stdout.toString('utf8').trim().split('|');
-    if (fields.length !== 7) throw new Error(`unexpected stat output for ${path}: ${result.stdout.toString('utf8')}`);
-    const [type, mode, uid, gid, owner, group, size] = fields as [string, string, string, string, string, string, string];
-    return {
-      exists: true,
-      type: fileType(type),
-      mode: Number.parseInt(mode, 8),
-      uid: Number(uid),
-      gid: Number(gid),
-      // stat prints UNKNOWN for an id with no name.
-      ...(owner !== 'UNKNOWN' ? { owner } : {}),
-      ...(group !== 'UNKNOWN' ? { group } : {}),
-      size: Number(size),
-    };
+    const stat = parseStatLine(result.stdout.toString('utf8'));
+    if (!stat) throw new Error(`unexpected stat output for ${path}: ${result.stdout.toString('utf8')}`);
+    return stat;
   }
 
   async writeFile(path: string, data: string | Buffer, options: WriteFileOptions & { signal?: AbortSignal }): Promise<void> {

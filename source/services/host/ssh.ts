@@ -12,8 +12,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Client, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import { InputError, UserError } from '../../core/errors.js';
 import {
@@ -39,6 +37,7 @@ import { ShellTransport, type RawExecOptions } from './shell-transport.js';
 import { shellQuote } from './shell-quote.js';
 import { SudoSession, prepareCommand } from './sudo.js';
 import type { ExecOptions } from './transport.js';
+import { expandHome } from '../../profile/paths.js';
 
 export type SshAuth =
   /** ssh-agent at `socket` (default SSH_AUTH_SOCK). */
@@ -129,9 +128,6 @@ interface RunOptions extends Omit<ExecOptions, 'stdin' | 'sudo'> {
   label: string;
 }
 
-function expandHome(path: string): string {
-  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
-}
 
 export class SshTransport extends ShellTransport {
   readonly kind = 'ssh' as const;

@@ -7,6 +7,7 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { sh } from '../../services/host/shell-quote.js';
+import { parseStatLine, STAT_FORMAT } from '../../services/host/shell-file-ops.js';
 import { hostRun } from './facts.js';
 import { hostLayout, VAULT_GROUP, VAULT_USER } from './layout.js';
 
@@ -32,14 +33,6 @@ export function directoryProblem(entry: DirectoryState): string | undefined {
   return problems.length > 0 ? `${path} is ${problems.join(', ')}, want ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` : undefined;
 }
 
-/** `%F` names of GNU stat. */
-function fileType(name: string): FileStat['type'] {
-  if (name === 'directory') return 'directory';
-  if (name === 'regular file' || name === 'regular empty file') return 'file';
-  if (name === 'symbolic link') return 'symlink';
-  return 'other';
-}
-
 /** One `stat` per directory in a single command (a check runs on every re-check; round trips add up). */
 async function inspect(ctx: StepContext): Promise<DirectoryState[]> {
   const paths = hostLayout(ctx.profile).directories;
@@ -48,26 +41,13 @@ async function inspect(ctx: StepContext): Promise<DirectoryState[]> {
   const stdout = await hostRun(
     ctx,
     'looking at the directories',
-    sh`for d in ${paths}; do LC_ALL=C stat -c '%F|%a|%u|%g|%U|%G' -- "$d" 2>/dev/null || echo missing; done`,
+    sh`for d in ${paths}; do LC_ALL=C stat -c ${STAT_FORMAT} -- "$d" 2>/dev/null || echo missing; done`,
     { sudo: true, echo: 'none', timeoutMs: 30_000 },
   );
   const lines = stdout.split('\n');
   return paths.map((path, index) => {
-    const line = lines[index] ?? 'missing';
-    if (line === 'missing') return { path, stat: { exists: false } };
-    const [type = '', mode = '', uid = '', gid = '', owner = '', group = ''] = line.split('|');
-    return {
-      path,
-      stat: {
-        exists: true,
-        type: fileType(type),
-        mode: Number.parseInt(mode, 8),
-        uid: Number(uid),
-        gid: Number(gid),
-        ...(owner !== 'UNKNOWN' ? { owner } : {}),
-        ...(group !== 'UNKNOWN' ? { group } : {}),
-      },
-    };
+    const stat = parseStatLine(lines[index] ?? 'missing');
+    return { path, stat: stat ?? { exists: false } };
   });
 }
 

@@ -2,6 +2,7 @@
  * Where Vault lives on the host. One place for every path and owner so steps, templates, checks
  * and tests agree (the guide mixes /etc/vault/tl, /vault/lib/vault and public.crt; see the errata).
  */
+import { InputError } from '../../core/errors.js';
 import type { Profile } from '../../profile/schema.js';
 
 export const VAULT_USER = 'vault';
@@ -53,4 +54,16 @@ export function vaultApiAddress(profile: Profile): string | undefined {
   if (!profile.vault.nodeIp) return undefined;
   const host = profile.vault.nodeIp.includes(':') ? `[${profile.vault.nodeIp}]` : profile.vault.nodeIp;
   return `https://${host}:${profile.vault.apiPort}`;
+}
+
+/** The API address, or a clear error saying which profile field to set. */
+export function requireApiAddress(profile: Profile): string {
+  const address = vaultApiAddress(profile);
+  if (!address) {
+    throw new InputError('the profile names no address for the Vault API', {
+      field: 'vault.nodeIp',
+      hint: 'set vault.nodeIp (or vault.apiAddress) to the address this machine reaches the host at',
+    });
+  }
+  return address;
 }

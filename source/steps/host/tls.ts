@@ -16,8 +16,6 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { InputError, UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { isHostname } from '../../core/validate.js';
@@ -41,6 +39,7 @@ import {
   type SanSet,
 } from '../../services/tls.js';
 import { hostLayout, vaultApiAddress, VAULT_GROUP } from './layout.js';
+import { expandHome } from '../../profile/paths.js';
 
 export const TLS_STEP_ID = 'host.tls';
 export const CA_CERT_NAME = 'ca.crt';
@@ -64,9 +63,6 @@ function octal(mode: number): string {
   return `0${mode.toString(8).padStart(3, '0')}`;
 }
 
-function expandHome(path: string): string {
-  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
-}
 
 interface HostNames {
   hostname: string;

@@ -3,22 +3,15 @@
  * verified with the CA installed on the host — what the cluster and the later phases will use.
  * It changes nothing on the host; apply only waits (bounded) for the API to become reachable.
  */
-import { InputError, UserError } from '../../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { connectVault, type SealStatus } from '../../services/vault.js';
-import { hostLayout, vaultApiAddress } from './layout.js';
+import { hostLayout, requireApiAddress, vaultApiAddress } from './layout.js';
 
 export const VERIFY_WAIT_MS = 15_000;
 
 function apiAddress(ctx: StepContext): string {
-  const address = vaultApiAddress(ctx.profile);
-  if (!address) {
-    throw new InputError('the profile names no address for the Vault API', {
-      field: 'vault.nodeIp',
-      hint: 'set vault.nodeIp (or vault.apiAddress) to the address this machine reaches the host at',
-    });
-  }
-  return address;
+  return requireApiAddress(ctx.profile);
 }
 
 /** `vault status`-like lines. */

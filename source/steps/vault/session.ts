@@ -7,14 +7,13 @@
  * the user is asked once per run, not once per step. Nothing secret is ever written back to the profile.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { InputError, UserError } from '../../core/errors.js';
 import type { StepContext } from '../../core/step.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
 import { connectVault, type AuthenticatedVault, type VaultApi } from '../../services/vault.js';
-import { hostLayout, vaultApiAddress, VAULT_GROUP, VAULT_USER } from '../host/layout.js';
+import { hostLayout, requireApiAddress, VAULT_GROUP, VAULT_USER } from '../host/layout.js';
 import { CA_CERT_NAME } from '../host/tls.js';
+import { expandHome } from '../../profile/paths.js';
 
 /** The init answer, kept in custody before anything else happens with it. */
 export const INIT_CUSTODY_NAME = 'init.json';
@@ -73,19 +72,9 @@ export class VaultSession {
 }
 
 export function apiAddress(ctx: StepContext): string {
-  const address = vaultApiAddress(ctx.profile);
-  if (!address) {
-    throw new InputError('the profile names no address for the Vault API', {
-      field: 'vault.nodeIp',
-      hint: 'set vault.nodeIp (or vault.apiAddress) to the address this machine reaches the host at',
-    });
-  }
-  return address;
+  return requireApiAddress(ctx.profile);
 }
 
-function expandHome(path: string): string {
-  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
-}
 
 /**
  * The CA that signed Vault's certificate: the local copy first (custody's ca.crt in generate mode, the
