@@ -1,0 +1,257 @@
+/**
+ * The Kubernetes side: a client built from the profile's kubeconfig and context, server-side apply
+ * of the manifests in assets/kubernetes/, reads, and an access preflight. @kubernetes/client-node is
+ * imported lazily: commands that never touch the cluster never load it.
+ *
+ * Server-side apply: https://kubernetes.io/docs/reference/using-api/server-side-apply/
+ * SelfSubjectAccessReview: https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/self-subject-access-review-v1/
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import { readAsset, renderTemplate, type TemplateValues } from '../core/assets.js';
+import { UserError } from '../core/errors.js';
+import { expandHome } from '../profile/paths.js';
+import type { Profile } from '../profile/schema.js';
+
+/** The manager name the cluster records for every field this product applies. */
+export const FIELD_MANAGER = 'picluster-vault-tui';
+
+type ClusterSettings = Profile['cluster'];
+type ClientNode = typeof import('@kubernetes/client-node');
+
+/** Identifies one object: what `get`/`exists` take. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+/** One permission the preflight asks about, e.g. create clusterrolebindings in rbac.authorization.k8s.io. */
+export interface AccessCheck {
+  verb: string;
+  resource: string;
+  group: string;
+  namespace?: string;
+}
+
+export interface ClusterClient {
+  readonly kubeconfigPath: string;
+  readonly context: string;
+  /** The API server address the kubeconfig points at. */
+  readonly server: string;
+  /** PEM of the cluster CA from the kubeconfig (certificate-authority(-data)), if it names one. */
+  readonly caPem: string | undefined;
+  /** Server-side applies each object in order (fieldManager FIELD_MANAGER, force). */
+  apply(objects: readonly KubernetesObject[]): Promise<KubernetesObject[]>;
+  /** The object, or undefined when it does not exist (404). */
+  get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined>;
+  exists(ref: ObjectRef): Promise<boolean>;
+  /** Throws a UserError naming every denied permission; resolves when all are allowed. */
+  requireAccess(checks: readonly AccessCheck[]): Promise<void>;
+}
+
+/** The kubeconfig file the profile means: its own, else the first of KUBECONFIG, else ~/.kube/config. */
+export function kubeconfigPathFor(settings: ClusterSettings, env: NodeJS.ProcessEnv = process.env): string {
+  if (settings.kubeconfig) return path.resolve(expandHome(settings.kubeconfig));
+  // KUBECONFIG is a list (':' on Unix); kubectl merges it, the product takes the first file that exists.
+  const fromEnv = (env['KUBECONFIG'] ?? '').split(path.delimiter).filter((entry) => entry.length > 0);
+  const existing = fromEnv.find((file) => existsSync(file));
+  if (existing) return path.resolve(existing);
+  if (fromEnv[0]) return path.resolve(fromEnv[0]);
+  return path.join(homedir(), '.kube', 'config');
+}
+
+let clientNode: Promise<ClientNode> | undefined;
+function loadClientNode(): Promise<ClientNode> {
+  clientNode ??= import('@kubernetes/client-node');
+  return clientNode;
+}
+
+/**
+ * Renders assets/<name> (a YAML template whose placeholders all sit inside double-quoted scalars)
+ * and parses its documents. YAML double-quoted scalars escape `\` and `"` exactly like HCL strings,
+ * and control characters are refused, so the HCL escaper of the template renderer is the right one:
+ * https://yaml.org/spec/1.2.2/#double-quoted-style
+ */
+export async function renderManifests(name: string, values: TemplateValues): Promise<KubernetesObject[]> {
+  const { loadAllYaml } = await loadClientNode();
+  const text = renderTemplate(readAsset(name), values, 'hcl', name);
+  return loadAllYaml(text).filter((document): document is KubernetesObject => document !== null && typeof document === 'object');
+}
+
+export async function openCluster(settings: ClusterSettings): Promise<ClusterClient> {
+  const k8s = await loadClientNode();
+  const file = kubeconfigPathFor(settings);
+  if (!existsSync(file)) {
+    throw new UserError(`the kubeconfig ${file} does not exist`, {
+      hint: 'Set the kubeconfig in the profile (cluster.kubeconfig) or KUBECONFIG. On a K3s node it is /etc/rancher/k3s/k3s.yaml (copy it, readable by you, and replace 127.0.0.1 by the node address).',
+    });
+  }
+  const config = new k8s.KubeConfig();
+  try {
+    config.loadFromFile(file);
+  } catch (error) {
+    throw new UserError(`the kubeconfig ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'Check that the file is a kubeconfig (kubectl --kubeconfig FILE config view) and readable by you.',
+      cause: error,
+    });
+  }
+  const contextName = settings.context ?? config.getCurrentContext();
+  const context = contextName ? config.getContextObject(contextName) : null;
+  if (!contextName || !context) {
+    const known = config.getContexts().map((entry) => entry.name);
+    throw new UserError(
+      contextName ? `the kubeconfig ${file} has no context "${contextName}"` : `the kubeconfig ${file} names no current context`,
+      { hint: known.length > 0 ? `Set cluster.context in the profile to one of: ${known.join(', ')}.` : 'The file defines no context: take the kubeconfig your cluster gave you.' },
+    );
+  }
+  config.setCurrentContext(contextName);
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new UserError(`the context "${contextName}" in ${file} names the cluster "${context.cluster}", which the file does not define`);
+  if (cluster.skipTLSVerify) {
+    throw new UserError(`the cluster "${cluster.name}" in ${file} turns TLS verification off (insecure-skip-tls-verify)`, {
+      hint: 'Give the cluster its CA (certificate-authority-data) instead; the product never talks to an API it cannot verify.',
+    });
+  }
+  return new KubeClusterClient(k8s, config, file, contextName, cluster.server, caPemOf(cluster));
+}
+
+function caPemOf(cluster: { caData?: string; caFile?: string }): string | undefined {
+  if (cluster.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
+  if (cluster.caFile && existsSync(cluster.caFile)) return readFileSync(cluster.caFile, 'utf8');
+  return undefined;
+}
+
+class KubeClusterClient implements ClusterClient {
+  private readonly objects: KubernetesObjectApi;
+
+  constructor(
+    private readonly k8s: ClientNode,
+    private readonly config: KubeConfig,
+    readonly kubeconfigPath: string,
+    readonly context: string,
+    readonly server: string,
+    readonly caPem: string | undefined,
+  ) {
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(config);
+  }
+
+  async apply(objects: readonly KubernetesObject[]): Promise<KubernetesObject[]> {
+    const applied: KubernetesObject[] = [];
+    for (const object of objects) {
+      try {
+        // force: this product owns these objects; a field someone changed by hand is taken back.
+        applied.push(await this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, this.k8s.PatchStrategy.ServerSideApply));
+      } catch (error) {
+        throw this.userError(error, `applying ${describeObject(object)}`);
+      }
+    }
+    return applied;
+  }
+
+  async get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
+    } catch (error) {
+      if (error instanceof this.k8s.ApiException && error.code === 404) return undefined;
+      throw this.userError(error, `reading ${describeRef(ref)}`);
+    }
+  }
+
+  async exists(ref: ObjectRef): Promise<boolean> {
+    return (await this.get(ref)) !== undefined;
+  }
+
+  async requireAccess(checks: readonly AccessCheck[]): Promise<void> {
+    const api = this.config.makeApiClient(this.k8s.AuthorizationV1Api);
+    const denied: string[] = [];
+    for (const check of checks) {
+      let review;
+      try {
+        review = await api.createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { verb: check.verb, resource: check.resource, group: check.group, ...(check.namespace ? { namespace: check.namespace } : {}) } } },
+        });
+      } catch (error) {
+        throw this.userError(error, 'asking the API what this user may do');
+      }
+      if (!review.status?.allowed) denied.push(describeAccess(check));
+    }
+    if (denied.length > 0) {
+      throw new UserError(`the context "${this.context}" may not ${denied.join('; ')}`, {
+        hint: 'Use a kubeconfig context with cluster-admin rights for the setup (on K3s: /etc/rancher/k3s/k3s.yaml), or grant these permissions.',
+      });
+    }
+  }
+
+  /** Maps client-node failures to what the user can act on. */
+  private userError(error: unknown, doing: string): UserError {
+    if (error instanceof UserError) return error;
+    if (error instanceof this.k8s.ApiException) {
+      const message = statusMessage(error.body) ?? `HTTP ${error.code}`;
+      if (error.code === 401) {
+        return new UserError(`the Kubernetes API at ${this.server} refused the credentials of context "${this.context}" while ${doing}`, {
+          hint: 'The kubeconfig user\'s certificate or token is wrong or expired: take a fresh kubeconfig from the cluster.',
+          cause: error,
+        });
+      }
+      if (error.code === 403) {
+        return new UserError(`forbidden while ${doing}: ${message}`, {
+          hint: `Use a kubeconfig context with cluster-admin rights (context now: "${this.context}").`,
+          cause: error,
+        });
+      }
+      return new UserError(`the Kubernetes API answered ${error.code} while ${doing}: ${message}`, { cause: error });
+    }
+    const code = networkCode(error);
+    if (code) {
+      const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
+      return new UserError(`the Kubernetes API at ${this.server} ${certificate ? 'presented a certificate the kubeconfig CA does not verify' : 'did not answer'} (${code}) while ${doing}`, {
+        hint: certificate
+          ? 'The kubeconfig\'s certificate-authority-data must be the cluster CA, and the server address must be one of the certificate\'s names.'
+          : 'Check that the cluster is running and that this machine reaches the server address in the kubeconfig.',
+        cause: error,
+      });
+    }
+    return new UserError(`${doing} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** The `message` of a Kubernetes Status body (client-node hands it over as a string or an object). */
+function statusMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.trim() || undefined;
+    }
+  }
+  if (parsed && typeof parsed === 'object' && typeof (parsed as { message?: unknown }).message === 'string') return (parsed as { message: string }).message;
+  return undefined;
+}
+
+/** The errno-style code of a network/TLS failure, looking through `cause` chains (fetch wraps them). */
+function networkCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|ERR_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_[A-Z_]+)$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function describeObject(object: KubernetesObject): string {
+  return describeRef({ apiVersion: object.apiVersion ?? '?', kind: object.kind ?? '?', name: object.metadata?.name ?? '?', ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}) });
+}
+
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}
+
+function describeAccess(check: AccessCheck): string {
+  const resource = check.group ? `${check.resource}.${check.group}` : check.resource;
+  return `${check.verb} ${resource}${check.namespace ? ` in namespace ${check.namespace}` : ''}`;
+}
