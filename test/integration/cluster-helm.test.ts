@@ -1,0 +1,87 @@
+// The helm service against the lab's helm (test/lab/helm-shim) and Kubernetes API: output streamed
+// line by line, the ESO chart installed with --wait, failures and a missing helm as UserErrors.
+// https://helm.sh/docs/helm/helm_upgrade/
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAbortError, UserError } from '../../source/core/errors.js';
+import { findHelm, Helm, HELM_INSTALL_HINT, type HelmStream } from '../../source/services/helm.js';
+import { writeHelmShim } from '../lab/helm-shim/build.js';
+import { startK8sSim, type K8sSim } from '../lab/k8s-sim/index.js';
+
+let dir: string;
+let sim: K8sSim;
+let binDir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cluster-helm-'));
+  sim = await startK8sSim({ dir: join(dir, 'cluster'), deploymentReadyDelayMs: 100 });
+  binDir = join(dir, 'bin');
+  await writeHelmShim(binDir);
+  await mkdir(join(dir, 'empty-bin'));
+});
+
+afterAll(async () => {
+  await sim?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function helmEnv(pathDirs: string[]): NodeJS.ProcessEnv {
+  // The shim is a node script: node's own directory stays on PATH for its shebang.
+  const nodeDir = process.execPath.slice(0, process.execPath.lastIndexOf('/'));
+  return { PATH: [...pathDirs, nodeDir].join(':'), HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_CACHE_HOME: join(dir, 'xdg-cache') };
+}
+
+function helmWith(lines: { line: string; stream: HelmStream }[], signal?: AbortSignal): Helm {
+  return Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([binDir]), onLine: (line, stream) => lines.push({ line, stream }), ...(signal ? { signal } : {}) });
+}
+
+describe('helm service', () => {
+  it('finds helm on PATH; a missing helm is a UserError with the install command', () => {
+    expect(findHelm(helmEnv([join(dir, 'empty-bin'), binDir]))).toBe(join(binDir, 'helm'));
+    expect(findHelm(helmEnv([join(dir, 'empty-bin')]))).toBeUndefined();
+    let error: unknown;
+    try {
+      Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([join(dir, 'empty-bin')]), onLine: () => undefined });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe('helm was not found on PATH');
+    expect((error as UserError).hint).toBe(HELM_INSTALL_HINT);
+  });
+
+  it('a failing command is a UserError quoting helm\'s error, its output streamed', async () => {
+    const lines: { line: string; stream: HelmStream }[] = [];
+    const failure = await helmWith(lines).upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets' }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UserError);
+    expect((failure as UserError).message).toBe('helm upgrade --install external-secrets external-secrets/external-secrets --namespace external-secrets --create-namespace failed (exit 1): Error: repo external-secrets not found');
+    expect(lines).toEqual([{ line: 'Error: repo external-secrets not found', stream: 'stderr' }]);
+  });
+
+  it('repo add, repo update, upgrade --install --wait: the ESO controller is ready, every output line reached the log in order', async () => {
+    const lines: { line: string; stream: HelmStream }[] = [];
+    const helm = helmWith(lines);
+    await helm.repoAdd('external-secrets', 'https://charts.external-secrets.io');
+    await helm.repoUpdate();
+    const installStart = lines.length;
+    const result = await helm.upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets', set: { installCRDs: 'true' }, waitSeconds: 120 });
+    expect(result.stdout).toMatch(/^Release "external-secrets" does not exist\. Installing it now\.\nNAME: external-secrets\n/);
+    const streamed = lines.slice(installStart).filter((l) => l.stream === 'stdout').map((l) => `${l.line}\n`).join('');
+    expect(streamed).toBe(result.stdout);
+    expect(lines.map((l) => l.line)).toEqual(expect.arrayContaining(['"external-secrets" has been added to your repositories', 'STATUS: deployed', 'REVISION: 1']));
+    const deployment = sim.cluster.get(sim.cluster.type('apps', 'deployments'), 'external-secrets', 'external-secrets');
+    expect(deployment?.['status']?.['readyReplicas']).toBe(1);
+    const again = await helm.upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets', set: { installCRDs: 'true' }, waitSeconds: 120 });
+    expect(again.stdout).toMatch(/^Release "external-secrets" has been upgraded\. Happy Helming!\n.*REVISION: 2\n/s);
+  });
+
+  it('an aborted run rejects with the abort (the helm process is killed by spawn\'s signal)', async () => {
+    const controller = new AbortController();
+    const running = helmWith([], controller.signal).run(['version']);
+    controller.abort();
+    const error = await running.catch((caught: unknown) => caught);
+    expect(isAbortError(error)).toBe(true);
+  });
+});
