@@ -4,7 +4,7 @@
 #
 # What it does, in order:
 #  1. waits for https://127.0.0.1:<port>/v1/sys/health, verifying the server with Vault's CA
-#     (never --insecure), with a bounded number of attempts;
+#     (certificate checks are never skipped), with a bounded number of attempts;
 #     200/429/472/473 -> already unsealed, 501 -> not initialized: nothing to do (exit 0);
 #     503 -> sealed: go on;
 #  2. reads the keys file defensively: {"keys": [...], "threshold": t} is the shape the product
@@ -42,7 +42,7 @@ fail() {
   exit 1
 }
 
-# -q first: no ~/.curlrc may add --insecure or a proxy. Loopback never goes through a proxy.
+# -q first: no ~/.curlrc may switch certificate checks off or add a proxy. Loopback never goes through a proxy.
 vault_curl() {
   curl -q --silent --noproxy '*' --connect-timeout 3 --max-time 10 --cacert "$CA_FILE" "$@"
 }
