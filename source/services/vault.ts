@@ -107,6 +107,22 @@ export interface AuthenticatedVault {
   kvWrite(mount: string, path: string, data: Record<string, unknown>): Promise<number>;
   /** KV v2 delete of the metadata: every version and the key itself are gone. */
   kvDeleteAll(mount: string, path: string): Promise<void>;
+  /** sys/auth, keyed by path with its trailing slash (`kubernetes/`). */
+  listAuthMethods(): Promise<Record<string, AuthMethodInfo>>;
+  enableAuthMethod(path: string, type: string, description: string): Promise<void>;
+  /** GET auth/<mount>/<path>: the `data` object, or undefined on 404. */
+  readAuth(mount: string, path: string): Promise<Record<string, unknown> | undefined>;
+  /** POST auth/<mount>/<path> with the body (config, roles). */
+  writeAuth(mount: string, path: string, body: Record<string, unknown>): Promise<void>;
+  /** PUT sys/seal (root or a token with `sudo` on sys/seal). */
+  seal(): Promise<void>;
+}
+
+/** One entry of sys/auth. */
+export interface AuthMethodInfo {
+  type: string;
+  description: string;
+  accessor: string;
 }
 
 export interface VaultApi {
@@ -354,6 +370,49 @@ class TokenClient implements AuthenticatedVault {
   async kvDeleteAll(mount: string, path: string): Promise<void> {
     await this.raw('DELETE', kvApiPath(mount, 'metadata', path));
   }
+
+  // https://developer.hashicorp.com/vault/api-docs/system/auth
+  async listAuthMethods(): Promise<Record<string, AuthMethodInfo>> {
+    const body = (await this.raw('GET', 'sys/auth')) as Record<string, unknown>;
+    // Like sys/mounts: under `data` today, also at the top level in older versions.
+    const table = (typeof body['data'] === 'object' && body['data'] !== null ? body['data'] : body) as Record<string, unknown>;
+    const methods: Record<string, AuthMethodInfo> = {};
+    for (const [path, entry] of Object.entries(table)) {
+      if (!path.endsWith('/') || typeof entry !== 'object' || entry === null) continue;
+      const record = entry as Record<string, unknown>;
+      methods[path] = { type: String(record['type'] ?? ''), description: String(record['description'] ?? ''), accessor: String(record['accessor'] ?? '') };
+    }
+    return methods;
+  }
+
+  async enableAuthMethod(path: string, type: string, description: string): Promise<void> {
+    await this.raw('POST', `sys/auth/${trimSlashes(path)}`, { type, description });
+  }
+
+  // https://developer.hashicorp.com/vault/api-docs/auth/kubernetes (config and roles)
+  async readAuth(mount: string, path: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const body = (await this.raw('GET', `auth/${trimSlashes(mount)}/${trimSlashes(path)}`)) as Record<string, unknown>;
+      const data = body['data'];
+      return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : undefined;
+    } catch (error) {
+      if (error instanceof VaultApiError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async writeAuth(mount: string, path: string, body: Record<string, unknown>): Promise<void> {
+    await this.raw('POST', `auth/${trimSlashes(mount)}/${trimSlashes(path)}`, body);
+  }
+
+  // https://developer.hashicorp.com/vault/api-docs/system/seal
+  async seal(): Promise<void> {
+    await this.raw('PUT', 'sys/seal');
+  }
+}
+
+function trimSlashes(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
 }
 
 /** A node-vault/axios failure as a message the user can act on. */
