@@ -156,6 +156,25 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--from <source>', 'only this key source: custody, host or typed (default: auto, in that order)')
     .action(run(async (options: { from?: string }) => (await import('./cli/unseal.js')).unseal(globals(), options, output)));
 
+  program
+    .command('seal')
+    .description('seal Vault (root token from custody, else typed); asks first in a terminal. Exit 0 sealed, 1 not sealed (declined, unreachable, refused), 2 no terminal and no --yes')
+    .option('-y, --yes', 'seal without asking (needed when there is no terminal)')
+    .action(run(async (options: { yes?: boolean }) => (await import('./cli/seal.js')).seal(globals(), options, output)));
+
+  program
+    .command('snapshot')
+    .description('take a raft snapshot of Vault into custody (snapshots/vault-<UTC>.snap, 0600); prints its path. Exit 0 written, 1 failed (nothing left behind), 2 bad input, 130 cancelled')
+    .option('--json', 'print {file, bytes, sha256, address, takenAt}')
+    .action(run(async (options: { json?: boolean }) => (await import('./cli/snapshot.js')).snapshot(globals(), options, output)));
+
+  program
+    .command('logs')
+    .description("show the host's journal of vault.service and vault-unseal.service. Exit 0 shown (or followed until Ctrl+C), 1 host or journal unreachable, 2 bad -n")
+    .option('-f, --follow', 'keep streaming new lines until Ctrl+C')
+    .option('-n, --lines <N>', 'lines of history to show first (default 50)')
+    .action(run(async (options: { follow?: boolean; lines?: string }) => (await import('./cli/logs.js')).logs(globals(), options, output)));
+
   program.argument('[command]').action(
     run(async (typed: string | undefined) => {
       if (typed !== undefined) {

@@ -25,7 +25,7 @@ import type { Transport } from './host/transport.js';
 export const STATUS_SCHEMA_VERSION = 1;
 
 export const STATUS_TIMEOUT_MS = 5_000;
-/** A certificate expiring within this many days is reported as a warning (the renewal threshold). */
+/** A certificate expiring within this many days is reported as a warning and as renewal due (`renew-cert`). */
 export const CERT_WARN_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -62,6 +62,15 @@ export interface CertificateStatus {
   daysLeft: number;
   subject: string;
   issuer: string;
+  /**
+   * daysLeft ≤ 30: time to renew it (`renew-cert` re-issues a generated one; a provided one is renewed
+   * where it came from). Added within schema version 1: absent in reports of older versions.
+   */
+  renewalDue?: boolean;
+  /** SHA-256 of the DER certificate, `AA:BB:…` (tells a renewed certificate from the old one). */
+  fingerprint256?: string;
+  /** Hex serial number, as openssl prints it. */
+  serialNumber?: string;
 }
 
 export interface VaultStatus {
@@ -333,7 +342,7 @@ function describeRequestError(error: NodeJS.ErrnoException, origin: string): str
     case 'ECONNRESET':
       return `${origin} closed the connection (${error.message})`;
     case 'CERT_HAS_EXPIRED':
-      return `the certificate of ${origin} has expired (renew it: setup --phase host)`;
+      return `the certificate of ${origin} has expired (renew it: renew-cert)`;
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return `the certificate of ${origin} does not name this address: ${error.message}`;
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
@@ -346,13 +355,20 @@ function describeRequestError(error: NodeJS.ErrnoException, origin: string): str
   }
 }
 
-export function certificateStatus(peer: Pick<PeerCertificate, 'valid_to' | 'subject' | 'issuer'>, now: Date): CertificateStatus {
+export function certificateStatus(
+  peer: Pick<PeerCertificate, 'valid_to' | 'subject' | 'issuer'> & Partial<Pick<PeerCertificate, 'fingerprint256' | 'serialNumber'>>,
+  now: Date,
+): CertificateStatus {
   const notAfter = new Date(peer.valid_to);
+  const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
   return {
     notAfter: notAfter.toISOString(),
-    daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS),
+    daysLeft,
     subject: distinguishedName(peer.subject),
     issuer: distinguishedName(peer.issuer),
+    renewalDue: daysLeft <= CERT_WARN_DAYS,
+    ...(peer.fingerprint256 ? { fingerprint256: peer.fingerprint256 } : {}),
+    ...(peer.serialNumber ? { serialNumber: peer.serialNumber.toUpperCase() } : {}),
   };
 }
 

@@ -13,6 +13,8 @@
  * and said in one `-- … --` line, in journalctl's own style for notes; when none of them exists the
  * call fails with a UserError.
  *
+ * With `follow: false` it prints the last lines and ends (the `logs` command without -f).
+ *
  * Aborting the signal ends the stream: the transport signals the remote command's whole process
  * group (through sudo's root-side shell when sudo is used), so no journalctl is left on the host.
  * The promise then resolves; it rejects only when following could not start or journalctl failed.
@@ -31,6 +33,8 @@ export interface FollowJournalOptions {
   units: string[];
   /** Lines of history shown before following (journalctl -n); 50 when not given. */
   lines?: number;
+  /** false: print the last `lines` and end (no -f); the promise resolves when journalctl exits. Default true. */
+  follow?: boolean;
   /** Called once per journal line as it arrives (also for the `-- … --` notes). */
   onLine(line: string): void;
   signal: AbortSignal;
@@ -81,8 +85,9 @@ export function readsSystemJournal(probe: Pick<JournalProbe, 'uid' | 'groups'>):
   return probe.uid === 0 || probe.groups.some((group) => (JOURNAL_READER_GROUPS as readonly string[]).includes(group));
 }
 
-export function journalCommand(units: readonly string[], lines: number): string {
-  return sh`journalctl ${units.flatMap((unit) => ['-u', unit])} -f -n ${lines} -o short-iso --no-pager`;
+export function journalCommand(units: readonly string[], lines: number, follow = true): string {
+  const unitArgs = units.flatMap((unit) => ['-u', unit]);
+  return follow ? sh`journalctl ${unitArgs} -f -n ${lines} -o short-iso --no-pager` : sh`journalctl ${unitArgs} -n ${lines} -o short-iso --no-pager`;
 }
 
 /** Follows the units' journal until `signal` aborts; see the module comment. */
@@ -122,7 +127,7 @@ export async function followJournal(transport: Transport, options: FollowJournal
   const sudo = !readsSystemJournal(probe);
   let stderr = '';
   try {
-    const result = await transport.exec(journalCommand(present, lines), {
+    const result = await transport.exec(journalCommand(present, lines, options.follow !== false), {
       signal,
       sudo,
       onStdoutLine: onLine,
