@@ -107,6 +107,22 @@ export const ClusterSchema = z.object({
   apiAddressForVault: checked(validateHttpsUrl).optional(),
   authMountPath: checked(validateMountPath).default('kubernetes'),
   esoNamespace: checked(validateK8sName).default('external-secrets'),
+  /** Chart version of external-secrets/external-secrets to install (default: the repository's latest). */
+  esoChartVersion: z
+    .string()
+    .regex(/^v?\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,40})?$/, 'must be a chart version like 0.20.4 or 1.1.0')
+    .optional(),
+  /**
+   * Audience of the service account token ESO presents to Vault: the ClusterSecretStore asks for
+   * it (serviceAccountRef.audiences) and the Vault role requires it (audience), so a token minted
+   * for another service cannot log in.
+   */
+  esoAudience: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9:/._-]{0,252}$/, 'must be an audience name like vault (letters, digits and : / . _ -)')
+    .default('vault'),
+  /** Keep the verification ExternalSecret, its Secret and Vault value as a working example instead of removing them. */
+  keepVerifyExample: z.boolean().default(false),
 });
 
 export const StepProgressSchema = z.object({

@@ -6,7 +6,7 @@
  * Server-side apply: https://kubernetes.io/docs/reference/using-api/server-side-apply/
  * SelfSubjectAccessReview: https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/self-subject-access-review-v1/
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
@@ -44,24 +44,53 @@ export interface ClusterClient {
   readonly server: string;
   /** PEM of the cluster CA from the kubeconfig (certificate-authority(-data)), if it names one. */
   readonly caPem: string | undefined;
-  /** Server-side applies each object in order (fieldManager FIELD_MANAGER, force). */
-  apply(objects: readonly KubernetesObject[]): Promise<KubernetesObject[]>;
+  /** Server-side applies each object in order (fieldManager FIELD_MANAGER unless another is named, force). */
+  apply(objects: readonly KubernetesObject[], fieldManager?: string): Promise<KubernetesObject[]>;
   /** The object, or undefined when it does not exist (404). */
   get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined>;
   exists(ref: ObjectRef): Promise<boolean>;
+  /** Objects of one kind, all namespaces or one, optionally filtered by a label selector. */
+  list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options?: { namespace?: string; labelSelector?: string }): Promise<T[]>;
+  /** Deletes the object (foreground propagation); resolves false when it did not exist. */
+  delete(ref: ObjectRef): Promise<boolean>;
   /** Throws a UserError naming every denied permission; resolves when all are allowed. */
   requireAccess(checks: readonly AccessCheck[]): Promise<void>;
 }
 
-/** The kubeconfig file the profile means: its own, else the first of KUBECONFIG, else ~/.kube/config. */
-export function kubeconfigPathFor(settings: ClusterSettings, env: NodeJS.ProcessEnv = process.env): string {
+/** Where K3s writes its admin kubeconfig on a server node (root-only unless K3s was told otherwise). */
+export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
+
+/**
+ * The kubeconfig file the profile means: its own, else the first of KUBECONFIG, else ~/.kube/config,
+ * else (on a K3s server node, where the tool often runs) K3s's own file.
+ */
+export function kubeconfigPathFor(settings: ClusterSettings, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = existsSync): string {
   if (settings.kubeconfig) return path.resolve(expandHome(settings.kubeconfig));
   // KUBECONFIG is a list (':' on Unix); kubectl merges it, the product takes the first file that exists.
   const fromEnv = (env['KUBECONFIG'] ?? '').split(path.delimiter).filter((entry) => entry.length > 0);
-  const existing = fromEnv.find((file) => existsSync(file));
+  const existing = fromEnv.find((file) => exists(file));
   if (existing) return path.resolve(existing);
   if (fromEnv[0]) return path.resolve(fromEnv[0]);
-  return path.join(homedir(), '.kube', 'config');
+  const home = path.join(env['HOME'] ?? homedir(), '.kube', 'config');
+  if (!exists(home) && exists(K3S_KUBECONFIG)) return K3S_KUBECONFIG;
+  return home;
+}
+
+export interface OpenClusterOptions {
+  /**
+   * Reads a kubeconfig this user may not read (K3s's is 0600 root): given when the tool runs on the
+   * cluster's own host, where it may use sudo. Without it such a file is a UserError with a hint.
+   */
+  readPrivileged?: (file: string) => Promise<string>;
+}
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 let clientNode: Promise<ClientNode> | undefined;
@@ -82,18 +111,27 @@ export async function renderManifests(name: string, values: TemplateValues): Pro
   return loadAllYaml(text).filter((document): document is KubernetesObject => document !== null && typeof document === 'object');
 }
 
-export async function openCluster(settings: ClusterSettings): Promise<ClusterClient> {
+export async function openCluster(settings: ClusterSettings, options: OpenClusterOptions = {}): Promise<ClusterClient> {
   const k8s = await loadClientNode();
   const file = kubeconfigPathFor(settings);
   if (!existsSync(file)) {
     throw new UserError(`the kubeconfig ${file} does not exist`, {
-      hint: 'Set the kubeconfig in the profile (cluster.kubeconfig) or KUBECONFIG. On a K3s node it is /etc/rancher/k3s/k3s.yaml (copy it, readable by you, and replace 127.0.0.1 by the node address).',
+      hint: `Set the kubeconfig in the profile (profile set cluster.kubeconfig=FILE) or KUBECONFIG. On a K3s server node it is ${K3S_KUBECONFIG}.`,
     });
   }
   const config = new k8s.KubeConfig();
   try {
-    config.loadFromFile(file);
+    if (readable(file)) config.loadFromFile(file);
+    else if (options.readPrivileged) config.loadFromString(await options.readPrivileged(file));
+    else {
+      throw new UserError(`the kubeconfig ${file} is not readable by this user`, {
+        hint: file === K3S_KUBECONFIG
+          ? `Run the tool on the K3s node itself (it reads ${K3S_KUBECONFIG} with sudo), or copy the file somewhere readable (sudo install -m 600 -o "$USER" ${K3S_KUBECONFIG} ~/.kube/config) and set cluster.kubeconfig.`
+          : 'Make it readable by you (chmod/chown), or set cluster.kubeconfig to a copy you can read.',
+      });
+    }
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError(`the kubeconfig ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`, {
       hint: 'Check that the file is a kubeconfig (kubectl --kubeconfig FILE config view) and readable by you.',
       cause: error,
@@ -139,12 +177,12 @@ class KubeClusterClient implements ClusterClient {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(config);
   }
 
-  async apply(objects: readonly KubernetesObject[]): Promise<KubernetesObject[]> {
+  async apply(objects: readonly KubernetesObject[], fieldManager: string = FIELD_MANAGER): Promise<KubernetesObject[]> {
     const applied: KubernetesObject[] = [];
     for (const object of objects) {
       try {
         // force: this product owns these objects; a field someone changed by hand is taken back.
-        applied.push(await this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, this.k8s.PatchStrategy.ServerSideApply));
+        applied.push(await this.objects.patch(object, undefined, undefined, fieldManager, true, this.k8s.PatchStrategy.ServerSideApply));
       } catch (error) {
         throw this.userError(error, `applying ${describeObject(object)}`);
       }
@@ -156,13 +194,36 @@ class KubeClusterClient implements ClusterClient {
     try {
       return await this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } });
     } catch (error) {
-      if (error instanceof this.k8s.ApiException && error.code === 404) return undefined;
+      if ((error instanceof this.k8s.ApiException && error.code === 404) || isUnservedKind(error)) return undefined;
       throw this.userError(error, `reading ${describeRef(ref)}`);
     }
   }
 
   async exists(ref: ObjectRef): Promise<boolean> {
     return (await this.get(ref)) !== undefined;
+  }
+
+  async list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+    try {
+      const answer = await this.objects.list<T>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector);
+      return answer.items;
+    } catch (error) {
+      // A kind the server does not serve (CRDs not installed) is an empty list, not a failure.
+      if (error instanceof this.k8s.ApiException && error.code === 404) return [];
+      if (isUnservedKind(error)) return [];
+      throw this.userError(error, `listing ${kind} objects`);
+    }
+  }
+
+  async delete(ref: ObjectRef): Promise<boolean> {
+    try {
+      const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
+      await this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Foreground');
+      return true;
+    } catch (error) {
+      if (error instanceof this.k8s.ApiException && error.code === 404) return false;
+      throw this.userError(error, `deleting ${describeRef(ref)}`);
+    }
   }
 
   async requireAccess(checks: readonly AccessCheck[]): Promise<void> {
@@ -217,6 +278,11 @@ class KubeClusterClient implements ClusterClient {
     }
     return new UserError(`${doing} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+}
+
+/** client-node's answer when the group version is served but has no such kind (CRD not installed). */
+function isUnservedKind(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('Unrecognized API version and kind');
 }
 
 /** The `message` of a Kubernetes Status body (client-node hands it over as a string or an object). */

@@ -5,17 +5,20 @@
 import type { Plan, Phase, Step } from '../core/step.js';
 import { PHASES } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
+import { clusterSteps } from './cluster/index.js';
 import { hostSteps } from './host/index.js';
-import { vaultSteps } from './vault/index.js';
+import { VaultSession, vaultSteps } from './vault/index.js';
 
-type StepFactory = (profile: Profile) => Step[];
+type StepFactory = (profile: Profile, vault: VaultSession) => Step[];
 
 const phaseSteps: Record<Phase, StepFactory> = {
   host: () => hostSteps(),
-  vault: (profile) => vaultSteps(profile),
-  cluster: () => [],
+  vault: (profile, vault) => vaultSteps(profile, { session: vault }),
+  cluster: (_profile, vault) => clusterSteps({ vault }),
 };
 
 export function buildPlan(profile: Profile, phases: readonly Phase[] = PHASES): Plan {
-  return { steps: PHASES.filter((phase) => phases.includes(phase)).flatMap((phase) => phaseSteps[phase](profile)) };
+  // One Vault session for the whole plan: a custody passphrase or a typed token is asked once.
+  const vault = new VaultSession();
+  return { steps: PHASES.filter((phase) => phases.includes(phase)).flatMap((phase) => phaseSteps[phase](profile, vault)) };
 }

@@ -1,10 +1,12 @@
 /**
  * What the cluster phase's steps share: one ClusterClient per plan, opened from the profile's
  * kubeconfig and context the first time a step needs it (so a plan without cluster steps never loads
- * client-node), and the names of the objects the phase manages.
+ * client-node), the Vault session (the root token is asked at most once per run, whatever the phase),
+ * and the names of the objects the phase manages.
  */
 import type { StepContext } from '../../core/step.js';
 import { openCluster, type ClusterClient } from '../../services/cluster.js';
+import { VaultSession } from '../vault/session.js';
 
 /** The reviewer account Vault's kubernetes auth method uses to call the TokenReview API. */
 export const REVIEWER = {
@@ -14,21 +16,70 @@ export const REVIEWER = {
   tokenSecret: 'vault-auth-token',
 } as const;
 
+/** External Secrets Operator as the chart installs it, and what this product creates for it. */
+export const ESO = {
+  /** https://external-secrets.io/latest/introduction/getting-started/ */
+  repoName: 'external-secrets',
+  repoUrl: 'https://charts.external-secrets.io',
+  chart: 'external-secrets/external-secrets',
+  release: 'external-secrets',
+  /** The chart's controller Deployment and service account carry this label. */
+  controllerLabel: 'app.kubernetes.io/name=external-secrets',
+  /** The chart's default service account name (release name). */
+  defaultServiceAccount: 'external-secrets',
+  group: 'external-secrets.io',
+  /** The Vault role ESO logs in with (auth/<mount>/role/<name>). */
+  vaultRole: 'external-secrets',
+  store: 'vault-backend',
+} as const;
+
+/** The verification: a value in Vault, an ExternalSecret that syncs it, in a namespace of its own. */
+export const VERIFY = {
+  namespace: 'vault-eso-check',
+  externalSecret: 'vault-eso-check',
+  targetSecret: 'vault-eso-check',
+  /** Below the KV mount: <kvPath>/<key>. */
+  vaultKey: 'picluster-vault-tui/eso-check',
+  property: 'value',
+  /** On the ClusterSecretStore: the store generation a sync was last proven with. */
+  annotation: 'picluster-vault-tui/verified-generation',
+} as const;
+
 export interface ClusterStepOptions {
   /** How long apply waits for the token controller to fill the reviewer token (default 60 s). */
   tokenWaitMs?: number;
+  /** How long apply waits for the ClusterSecretStore to become Ready (default 90 s). */
+  storeWaitMs?: number;
+  /** How long apply waits for the verification ExternalSecret to sync (default 90 s). */
+  syncWaitMs?: number;
+  /** How long apply waits for a controller Deployment not installed by helm to become ready (default 120 s). */
+  controllerWaitMs?: number;
+  /** Environment helm runs in (PATH is searched for `helm`); default this process's. */
+  helmEnv?: NodeJS.ProcessEnv;
   /** Opens the cluster; defaults to the profile's kubeconfig and context. */
   open?: (ctx: StepContext) => Promise<ClusterClient>;
+  /** The Vault session shared with the vault phase of the same plan. */
+  vault?: VaultSession;
 }
 
 export class ClusterSession {
   readonly tokenWaitMs: number;
+  readonly storeWaitMs: number;
+  readonly syncWaitMs: number;
+  readonly controllerWaitMs: number;
+  readonly helmEnv: NodeJS.ProcessEnv | undefined;
+  readonly vault: VaultSession;
   private readonly open: (ctx: StepContext) => Promise<ClusterClient>;
   private client: Promise<ClusterClient> | undefined;
 
   constructor(options: ClusterStepOptions = {}) {
     this.tokenWaitMs = options.tokenWaitMs ?? 60_000;
-    this.open = options.open ?? ((ctx) => openCluster(ctx.profile.cluster));
+    this.storeWaitMs = options.storeWaitMs ?? 90_000;
+    this.syncWaitMs = options.syncWaitMs ?? 90_000;
+    this.controllerWaitMs = options.controllerWaitMs ?? 120_000;
+    this.helmEnv = options.helmEnv;
+    this.vault = options.vault ?? new VaultSession();
+    this.open = options.open ?? ((ctx) => openCluster(ctx.profile.cluster, readPrivilegedFor(ctx)));
   }
 
   cluster(ctx: StepContext): Promise<ClusterClient> {
@@ -41,4 +92,19 @@ export class ClusterSession {
     }
     return this.client;
   }
+}
+
+/**
+ * When the tool runs on the Vault host itself (local transport), that host is often the K3s server
+ * too, whose kubeconfig only root may read: read it with the transport's sudo then. Over SSH the
+ * kubeconfig is a file on this machine, and sudo on the Vault host has nothing to do with it.
+ */
+function readPrivilegedFor(ctx: StepContext): { readPrivileged?: (file: string) => Promise<string> } {
+  if (ctx.profile.host.transport !== 'local') return {};
+  return {
+    readPrivileged: async (file) => {
+      const transport = await ctx.services.host();
+      return (await transport.readFile(file, { sudo: true, signal: ctx.signal })).toString('utf8');
+    },
+  };
 }

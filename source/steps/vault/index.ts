@@ -17,8 +17,8 @@ import { unsealStep } from './unseal.js';
 
 export { VaultSession, type VaultStepOptions } from './session.js';
 
-export function vaultSteps(profile: Profile, options: VaultStepOptions = {}): Step[] {
-  const session = new VaultSession(options);
+export function vaultSteps(profile: Profile, options: VaultStepOptions & { session?: VaultSession } = {}): Step[] {
+  const session = options.session ?? new VaultSession(options);
   return [
     initStep(),
     unsealStep(session),

@@ -11,6 +11,7 @@ import { forbiddenMessage, type Attributes, type UserInfo } from './rbac.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import { ApiError, badRequest, forbidden, methodNotAllowed, notFoundPath, qualifiedResource, unauthorized, unsupportedMediaType } from './status.js';
 import { parseYaml } from './yaml.js';
+import { toTable, wantsTable, type PrinterColumn } from './table.js';
 
 export const KUBERNETES_VERSION = {
   major: '1',
@@ -275,6 +276,13 @@ export function createApiServer(options: ApiServerOptions): Server {
     return { group, version, plural: rest[0]!, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
   }
 
+  /** The additionalPrinterColumns of the CRD version that serves `type` ([] when it names none). */
+  function printerColumnsOf(type: ResourceType): PrinterColumn[] {
+    const crd = cluster.get(cluster.type('apiextensions.k8s.io', 'customresourcedefinitions'), undefined, `${type.plural}.${type.group}`);
+    const version = (crd?.['spec']?.['versions'] ?? []).find((v: Obj) => v['name'] === type.version);
+    return (version?.['additionalPrinterColumns'] ?? []) as PrinterColumn[];
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'https://localhost');
     const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -389,9 +397,14 @@ export function createApiServer(options: ApiServerOptions): Server {
     }
 
     const subresource = route.subresource === 'status' ? ('status' as const) : undefined;
+    // kubectl get asks for a Table: custom resources are printed with their CRD's columns.
+    const printerColumns = type.custom && !subresource && wantsTable(request.headers['accept']) ? printerColumnsOf(type) : undefined;
     switch (verb) {
-      case 'get':
-        return send(response, 200, cluster.mustGet(type, ns, name!));
+      case 'get': {
+        const object = cluster.mustGet(type, ns, name!);
+        if (printerColumns) return send(response, 200, toTable([object], printerColumns, cluster.currentResourceVersion()));
+        return send(response, 200, object);
+      }
       case 'list': {
         const labels = parseSelector(query.get('labelSelector') ?? '');
         const fields = fieldSelector(query.get('fieldSelector') ?? '');
@@ -403,6 +416,7 @@ export function createApiServer(options: ApiServerOptions): Server {
           if (start + limit < items.length) next = Buffer.from(String(start + limit)).toString('base64');
           items = items.slice(start, start + limit);
         }
+        if (printerColumns) return send(response, 200, toTable(items, printerColumns, cluster.currentResourceVersion()));
         // Lists of built-in kinds carry no per-item kind/apiVersion; custom resource lists do.
         if (!type.custom) items = items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
         return send(response, 200, {

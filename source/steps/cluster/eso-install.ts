@@ -1,0 +1,145 @@
+/**
+ * cluster.eso-install: External Secrets Operator in the cluster. Done when its CRDs are served and its
+ * controller Deployment is ready — however it got there (ArgoCD, Flux, a helm install by hand): then
+ * helm is never called. Otherwise the user's helm installs the chart (repo add, repo update,
+ * `upgrade --install` with the CRDs and --wait), its output streamed to the log.
+ * https://external-secrets.io/latest/introduction/getting-started/
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubernetesObject, V1CustomResourceDefinition, V1Deployment } from '@kubernetes/client-node';
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import type { ClusterClient } from '../../services/cluster.js';
+import { Helm } from '../../services/helm.js';
+import { ESO, type ClusterSession } from './session.js';
+
+export const ESO_INSTALL_STEP_ID = 'cluster.eso-install';
+
+/** The CRDs the phase uses; the chart installs more. */
+const REQUIRED_CRDS = ['clustersecretstores', 'externalsecrets'] as const;
+/** API versions of external-secrets.io this product writes, newest first (v1 since ESO 0.17). */
+export const SUPPORTED_ESO_VERSIONS = ['v1', 'v1beta1'] as const;
+const HELM_WAIT_SECONDS = 600;
+const POLL_MS = 1000;
+
+export interface EsoInstallation {
+  /** Served API version of external-secrets.io both CRDs share, newest supported first; undefined when none. */
+  version: (typeof SUPPORTED_ESO_VERSIONS)[number] | undefined;
+  missingCrds: string[];
+  /** Controller Deployments (label app.kubernetes.io/name=external-secrets) in the ESO namespace. */
+  controllers: V1Deployment[];
+}
+
+function servedVersions(crd: V1CustomResourceDefinition | undefined): string[] {
+  return (crd?.spec.versions ?? []).filter((version) => version.served).map((version) => version.name);
+}
+
+export async function inspectEso(cluster: ClusterClient, namespace: string): Promise<EsoInstallation> {
+  const crds = await Promise.all(
+    REQUIRED_CRDS.map((plural) => cluster.get<V1CustomResourceDefinition>({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: `${plural}.${ESO.group}` })),
+  );
+  const missingCrds = REQUIRED_CRDS.filter((_, index) => !crds[index]).map((plural) => `${plural}.${ESO.group}`);
+  const served = crds.map(servedVersions);
+  const version = SUPPORTED_ESO_VERSIONS.find((candidate) => served.every((versions) => versions.includes(candidate)));
+  const deployments = await cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: ESO.controllerLabel });
+  return { version, missingCrds, controllers: deployments };
+}
+
+export function isDeploymentReady(deployment: V1Deployment): boolean {
+  const wanted = deployment.spec?.replicas ?? 1;
+  const status = deployment.status ?? {};
+  return (status.readyReplicas ?? 0) >= wanted && (status.updatedReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted;
+}
+
+/** The chart's controller (not its webhook or cert-controller, which carry other name labels). */
+export function controllerOf(installation: EsoInstallation): V1Deployment | undefined {
+  return installation.controllers[0];
+}
+
+export function describeInstallation(installation: EsoInstallation, namespace: string): { done: boolean; detail: string } {
+  const controller = controllerOf(installation);
+  const problems: string[] = [];
+  if (installation.missingCrds.length > 0) problems.push(`CRDs missing: ${installation.missingCrds.join(', ')}`);
+  else if (!installation.version) problems.push(`the ${ESO.group} CRDs serve none of ${SUPPORTED_ESO_VERSIONS.join(', ')}`);
+  if (!controller) problems.push(`no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}`);
+  else if (!isDeploymentReady(controller)) {
+    problems.push(`Deployment ${namespace}/${controller.metadata?.name ?? '?'} not ready (${controller.status?.readyReplicas ?? 0}/${controller.spec?.replicas ?? 1})`);
+  }
+  if (problems.length > 0) return { done: false, detail: problems.join('; ') };
+  return { done: true, detail: `ESO serves ${ESO.group}/${installation.version}; Deployment ${namespace}/${controller!.metadata?.name ?? '?'} ready` };
+}
+
+/** Installed by something other than helm (ArgoCD, kubectl): helm must not install a second copy over it. */
+function managedElsewhere(object: KubernetesObject | undefined): boolean {
+  const managedBy = object?.metadata?.labels?.['app.kubernetes.io/managed-by'];
+  return object !== undefined && managedBy !== undefined && managedBy !== 'Helm';
+}
+
+export function esoInstallStep(session: ClusterSession): Step {
+  async function waitForReady(ctx: StepContext, cluster: ClusterClient, timeoutMs: number): Promise<EsoInstallation> {
+    const namespace = ctx.profile.cluster.esoNamespace;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const installation = await inspectEso(cluster, namespace);
+      const state = describeInstallation(installation, namespace);
+      if (state.done) return installation;
+      if (Date.now() >= deadline) {
+        throw new UserError(`External Secrets Operator is not ready after ${Math.round(timeoutMs / 1000)} s: ${state.detail}`, {
+          hint: `Look at its pods: kubectl -n ${namespace} get pods,deployments -l ${ESO.controllerLabel}; kubectl -n ${namespace} describe deployment`,
+        });
+      }
+      await sleep(POLL_MS, undefined, { signal: ctx.signal });
+    }
+  }
+
+  return {
+    id: ESO_INSTALL_STEP_ID,
+    phase: 'cluster',
+    title: 'Install External Secrets Operator (helm, unless already there)',
+    describe(ctx): Planned[] {
+      const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
+      return [
+        { kind: 'local', summary: `helm repo add ${ESO.repoName} ${ESO.repoUrl} && helm repo update` },
+        { kind: 'local', summary: `helm upgrade --install ${ESO.release} ${ESO.chart} --namespace ${esoNamespace} --create-namespace${esoChartVersion ? ` --version ${esoChartVersion}` : ''} --set installCRDs=true --wait (skipped when ESO is already installed and ready)` },
+      ];
+    },
+    async check(ctx): Promise<Check> {
+      const cluster = await session.cluster(ctx);
+      const state = describeInstallation(await inspectEso(cluster, ctx.profile.cluster.esoNamespace), ctx.profile.cluster.esoNamespace);
+      return state.done ? { state: 'done', detail: state.detail } : { state: 'todo', detail: state.detail };
+    },
+    async apply(ctx) {
+      const cluster = await session.cluster(ctx);
+      const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
+      const installation = await inspectEso(cluster, esoNamespace);
+      const controller = controllerOf(installation);
+      if (installation.missingCrds.length === 0 && controller && managedElsewhere(controller)) {
+        ctx.log.info(`ESO is installed by ${controller.metadata?.labels?.['app.kubernetes.io/managed-by']}, not helm: waiting for its controller instead of installing it again`);
+        await waitForReady(ctx, cluster, session.controllerWaitMs);
+        return;
+      }
+      const helm = Helm.locate({
+        kubeconfigPath: cluster.kubeconfigPath,
+        context: cluster.context,
+        onLine: (line, stream) => {
+          if (line.trim()) ctx.log[stream === 'stderr' ? 'warn' : 'info'](`helm: ${line}`);
+        },
+        signal: ctx.signal,
+        ...(session.helmEnv ? { env: session.helmEnv } : {}),
+      });
+      ctx.log.info(`installing External Secrets Operator with ${helm.executable} into namespace ${esoNamespace}`);
+      await helm.repoAdd(ESO.repoName, ESO.repoUrl);
+      await helm.repoUpdate();
+      await helm.upgradeInstall({
+        release: ESO.release,
+        chart: ESO.chart,
+        namespace: esoNamespace,
+        ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
+        set: { installCRDs: 'true' },
+        waitSeconds: HELM_WAIT_SECONDS,
+      });
+      // --wait covers the Deployments; the CRDs' served versions are read back like check does.
+      await waitForReady(ctx, cluster, 30_000);
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * cluster.preflight: before anything is created in the cluster or in Vault — the kubeconfig and its
+ * context load, the API answers over verified TLS, this user may do everything the phase does
+ * (SelfSubjectAccessReview, one message naming every missing right), and the API address Vault will
+ * be configured with is not loopback and answers *from the Vault host* (curl over the transport,
+ * verified with the cluster CA sent on stdin).
+ * https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
+ */
+import { UserError } from '../../core/errors.js';
+import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import type { AccessCheck, ClusterClient } from '../../services/cluster.js';
+import { sh } from '../../services/host/shell-quote.js';
+import { apiAddressForVault } from './auth-config.js';
+import { ESO, REVIEWER, VERIFY, type ClusterSession } from './session.js';
+
+export const CLUSTER_PREFLIGHT_STEP_ID = 'cluster.preflight';
+
+const CURL_TIMEOUT_SECONDS = 10;
+
+/** Everything the phase's steps do in the cluster (helm's own needs are checked by helm). */
+export function phaseAccess(esoNamespace: string): AccessCheck[] {
+  const verbs = ['get', 'create', 'patch'];
+  return [
+    ...verbs.flatMap((verb): AccessCheck[] => [
+      { verb, resource: 'namespaces', group: '' },
+      { verb, resource: 'serviceaccounts', group: '', namespace: REVIEWER.namespace },
+      { verb, resource: 'secrets', group: '', namespace: REVIEWER.namespace },
+      { verb, resource: 'clusterrolebindings', group: 'rbac.authorization.k8s.io' },
+      { verb, resource: 'clustersecretstores', group: ESO.group },
+      { verb, resource: 'externalsecrets', group: ESO.group, namespace: VERIFY.namespace },
+    ]),
+    { verb: 'get', resource: 'customresourcedefinitions', group: 'apiextensions.k8s.io' },
+    { verb: 'list', resource: 'deployments', group: 'apps', namespace: esoNamespace },
+    { verb: 'get', resource: 'secrets', group: '', namespace: VERIFY.namespace },
+    { verb: 'delete', resource: 'externalsecrets', group: ESO.group, namespace: VERIFY.namespace },
+    { verb: 'delete', resource: 'namespaces', group: '' },
+  ];
+}
+
+/** The address and CA Vault's kubernetes auth method is configured with. */
+export interface VaultSideApi {
+  host: string;
+  caPem: string;
+}
+
+export function vaultSideApi(ctx: StepContext, cluster: ClusterClient): VaultSideApi {
+  const host = apiAddressForVault(ctx.profile.cluster.apiAddressForVault, cluster.server);
+  if (!cluster.caPem) {
+    throw new UserError(`the cluster "${cluster.context}" in ${cluster.kubeconfigPath} names no certificate authority`, {
+      hint: 'Vault needs the cluster CA to verify the API (kubernetes_ca_cert): use a kubeconfig with certificate-authority-data, like the one K3s writes.',
+    });
+  }
+  return { host, caPem: cluster.caPem };
+}
+
+/** What curl's exit code means for "Vault's host reaches the Kubernetes API", in words the user can act on. */
+export function describeCurlFailure(code: number, address: string, stderr: string): UserError {
+  const detail = stderr.trim().split('\n').at(-1) ?? '';
+  const certificate = [35, 51, 58, 60, 77, 83, 90, 91].includes(code);
+  const reason =
+    code === 6 ? 'its name does not resolve there'
+    : code === 7 ? 'the connection is refused or the network unreachable'
+    : code === 28 ? `no answer within ${CURL_TIMEOUT_SECONDS} s`
+    : certificate ? 'the certificate it presents is not verified by the kubeconfig\'s cluster CA, or does not name that address'
+    : `curl failed with exit ${code}`;
+  return new UserError(`the Vault host cannot reach the Kubernetes API at ${address}: ${reason}${detail ? ` (${detail})` : ''}`, {
+    hint: certificate
+      ? 'Use an address the API server certificate names (K3s: add it with --tls-san on the server and restart k3s), then profile set cluster.apiAddressForVault=URL.'
+      : 'Set an address of the API that the Vault host can reach (an API VIP or a server node IP, e.g. https://192.168.1.10:6443): profile set cluster.apiAddressForVault=URL',
+  });
+}
+
+/**
+ * GET <address>/version from the Vault host with curl, the CA on stdin. Any HTTP answer (401 from an
+ * API without anonymous access included) proves the address, route and certificate are right.
+ */
+export async function probeFromVaultHost(ctx: StepContext, api: VaultSideApi): Promise<number> {
+  const transport = await ctx.services.host();
+  const result = await transport.exec(
+    sh`curl --silent --show-error --max-time ${String(CURL_TIMEOUT_SECONDS)} --cacert /dev/stdin --output /dev/null --write-out '%{http_code}' ${`${api.host}/version`}`,
+    { stdin: api.caPem, signal: ctx.signal },
+  );
+  if (result.code !== 0) throw describeCurlFailure(result.code, api.host, result.stderr);
+  return Number(result.stdout.trim());
+}
+
+export function clusterPreflightStep(session: ClusterSession): Step {
+  return {
+    id: CLUSTER_PREFLIGHT_STEP_ID,
+    phase: 'cluster',
+    title: 'Check the cluster (kubeconfig, rights, API address for Vault)',
+    describe(ctx): Planned[] {
+      return [
+        { kind: 'api', summary: `SelfSubjectAccessReviews for the objects this phase creates (namespaces, RBAC, ${ESO.group})` },
+        { kind: 'command', summary: `on the Vault host: curl --cacert (cluster CA on stdin) ${ctx.profile.cluster.apiAddressForVault ?? '<the kubeconfig server>'}/version` },
+      ];
+    },
+    async check(ctx): Promise<Check> {
+      const cluster = await session.cluster(ctx);
+      await cluster.requireAccess(phaseAccess(ctx.profile.cluster.esoNamespace));
+      const api = vaultSideApi(ctx, cluster);
+      const status = await probeFromVaultHost(ctx, api);
+      return { state: 'done', detail: `context ${cluster.context} at ${cluster.server}; the Vault host reaches ${api.host} (HTTP ${status}, certificate verified)` };
+    },
+    // The check either passes or says what to fix: there is nothing to apply.
+    async apply() {},
+  };
+}
