@@ -1,9 +1,14 @@
 /**
- * The TUI's root: providers (theme, dependencies, keyboard), the three state slices (app, setup,
+ * The TUI's root: providers (theme, dependencies, keyboard), the state slices (app, home, setup,
  * profile form), the run controller, and the frame: header, the current screen (or a dialog), footer.
+ *
+ * The first screen: Profile when there is no saved profile; Home when the saved progress says the
+ * setup is complete (every step done, the last run ok) — unless the first live status read finds
+ * Vault not initialised, which sends the user to Setup; otherwise Setup, with the first unfinished
+ * step selected and a line saying how the last run ended.
  */
 import { Box, Text, useApp } from 'ink';
-import { useCallback, useEffect, useMemo, useReducer, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
 import { describeError } from '../core/errors.js';
 import type { StepInfo } from '../core/step.js';
 import { stepInfo } from '../core/step.js';
@@ -14,6 +19,7 @@ import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
 import { DependenciesContext, type AppDependencies } from './deps.js';
 import { KeyboardProvider, useKeyHandler } from './hooks/keys.js';
+import { useHome } from './hooks/useHome.js';
 import { useRunController } from './hooks/useRunController.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { useVaultStatus } from './hooks/useVaultStatus.js';
@@ -23,6 +29,7 @@ import {
   FIELD_EDIT_KEYS,
   GLOBAL_KEYS,
   HELP_KEYS,
+  HOME_KEYS,
   PROFILE_KEYS,
   REVEAL_KEYS,
   SETUP_KEYS,
@@ -33,16 +40,20 @@ import {
 import { frameLayout } from './layout.js';
 import { DialogPrompter, PromptDialog, unsealProgressOf, usePromptRequest, type UnsealProgress } from './prompter.js';
 import { HelpScreen } from './screens/HelpScreen.js';
+import { HomeScreen } from './screens/HomeScreen.js';
 import { ProfileScreen } from './screens/ProfileScreen.js';
 import { RevealScreen } from './screens/RevealScreen.js';
 import { SetupScreen } from './screens/SetupScreen.js';
+import { setupComplete } from './resume.js';
 import { appReducer, initialAppState, type AppState } from './state/app-state.js';
+import { homeReducer, initialHomeState, type HomeState } from './state/home-state.js';
 import { initialProfileFormState, isDirty, profileFormReducer, type ProfileFormState } from './state/profile-form.js';
 import { initialSetupState, setupReducer, type SetupState } from './state/setup-state.js';
 import { createTheme, ThemeContext, type Theme } from './theme.js';
 
 export interface InitialState {
   app?: AppState;
+  home?: HomeState;
   setup?: SetupState;
   profile?: ProfileFormState;
 }
@@ -83,11 +94,17 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   const size = useTerminalSize();
   const layout = frameLayout(size);
 
-  const [app, dispatchApp] = useReducer(appReducer, initialState?.app ?? initialAppState(deps.profileExists ? 'setup' : 'profile'));
+  const [startPlan] = useState(() => planSteps(deps, deps.profile));
+  const [app, dispatchApp] = useReducer(appReducer, undefined, () => {
+    if (initialState?.app) return initialState.app;
+    if (!deps.profileExists) return initialAppState('profile');
+    return initialAppState(setupComplete(deps.profile, startPlan.steps) ? 'home' : 'setup');
+  });
+  const [home, dispatchHome] = useReducer(homeReducer, initialState?.home ?? initialHomeState());
   const [form, dispatchForm] = useReducer(profileFormReducer, initialState?.profile ?? initialProfileFormState(deps.profile, deps.profileExists));
   const [setup, dispatchSetup] = useReducer(setupReducer, undefined, () => {
     if (initialState?.setup) return initialState.setup;
-    const { steps, error } = planSteps(deps, deps.profile);
+    const { steps, error } = startPlan;
     const state = initialSetupState(steps, deps.profile);
     return error ? { ...state, last: { mode: 'apply' as const, result: 'crashed' as const, message: error } } : state;
   });
@@ -96,7 +113,11 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
 
   const profile = form.saved;
   const unsaved = isDirty(form);
-  const onRunStarted = useCallback(() => dispatchApp({ type: 'run-started' }), []);
+  const onRunStarted = useCallback(() => {
+    dispatchApp({ type: 'run-started' });
+    // The run's own summary replaces the line about the last seal/snapshot.
+    dispatchHome({ type: 'message', message: undefined });
+  }, []);
   const runs = useRunController(deps, prompter, dispatchSetup, onRunStarted);
   const running = setup.run !== 'idle';
   useVaultStatus({
@@ -107,6 +128,17 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     refresh: setup.vaultRefresh,
     dispatch: dispatchSetup,
   });
+
+  const homeControls = useHome({ deps, prompter, profile, home, dispatch: dispatchHome, active: app.screen === 'home' && !app.quitting });
+
+  // The saved progress chose Home; the first live reading confirms it. Vault not initialised means
+  // the setup is not complete whatever the profile says: Setup is where to go then.
+  const confirmed = useRef(false);
+  useEffect(() => {
+    if (confirmed.current || !home.status) return;
+    confirmed.current = true;
+    if (home.status.state === 'uninitialized' && app.screen === 'home') dispatchApp({ type: 'show', screen: 'setup' });
+  }, [home.status, app.screen]);
 
   const onSaved = useCallback(
     (saved: Profile) => {
@@ -227,6 +259,13 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   } else if (app.screen === 'profile') {
     body = <ProfileScreen state={form} dispatch={dispatchForm} onSaved={onSaved} width={layout.width} height={layout.bodyHeight} />;
     footer = form.editing !== undefined ? FIELD_EDIT_KEYS : [...PROFILE_KEYS, ...GLOBAL_KEYS];
+  } else if (app.screen === 'home') {
+    body = <HomeScreen home={home} dispatch={dispatchHome} setup={setup} startRun={runs.start} controls={homeControls} width={layout.width} height={layout.bodyHeight} />;
+    const hasUnsealStep = setup.steps.some((row) => row.id === 'vault.unseal');
+    // Every action key fits the footer at 80 columns; tab is in the header's tabs.
+    footer = home.confirmSeal
+      ? DIALOG_KEYS
+      : [...HOME_KEYS.filter((binding) => binding.action !== 'unseal' || hasUnsealStep), ...GLOBAL_KEYS.filter((binding) => binding.action === 'help' || binding.action === 'quit')];
   } else if (app.screen === 'help') {
     body = <HelpScreen width={layout.width} height={layout.bodyHeight} />;
     footer = [...HELP_KEYS, ...GLOBAL_KEYS.filter((binding) => binding.action === 'quit')];

@@ -11,7 +11,7 @@ import type { RunServices } from '../services/run-services.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { ProfileStore } from '../profile/store.js';
 import type { Profile } from '../profile/schema.js';
-import type { ReadVaultStatus, ResetVaultUnseal } from './vault-status.js';
+import type { ReadHomeStatus, ReadVaultStatus, ResetVaultUnseal } from './vault-status.js';
 
 export type ProfileStoreApi = Pick<ProfileStore, 'load' | 'save' | 'exists' | 'file'>;
 
@@ -39,6 +39,12 @@ export interface AppDependencies {
    * the profile's CA). Absent: the pane shows no Vault state and nothing is polled.
    */
   vaultStatus?: ReadVaultStatus;
+  /**
+   * Reads the Home screen's status, the report `status` prints (the product's: homeStatusReader(),
+   * collectStatus over TLS with the profile's CA, plus the host's units over the home's connection).
+   * Absent: the Home screen shows no status and nothing is polled.
+   */
+  homeStatus?: ReadHomeStatus;
   /** ctrl+r while an unseal key is asked: discards the shares submitted so far (the product's: vaultUnsealResetter()). */
   vaultUnsealReset?: ResetVaultUnseal;
   /** What must happen before the process goes away (SIGTERM, SIGHUP, exit): a running plan registers its stop here. */

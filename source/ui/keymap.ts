@@ -85,7 +85,7 @@ export function actionFor<Action extends string>(bindings: readonly KeyBinding<A
 
 export type GlobalAction = 'help' | 'quit' | 'interrupt' | 'next-screen' | 'previous-screen' | 'back';
 export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
-  { action: 'next-screen', keys: ['tab'], label: 'next screen', description: 'Go to the next screen (Setup, Profile)', footer: true },
+  { action: 'next-screen', keys: ['tab'], label: 'next screen', description: 'Go to the next screen (Home, Setup, Profile)', footer: true },
   { action: 'previous-screen', keys: ['shift+tab'], label: 'previous screen', description: 'Go to the previous screen', footer: false },
   { action: 'help', keys: ['?'], label: 'help', description: 'Show this help (every key of every screen)', footer: true },
   { action: 'back', keys: ['esc'], label: 'back', description: 'Go back (close help, leave the profile form)', footer: false },
@@ -97,6 +97,26 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
     description: 'Cancel the running step (progress is kept); press again to quit',
     footer: false,
   },
+];
+
+export type HomeKeyAction = 'unseal' | 'recheck' | 'fix' | 'fix-all' | 'seal' | 'logs' | 'snapshot' | 'select-down' | 'select-up';
+/** The Home screen: Vault at a glance and one key per day-2 task. Every action key is in the footer (it fits 80 columns). */
+export const HOME_KEYS: readonly KeyBinding<HomeKeyAction>[] = [
+  { action: 'unseal', keys: ['u'], label: 'unseal', description: 'Unseal Vault (keys from custody, the host keys file, or typed one by one)', footer: true },
+  {
+    action: 'recheck',
+    keys: ['r'],
+    label: 'check',
+    description: 'Re-check every step without changing anything: the drift table lists each one not done',
+    footer: true,
+  },
+  { action: 'fix', keys: ['enter'], label: 'fix', description: 'Fix the selected step of the drift table (applies that step alone, then verifies it)', footer: true },
+  { action: 'fix-all', keys: ['F'], label: 'all', description: 'Fix every step the re-check found drifted or not done, in plan order', footer: true },
+  { action: 'seal', keys: ['s'], label: 'seal', description: 'Seal Vault now (asks first; uses the root token from custody, or asks for a token)', footer: true },
+  { action: 'logs', keys: ['l'], label: 'logs', description: 'Follow the vault and vault-unseal service logs on the host live; l or esc stops', footer: true },
+  { action: 'snapshot', keys: ['b'], label: 'snapshot', description: 'Take a raft snapshot into the custody snapshots folder (0600); shows its path and size', footer: true },
+  { action: 'select-down', keys: ['j', 'down'], label: 'select', description: 'Select the next row of the drift table', footer: false },
+  { action: 'select-up', keys: ['k', 'up'], label: 'select', description: 'Select the previous row of the drift table', footer: false },
 ];
 
 export type SetupAction = 'run' | 'check' | 'unseal' | 'follow' | 'toggle-view' | 'scroll-down' | 'scroll-up' | 'page-down' | 'page-up' | 'oldest' | 'newest';

@@ -19,7 +19,7 @@ import { openRunServices } from '../services/run-services.js';
 import { App } from './App.js';
 import { CleanupRegistry, signalExitCode } from './cleanup.js';
 import type { AppDependencies } from './deps.js';
-import { vaultStatusReader, vaultUnsealResetter } from './vault-status.js';
+import { homeStatusReader, vaultStatusReader, vaultUnsealResetter } from './vault-status.js';
 import { createTheme, terminalSupportsUnicode } from './theme.js';
 
 const ENTER_ALTERNATE_SCREEN = '\u001b[?1049h\u001b[H';
@@ -61,6 +61,7 @@ export async function runTui(options: TuiOptions): Promise<number> {
     },
     cleanup,
     vaultStatus: vaultStatusReader(),
+    homeStatus: homeStatusReader(),
     vaultUnsealReset: vaultUnsealResetter(),
   };
   const theme = createTheme({ unicode: terminalSupportsUnicode(process.env), color: options.color });

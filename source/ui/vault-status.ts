@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { describeError, UserError } from '../core/errors.js';
 import { custodyExists, readCustody } from '../profile/custody.js';
 import type { Profile } from '../profile/schema.js';
+import type { Transport } from '../services/host/transport.js';
+import { collectStatus, type StatusReport } from '../services/status.js';
 import type { SealStatus, VaultApi, VaultApiOptions } from '../services/vault.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
 import { expandHome } from '../profile/paths.js';
@@ -102,4 +104,27 @@ export function describeServer(status: SealStatus): string {
   const parts = [status.version || 'version ?', status.storageType || 'storage ?'];
   if (status.initialized) parts.push(`unseal ${status.t} of ${status.n}`);
   return parts.join(', ');
+}
+
+/**
+ * The Home screen's reading: the report `status` prints (services/status.ts collectStatus: seal,
+ * unseal progress, version, storage, HA, certificate days, the host's units), with the CA found the
+ * way the Status pane finds it. `host` undefined: the host is not asked (its part is null).
+ */
+export type ReadHomeStatus = (profileName: string, profile: Profile, host: (() => Promise<Transport>) | undefined) => Promise<StatusReport>;
+
+export function homeStatusReader(sources: Pick<VaultStatusSources, 'readCa'> = {}): ReadHomeStatus {
+  const readCa = sources.readCa ?? profileCaPem;
+  return (profileName, profile, host) =>
+    collectStatus({
+      profileName,
+      address: vaultApiAddress(profile),
+      caPem: async () => {
+        const pem = await readCa(profileName, profile);
+        if (!pem) throw new Error('none yet (the TLS step of the host phase makes it)');
+        return pem;
+      },
+      host,
+      autoUnseal: profile.vault.autoUnseal,
+    });
 }

@@ -114,13 +114,17 @@ describe('App', () => {
     await app.exited;
   });
 
-  it('tab and shift+tab switch between the Setup and Profile screens', async () => {
+  it('tab and shift+tab cycle through the Home, Setup and Profile screens', async () => {
     app = renderSized(<App deps={testDependencies()} theme={ascii} />);
     await waitForInput(app);
     await press(app, KEYS.tab);
     await waitForFrame(app, (f) => f.includes('[Profile]') && f.includes('Host address'), 'the profile screen');
     await press(app, KEYS.tab);
+    await waitForFrame(app, (f) => f.includes('[Home]') && f.includes('Drift'), 'the home screen');
+    await press(app, KEYS.tab);
     await waitForFrame(app, (f) => f.includes('[Setup]'), 'the setup screen');
+    await press(app, KEYS.shiftTab);
+    await waitForFrame(app, (f) => f.includes('[Home]'), 'the home screen again');
     await press(app, KEYS.shiftTab);
     await waitForFrame(app, (f) => f.includes('[Profile]'), 'the profile screen again');
     await press(app, KEYS.escape);
@@ -188,6 +192,8 @@ describe('App', () => {
     await press(app, 'j', KEYS.enter, KEYS.ctrlU, 'not a host name!', KEYS.enter, 'q');
     await waitForFrame(app, (f) => f.includes('Quit now?'), 'the quit dialog');
     await press(app, 'n', KEYS.tab);
+    await waitForFrame(app, (f) => f.includes('[Home]'), 'the home screen during the run');
+    await press(app, KEYS.tab);
     gate.resolve();
     await waitForFrame(app, (f) => statusPaneText(f).includes('setup complete'), 'the end of the run');
     expect(app.frames.length).toBeGreaterThan(10);

@@ -3,6 +3,7 @@ import type { Screen } from '../state/app-state.js';
 import { useTheme } from '../theme.js';
 
 const TABS: readonly { screen: Screen; title: string }[] = [
+  { screen: 'home', title: 'Home' },
   { screen: 'setup', title: 'Setup' },
   { screen: 'profile', title: 'Profile' },
   { screen: 'help', title: 'Help' },

@@ -78,6 +78,11 @@ export const StatusPane = memo(function StatusPane({
         {now}
       </Field>
       {last ? <LastResult last={last} failedTitle={failedTitle} /> : null}
+      {!last && setup.resume ? (
+        <Field label="Last" wrap>
+          <Text color={theme.color('warning')}>{sanitize(setup.resume)}</Text>
+        </Field>
+      ) : null}
       {last?.message && (last.result === 'failed' || last.result === 'crashed' || (last.result === 'cancelled' && last.message !== 'cancelled')) ? (
         <Text color={theme.color(last.result === 'cancelled' ? 'warning' : 'error')} wrap="wrap">
           {sanitize(last.message)}

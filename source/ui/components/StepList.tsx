@@ -38,11 +38,13 @@ function flatten(steps: readonly StepRow[]): ListRow[] {
   return rows;
 }
 
-/** The row to keep in view: the running step, else the first failure, else the last step that moved. */
-function focusIndex(rows: readonly ListRow[]): number {
+/** The row to keep in view: the running step, else the selected one, else the first failure, else the first pending. */
+function focusIndex(rows: readonly ListRow[], selectedId: string | undefined): number {
   const stepAt = (predicate: (step: StepRow) => boolean): number => rows.findIndex((row) => row.kind === 'step' && predicate(row.step));
   const running = stepAt((step) => step.state === 'running');
   if (running >= 0) return running;
+  const selected = selectedId === undefined ? -1 : stepAt((step) => step.id === selectedId);
+  if (selected >= 0) return selected;
   const failed = stepAt((step) => step.state === 'failed' || step.state === 'cancelled');
   if (failed >= 0) return failed;
   const firstPending = stepAt((step) => step.state === 'pending');
@@ -90,7 +92,18 @@ function StateIcon({ state }: { state: StepVisualState }) {
 
 const DURATION_WIDTH = 7;
 
-export const StepList = memo(function StepList({ steps, height, width }: { steps: readonly StepRow[]; height: number; width: number }) {
+export const StepList = memo(function StepList({
+  steps,
+  height,
+  width,
+  selectedId,
+}: {
+  steps: readonly StepRow[];
+  height: number;
+  width: number;
+  /** Marked with the selection glyph (resume: the step the next run continues from). */
+  selectedId?: string | undefined;
+}) {
   const theme = useTheme();
   if (steps.length === 0) {
     return (
@@ -102,7 +115,7 @@ export const StepList = memo(function StepList({ steps, height, width }: { steps
     );
   }
   const rows = flatten(steps);
-  const window = visibleWindow(rows, focusIndex(rows), height);
+  const window = visibleWindow(rows, focusIndex(rows, selectedId), height);
   const hidden = hiddenCounts(rows.length, window.start, window.rows.length);
   const titleWidth = Math.max(4, width - 2 - DURATION_WIDTH - 1);
   // A list taller than its pane says so at the cut edges, so no step is silently out of sight.
@@ -127,9 +140,12 @@ export const StepList = memo(function StepList({ steps, height, width }: { steps
         ) : (
           <Box key={row.step.id} height={1} width={width}>
             <StateIcon state={row.step.state} />
-            <Text> </Text>
+            {row.step.id === selectedId ? <Text color={theme.color('accent')}>{theme.glyphs.selected}</Text> : <Text> </Text>}
             <Box width={titleWidth} overflow="hidden">
-              <Text wrap="truncate-end" {...(row.step.state === 'pending' || row.step.state === 'skipped' ? { dimColor: true } : {})}>
+              <Text
+                wrap="truncate-end"
+                {...(row.step.id === selectedId ? { bold: true, inverse: true } : row.step.state === 'pending' || row.step.state === 'skipped' ? { dimColor: true } : {})}
+              >
                 {fit(sanitize(row.step.title), titleWidth)}
               </Text>
             </Box>

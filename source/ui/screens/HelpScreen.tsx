@@ -10,6 +10,7 @@ import {
   FIELD_EDIT_KEYS,
   GLOBAL_KEYS,
   HELP_KEYS,
+  HOME_KEYS,
   PROFILE_KEYS,
   REVEAL_KEYS,
   SETUP_KEYS,
@@ -21,6 +22,7 @@ import { useTheme } from '../theme.js';
 
 const SECTIONS: readonly { title: string; bindings: readonly KeyBinding[] }[] = [
   { title: 'Everywhere', bindings: GLOBAL_KEYS },
+  { title: 'Home screen', bindings: HOME_KEYS },
   { title: 'Setup screen', bindings: SETUP_KEYS },
   { title: 'Profile screen', bindings: PROFILE_KEYS },
   { title: 'Profile screen, editing a field (typing enters text)', bindings: FIELD_EDIT_KEYS },

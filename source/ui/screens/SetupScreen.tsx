@@ -99,7 +99,7 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
       <Box height={layout.topHeight} width={width} overflow="hidden">
         <Box flexDirection="column" width={layout.stepsWidth} height={layout.topHeight} overflow="hidden">
           <PaneTitle title="Steps" width={layout.stepsWidth} {...(stepsNote ? { note: stepsNote } : {})} />
-          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} />
+          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} selectedId={state.selectedStepId} />
         </Box>
         <Box width={1} />
         <Box flexDirection="column" width={layout.statusWidth} height={layout.topHeight} overflow="hidden">

@@ -2,10 +2,10 @@
  * The app-wide slice: which screen is shown, the quit confirmation, and the Ctrl+C sequence
  * (first press cancels a running step, the next one quits).
  */
-export type Screen = 'setup' | 'profile' | 'help';
+export type Screen = 'home' | 'setup' | 'profile' | 'help';
 
 /** Screens reached with tab / shift+tab, in order. Help is an overlay reached with `?`. */
-export const TAB_SCREENS: readonly Screen[] = ['setup', 'profile'];
+export const TAB_SCREENS: readonly Screen[] = ['home', 'setup', 'profile'];
 
 export type QuitReason = 'running' | 'unsaved';
 

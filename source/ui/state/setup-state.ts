@@ -5,6 +5,7 @@
  */
 import type { Check, Phase, PlanResult, RunMode, RunnerEvent, StepInfo, StepView } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
+import { firstUnfinishedStep, lastRunMessage } from '../resume.js';
 import type { StepVisualState } from '../theme.js';
 import type { VaultStatusReading } from '../vault-status.js';
 
@@ -41,6 +42,13 @@ export interface SetupState {
   view?: { stepId: string; view: StepView };
   /** What the pane below the steps shows: the live log, or the step's view (`v` switches). */
   lowerPane: 'log' | 'view';
+  /**
+   * Resume: the step the next run continues from (the first the saved progress does not record as
+   * done), selected in the step list until a run starts.
+   */
+  selectedStepId?: string;
+  /** Resume: how the last run (of an earlier session) ended when it did not finish, until a run starts. */
+  resume?: string;
   /** The newest reading of Vault's seal status (undefined: never read, or no API address). */
   vault?: VaultStatusReading;
   /** Bumped whenever a step finishes: the Vault status is read again then (a step may have changed it). */
@@ -64,7 +72,16 @@ export type SetupAction =
   | { type: 'vault-status'; reading: VaultStatusReading | undefined };
 
 export function initialSetupState(steps: StepInfo[] = [], profile?: Profile): SetupState {
-  return { steps: rowsFrom(steps, profile), run: 'idle', follow: true, logTop: 0, lowerPane: 'log', vaultRefresh: 0 };
+  return { steps: rowsFrom(steps, profile), run: 'idle', follow: true, logTop: 0, lowerPane: 'log', vaultRefresh: 0, ...resumeFrom(steps, profile) };
+}
+
+/** Where the saved progress says the setup stands: the step to continue from and what happened last time. */
+function resumeFrom(steps: StepInfo[], profile: Profile | undefined): Pick<SetupState, 'selectedStepId' | 'resume'> {
+  // A setup that never ran has nothing to resume: no step is singled out.
+  if (!profile || steps.length === 0 || (!profile.lastRun && Object.keys(profile.progress).length === 0)) return {};
+  const selected = firstUnfinishedStep(profile, steps);
+  const resume = lastRunMessage(profile, steps);
+  return { ...(selected === undefined ? {} : { selectedStepId: selected }), ...(resume === undefined ? {} : { resume }) };
 }
 
 /** Rows before any run: saved progress is shown for orientation (the next run's checks are the truth). */
@@ -110,7 +127,8 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
       const steps: StepRow[] = part
         ? state.steps.map((row) => (running.has(row.id) ? { id: row.id, phase: row.phase, title: row.title, state: 'pending' } : row))
         : event.steps.map((info) => ({ ...info, state: 'pending' }));
-      const { last: _previous, currentStepId: _current, ...rest } = state;
+      // The new run takes over from what the saved progress said about the last one.
+      const { last: _previous, currentStepId: _current, selectedStepId: _selected, resume: _resume, ...rest } = state;
       return { ...rest, steps, mode: event.mode, run: state.run === 'cancelling' ? 'cancelling' : 'running' };
     }
     case 'step-start':
@@ -197,8 +215,11 @@ function applyRunnerEvent(state: SetupState, event: RunnerEvent): SetupState {
 
 export function setupReducer(state: SetupState, action: SetupAction): SetupState {
   switch (action.type) {
-    case 'plan-loaded':
-      return state.run === 'idle' ? { ...state, steps: rowsFrom(action.steps, action.profile) } : state;
+    case 'plan-loaded': {
+      if (state.run !== 'idle') return state;
+      const { selectedStepId: _selected, resume: _resume, ...rest } = state;
+      return { ...rest, steps: rowsFrom(action.steps, action.profile), ...resumeFrom(action.steps, action.profile) };
+    }
     case 'run-requested':
       return { ...state, run: 'running', mode: action.mode };
     case 'cancel-requested':

@@ -1,0 +1,188 @@
+/**
+ * The Home screen's engine room: one long-lived connection to the host (opened on first use, closed
+ * when the profile changes, the app unmounts or a signal ends it), the status polling over it, and
+ * the actions that are not runs of the plan — seal, snapshot, live logs.
+ *
+ * The host is asked for its units on every poll only while it answers: after a failure (unreachable,
+ * a password question dismissed) polls read Vault alone until the user re-checks with `r`, so a dead
+ * host neither stalls every poll on a connect timeout nor asks the same question every 5 seconds.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState, type Dispatch } from 'react';
+import { describeError, isAbortError } from '../../core/errors.js';
+import { LogBuffer } from '../../core/log-buffer.js';
+import type { Prompter } from '../../core/step.js';
+import type { Profile } from '../../profile/schema.js';
+import type { Transport } from '../../services/host/transport.js';
+import type { StatusReport } from '../../services/status.js';
+import type { AppDependencies, RunServices } from '../deps.js';
+import { followVaultLogs, formatBytes, sealVault, snapshotVault, type ActionEnvironment } from '../home-actions.js';
+import type { HomeAction, HomeState } from '../state/home-state.js';
+import { usePolledReading } from './usePolledReading.js';
+
+export const HOME_STATUS_INTERVAL_MS = 5_000;
+/** Journal lines kept for the log pane (the journal itself keeps everything). */
+const JOURNAL_CAPACITY = 2_000;
+
+export interface HomeControls {
+  /** The live journal lines (`l`). */
+  journal: LogBuffer;
+  seal(): void;
+  snapshot(): void;
+  /** `l`: start following, or stop. */
+  toggleLogs(): void;
+  stopLogs(): void;
+  /** The host is asked again on the next poll (after `r`). */
+  retryHost(): void;
+}
+
+interface HostConnection {
+  services: RunServices;
+  profile: Profile;
+}
+
+export function useHome(options: {
+  deps: AppDependencies;
+  prompter: Prompter;
+  profile: Profile;
+  home: HomeState;
+  dispatch: Dispatch<HomeAction>;
+  /** The Home screen is open and nothing is quitting. */
+  active: boolean;
+  intervalMs?: number;
+}): HomeControls {
+  const { deps, prompter, profile, home, dispatch, active, intervalMs = HOME_STATUS_INTERVAL_MS } = options;
+  const [journal] = useState(() => new LogBuffer(JOURNAL_CAPACITY));
+  const connection = useRef<HostConnection | undefined>(undefined);
+  const hostProblem = useRef<string | undefined>(undefined);
+  const logs = useRef<AbortController | undefined>(undefined);
+  const latest = useRef({ deps, prompter, profile });
+  latest.current = { deps, prompter, profile };
+
+  const closeConnection = useCallback(() => {
+    const open = connection.current;
+    connection.current = undefined;
+    void open?.services.close().catch(() => undefined);
+  }, []);
+
+  /** The home's services for the profile as it is now (a saved change opens a new connection). */
+  const services = useCallback((): RunServices => {
+    const { deps: current, prompter: prompt, profile: target } = latest.current;
+    if (connection.current && connection.current.profile !== target) closeConnection();
+    connection.current ??= { services: current.openServices(target, prompt), profile: target };
+    return connection.current.services;
+  }, [closeConnection]);
+
+  useEffect(() => {
+    const unregister = deps.cleanup?.add('close the home screen connection', async () => {
+      logs.current?.abort();
+      const open = connection.current;
+      connection.current = undefined;
+      await open?.services.close().catch(() => undefined);
+    });
+    return () => {
+      unregister?.();
+      logs.current?.abort();
+      closeConnection();
+    };
+  }, [deps.cleanup, closeConnection]);
+
+  const readStatus = deps.homeStatus;
+  const read = useMemo(() => {
+    if (!readStatus) return undefined;
+    return async () => {
+      const { deps: current, profile: target } = latest.current;
+      const askHost = hostProblem.current === undefined;
+      const report = await readStatus(current.profileName, target, askHost ? () => services().host() : undefined);
+      if (report.host && !report.host.reachable) {
+        hostProblem.current = report.host.error ?? 'the host did not answer';
+        // A failed connection is not reused: the next attempt (after `r`) opens a new one.
+        closeConnection();
+      }
+      return { report, hostProblem: report.host ? undefined : hostProblem.current };
+    };
+  }, [readStatus, services, closeConnection]);
+  const onValue = useCallback((value: { report: StatusReport; hostProblem: string | undefined }) => {
+    dispatch({ type: 'status-read', report: value.report, ...(value.hostProblem === undefined ? {} : { hostProblem: value.hostProblem }) });
+  }, [dispatch]);
+  usePolledReading({ read, onValue, active, refresh: home.refresh, intervalMs, key: profile });
+
+  const environment = useCallback(
+    (): ActionEnvironment => {
+      const { deps: current, prompter: prompt, profile: target } = latest.current;
+      return {
+        profileName: current.profileName,
+        profile: target,
+        services: services(),
+        prompt,
+        redactor: current.redactor,
+        onLog: (level, text) => current.logBuffer.push({ at: Date.now(), level, text, source: 'home' }),
+      };
+    },
+    [services],
+  );
+
+  const busy = home.task !== undefined;
+  const seal = useCallback(() => {
+    if (busy) return;
+    dispatch({ type: 'task-started', task: 'seal', text: 'sealing Vault...' });
+    void sealVault(environment()).then(
+      () => dispatch({ type: 'task-finished', message: { tone: 'success', text: 'Vault is sealed: u unseals it' } }),
+      (error: unknown) => dispatch({ type: 'task-finished', message: { tone: 'error', text: `seal failed: ${failure(latest.current.deps, error)}` } }),
+    );
+  }, [busy, dispatch, environment]);
+
+  const snapshot = useCallback(() => {
+    if (busy) return;
+    dispatch({ type: 'task-started', task: 'snapshot', text: 'taking a snapshot...' });
+    void snapshotVault(environment()).then(
+      (result) => dispatch({ type: 'task-finished', message: { tone: 'success', text: `snapshot ${result.file} (${formatBytes(result.bytes)})` } }),
+      (error: unknown) => dispatch({ type: 'task-finished', message: { tone: 'error', text: `snapshot failed: ${failure(latest.current.deps, error)}` } }),
+    );
+  }, [busy, dispatch, environment]);
+
+  const stopLogs = useCallback(() => {
+    logs.current?.abort();
+  }, []);
+
+  const toggleLogs = useCallback(() => {
+    if (logs.current) {
+      logs.current.abort();
+      return;
+    }
+    const controller = new AbortController();
+    logs.current = controller;
+    dispatch({ type: 'logs-starting' });
+    const { deps: current } = latest.current;
+    void (async (): Promise<void> => {
+      let transport: Transport;
+      try {
+        transport = await services().host();
+        if (controller.signal.aborted) return;
+        dispatch({ type: 'logs-following' });
+        await followVaultLogs(transport, {
+          signal: controller.signal,
+          onLine: (line) => journal.push({ at: Date.now(), level: 'info', source: 'journal', text: current.redactor.redact(line) }),
+        });
+      } catch (error) {
+        if (!controller.signal.aborted && !isAbortError(error)) {
+          dispatch({ type: 'logs-stopped', message: { tone: 'error', text: `logs: ${failure(current, error)}` } });
+          return;
+        }
+      } finally {
+        if (logs.current === controller) logs.current = undefined;
+      }
+      dispatch({ type: 'logs-stopped', ...(controller.signal.aborted ? {} : { message: { tone: 'info', text: 'the log stream ended' } }) });
+    })();
+  }, [dispatch, journal, services]);
+
+  const retryHost = useCallback(() => {
+    hostProblem.current = undefined;
+  }, []);
+
+  return { journal, seal, snapshot, toggleLogs, stopLogs, retryHost };
+}
+
+function failure(deps: AppDependencies, error: unknown): string {
+  const { message, hint } = describeError(error);
+  return deps.redactor.redact(hint ? `${message} (${hint})` : message);
+}
