@@ -66,6 +66,8 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
   // shows it). A re-check changes nothing, so it records nothing and cannot hide an interrupted setup.
   const progress = mode === 'apply' ? env.progress : undefined;
 
+  const fault = mode === 'apply' ? faultFromEnvironment(process.env[FAULT_ENV]) : undefined;
+
   await recordSafely(runnerLog, () => progress?.runStarted({ mode, startedAt }));
   emit({ type: 'plan-start', mode, steps: plan.steps.map(stepInfo), at: Date.now() });
 
@@ -75,7 +77,18 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
       break;
     }
     const stepStart = performance.now();
-    const log = makeLogger(env.redactor, emit, step.id);
+    const stepFault = fault?.stepId === step.id ? fault : undefined;
+    let applyLines = 0;
+    let applying = false;
+    const stepEmit = !stepFault
+      ? emit
+      : (event: RunnerEvent): void => {
+          emit(event);
+          if (applying && stepFault.point === 'mid-apply' && event.type === 'log' && event.line.level !== 'debug' && ++applyLines >= stepFault.line) {
+            killForFault();
+          }
+        };
+    const log = makeLogger(env.redactor, stepEmit, step.id);
     const ctx: StepContext = {
       profileName: env.profileName,
       profile: env.profile,
@@ -119,13 +132,19 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
         emit(doneEvent(step, 'already-done', before, stepStart));
       } else {
         emit({ type: 'step-applying', stepId: step.id, at: Date.now() });
+        if (stepFault?.point === 'before-apply') killForFault();
+        applying = true;
         await untilAborted(step.apply(ctx), signal);
+        applying = false;
+        // An apply that wrote fewer lines than asked is cut at its end, still before its verify.
+        if (stepFault?.point === 'mid-apply') killForFault();
         const after = await untilAborted(step.check(ctx), signal);
         checks[step.id] = after;
         if (after.state !== 'done') {
           throw new VerifyError(step, after);
         }
         emit(doneEvent(step, 'applied', after, stepStart));
+        if (stepFault?.point === 'after-apply') killForFault();
       }
       await recordSafely(runnerLog, () =>
         progress?.stepRecorded(step.id, {
@@ -189,6 +208,45 @@ export async function runPlan(plan: Plan, env: RunEnvironment, options: RunOptio
   );
   emit(done);
   return done;
+}
+
+/**
+ * Fault injection for the reliability suite (test/e2e/faults), and for nothing else:
+ *
+ *     PICLUSTER_VAULT_TUI_TEST_FAULT=<step id>:before-apply | :mid-apply[:N] | :after-apply
+ *
+ * makes the process SIGKILL itself at that point of that step, in an apply run:
+ *  - before-apply: the step was checked (todo/drift) and is about to apply;
+ *  - mid-apply[:N]: while apply runs, at its Nth log line (default 1; at its end, before the verify
+ *    check, if it writes fewer), i.e. with part of its work done and the rest not;
+ *  - after-apply: applied and verified, before the progress is saved.
+ * SIGKILL runs no handler and flushes nothing: to the product it is a power cut. The tests prove a
+ * plain re-run converges from each point. The variable is read here only, is inert when unset, when
+ * malformed or when it names no step of the plan, and is not a setting: the name says it is a test's.
+ */
+export const FAULT_ENV = 'PICLUSTER_VAULT_TUI_TEST_FAULT';
+
+export type FaultPoint = 'before-apply' | 'mid-apply' | 'after-apply';
+
+export interface FaultHook {
+  stepId: string;
+  point: FaultPoint;
+  /** mid-apply: the log line of the apply at which the process dies. */
+  line: number;
+}
+
+/** Parses the variable; undefined (no fault) for anything but the documented forms. */
+export function faultFromEnvironment(value: string | undefined): FaultHook | undefined {
+  const match = value === undefined ? null : /^([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+):(before-apply|after-apply|mid-apply(?::([1-9]\d{0,3}))?)$/.exec(value);
+  if (!match) return undefined;
+  const point = match[2]!.startsWith('mid-apply') ? 'mid-apply' : (match[2] as FaultPoint);
+  return { stepId: match[1]!, point, line: match[3] === undefined ? 1 : Number(match[3]) };
+}
+
+function killForFault(): never {
+  process.kill(process.pid, 'SIGKILL');
+  // SIGKILL to oneself is delivered before kill(2) returns; nothing after it runs.
+  throw new Error('unreachable: SIGKILL did not end the process');
 }
 
 /** A step whose apply returned but whose check still does not say `done`. */

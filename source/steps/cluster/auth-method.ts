@@ -6,16 +6,29 @@
  * https://developer.hashicorp.com/vault/api-docs/system/auth#enable-auth-method
  * https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#configure-method
  */
+import { createHash } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { AuthenticatedVault } from '../../services/vault.js';
 import { adminClient, apiAddress } from '../vault/session.js';
 import { authConfigDrift, type KubernetesAuthConfig, type KubernetesAuthConfigRead } from './auth-config.js';
 import { vaultSideApi } from './preflight.js';
-import { readReviewerToken, REVIEWER_ACCOUNT_STEP_ID } from './reviewer-account.js';
+import { readReviewerToken, REVIEWER_ACCOUNT_STEP_ID, reviewerTokenSecret } from './reviewer-account.js';
 import { REVIEWER, type ClusterSession } from './session.js';
 
 export const AUTH_METHOD_STEP_ID = 'cluster.auth-method';
+/**
+ * Vault never returns the reviewer JWT it holds. So that a token Secret deleted and recreated by hand
+ * (a new JWT; Vault's is then refused by the TokenReview API and every login fails) shows as drift,
+ * the Secret carries a fingerprint of the JWT Vault was configured with: the first 16 hex digits of
+ * its SHA-256, which says nothing about the token itself. A recreated Secret loses it.
+ */
+export const CONFIGURED_TOKEN_ANNOTATION = 'picluster-vault-tui/vault-configured-token-sha256';
+const ANNOTATION_FIELD_MANAGER = 'picluster-vault-tui-auth-method';
+
+export function tokenFingerprint(jwt: string): string {
+  return createHash('sha256').update(jwt).digest('hex').slice(0, 16);
+}
 
 type MountState = { kind: 'absent' } | { kind: 'kubernetes' } | { kind: 'foreign'; type: string };
 
@@ -72,8 +85,16 @@ export function authMethodStep(session: ClusterSession): Step {
       if (state.kind === 'absent') return { state: 'todo', detail: `no auth method at auth/${mount}/` };
       if (state.kind === 'foreign') return { state: 'drift', detail: `a "${state.type}" auth method is enabled at auth/${mount}/, not kubernetes` };
       const current = readAuthConfig(await vault.readAuth(mount, 'config'));
-      const drift = authConfigDrift(current, await desiredConfig(ctx));
+      if (!(await readReviewerToken(await session.cluster(ctx)))) {
+        return { state: 'todo', detail: `the reviewer token Secret ${REVIEWER.namespace}/${REVIEWER.tokenSecret} has no token yet (${REVIEWER_ACCOUNT_STEP_ID} comes first)` };
+      }
+      const desired = await desiredConfig(ctx);
+      const drift = authConfigDrift(current, desired);
       if (!current) return { state: 'todo', detail: `kubernetes auth enabled at auth/${mount}/, not configured yet` };
+      const secret = await reviewerTokenSecret(await session.cluster(ctx));
+      if (current.token_reviewer_jwt_set && secret?.metadata?.annotations?.[CONFIGURED_TOKEN_ANNOTATION] !== tokenFingerprint(desired.token_reviewer_jwt)) {
+        drift.push(`Vault holds another reviewer token than Secret ${REVIEWER.namespace}/${REVIEWER.tokenSecret} (the Secret was recreated): TokenReview calls, and so logins, would fail`);
+      }
       if (drift.length > 0) return { state: 'drift', detail: drift.join('; ') };
       return { state: 'done', detail: `kubernetes auth at auth/${mount}/ → ${current.kubernetes_host}` };
     },
@@ -90,6 +111,11 @@ export function authMethodStep(session: ClusterSession): Step {
       ctx.log.info(`configuring auth/${mount}/config: kubernetes_host ${desired.kubernetes_host}, the cluster CA, the reviewer token of ${REVIEWER.namespace}/${REVIEWER.serviceAccount}`);
       // The JWT travels in the request body only; it is registered with the redactor above.
       await vault.writeAuth(mount, 'config', { ...desired });
+      const cluster = await session.cluster(ctx);
+      await cluster.apply(
+        [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: REVIEWER.tokenSecret, namespace: REVIEWER.namespace, annotations: { [CONFIGURED_TOKEN_ANNOTATION]: tokenFingerprint(desired.token_reviewer_jwt) } } }],
+        ANNOTATION_FIELD_MANAGER,
+      );
     },
   };
 }

@@ -170,6 +170,11 @@ export async function waitForToken(ctx: StepContext, cluster: ClusterClient, tim
   }
 }
 
+/** The reviewer token Secret as it is now (undefined when missing). */
+export function reviewerTokenSecret(cluster: ClusterClient): Promise<V1Secret | undefined> {
+  return cluster.get<V1Secret>(REFS.tokenSecret);
+}
+
 /** The reviewer JWT, for the auth method's token_reviewer_jwt; undefined until this step is done. */
 export async function readReviewerToken(cluster: ClusterClient): Promise<string | undefined> {
   return tokenOf(await cluster.get<V1Secret>(REFS.tokenSecret));

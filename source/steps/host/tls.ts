@@ -16,6 +16,8 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { InputError, UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { isHostname } from '../../core/validate.js';
@@ -38,7 +40,7 @@ import {
   type CertificateInfo,
   type SanSet,
 } from '../../services/tls.js';
-import { hostLayout, vaultApiAddress, VAULT_GROUP } from './layout.js';
+import { hostLayout, requireApiAddress, vaultApiAddress, VAULT_GROUP, VAULT_UNIT } from './layout.js';
 import { expandHome } from '../../profile/paths.js';
 
 export const TLS_STEP_ID = 'host.tls';
@@ -48,8 +50,12 @@ export const CERT_MODE = 0o644;
 export const CA_MODE = 0o644;
 export const KEY_MODE = 0o640;
 export const FILE_OWNER = 'root';
-/** A certificate closer than this to its end is renewed. */
+/** A certificate with this many whole days left, or fewer, is renewed (`status` says "renewal due" alike). */
 export const RENEW_WITHIN_DAYS = 30;
+
+export function renewalDue(daysLeft: number): boolean {
+  return daysLeft <= RENEW_WITHIN_DAYS;
+}
 const COMMAND_TIMEOUT_MS = 60_000;
 
 const GENERATE_KEY = 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256';
@@ -191,6 +197,8 @@ function apiHost(profile: Profile): string {
 
 interface Evaluation {
   findings: Finding[];
+  /** Said in a done check's detail without making it drift (a provided certificate due for renewal: only its owner can renew it). */
+  notes: string[];
   /** Facts about the certificate on the host, when it could be read. */
   info?: CertificateInfo;
   /** What the certificate must cover. */
@@ -206,10 +214,11 @@ interface Evaluation {
  */
 async function evaluate(ctx: StepContext, host: HostTls, want: { caPem: string; certPem?: string; sans?: SanSet }, now: Date): Promise<Evaluation> {
   const findings: Finding[] = [];
+  const notes: string[] = [];
   let certStale = false;
   const layout = hostLayout(ctx.profile);
   if (!host.tlsDir.exists) {
-    return { findings: [{ kind: 'missing', text: `${layout.tlsDir} is missing (the directories step creates it)` }], certStale: true };
+    return { findings: [{ kind: 'missing', text: `${layout.tlsDir} is missing (the directories step creates it)` }], notes, certStale: true };
   }
   for (const file of [host.cert, host.key, host.ca]) {
     if (!file.stat.exists) findings.push({ kind: 'missing', text: `${file.path} is missing` });
@@ -247,10 +256,16 @@ async function evaluate(ctx: StepContext, host: HostTls, want: { caPem: string; 
         certStale = true;
       }
     }
-    if (info.daysLeft < RENEW_WITHIN_DAYS) {
+    if (renewalDue(info.daysLeft)) {
       const when = info.notAfter.toISOString().slice(0, 10);
-      findings.push({ kind: 'drift', text: info.daysLeft < 0 ? `${host.cert.path} expired on ${when}` : `${host.cert.path} expires in ${info.daysLeft} days (${when})` });
-      certStale = true;
+      const text = info.daysLeft < 0 ? `${host.cert.path} expired on ${when}` : `${host.cert.path} expires in ${info.daysLeft} days (${when})`;
+      if (want.certPem === undefined) {
+        findings.push({ kind: 'drift', text });
+        certStale = true;
+      } else {
+        // Uploading the same file again would change nothing: the certificate's owner renews it.
+        notes.push(`${text}: ${PROVIDED_RENEWAL_HINT}`);
+      }
     }
     if (host.key.publicKeyPem !== undefined && !sameSpki(host.key.publicKeyPem, info.publicKeyPem)) {
       findings.push({ kind: 'drift', text: `${host.key.path} does not match ${host.cert.path} (different public keys)` });
@@ -265,14 +280,14 @@ async function evaluate(ctx: StepContext, host: HostTls, want: { caPem: string; 
     const problem = ownershipProblem(file, mode);
     if (problem) findings.push({ kind: 'drift', text: problem });
   }
-  return { findings, ...(info ? { info } : {}), ...(want.sans ? { sans: want.sans } : {}), certStale };
+  return { findings, notes, ...(info ? { info } : {}), ...(want.sans ? { sans: want.sans } : {}), certStale };
 }
 
 function toCheck(evaluation: Evaluation): Check {
-  const { findings, info } = evaluation;
+  const { findings, info, notes } = evaluation;
   if (findings.length === 0) {
     const expiry = info ? `, expires ${info.notAfter.toISOString().slice(0, 10)} (${info.daysLeft} days), SHA-256 ${info.fingerprint256}` : '';
-    return { state: 'done', detail: `certificate, key and CA in place${expiry}` };
+    return { state: 'done', detail: [`certificate, key and CA in place${expiry}`, ...notes].join('; ') };
   }
   return { state: findings.some((finding) => finding.kind === 'drift') ? 'drift' : 'todo', detail: findings.map((finding) => finding.text).join('; ') };
 }
@@ -461,7 +476,14 @@ function requireTlsDir(ctx: StepContext, host: HostTls): void {
   throw new UserError(`${hostLayout(ctx.profile).tlsDir} does not exist on the host`, { hint: "run the directories step first (it creates Vault's directories)" });
 }
 
-async function applyGenerate(ctx: StepContext, profileName: string, now: Date): Promise<void> {
+interface IssueOptions {
+  /** Issue a new certificate even when the one on the host is still good (`renew-cert --force`). */
+  forceReissue?: boolean;
+  /** Overrides the profile's vault.tls.validityDays for this certificate. */
+  validityDays?: number;
+}
+
+async function applyGenerate(ctx: StepContext, profileName: string, now: Date, issue: IssueOptions = {}): Promise<void> {
   const layout = hostLayout(ctx.profile);
   let host = await inspectHost(ctx);
   requireTlsDir(ctx, host);
@@ -488,7 +510,7 @@ async function applyGenerate(ctx: StepContext, profileName: string, now: Date): 
 
   const sans = expectedSans(ctx.profile, host.names);
   const evaluation = await evaluate(ctx, host, { caPem: ca.certPem, sans }, now);
-  if (evaluation.certStale) {
+  if (evaluation.certStale || issue.forceReissue) {
     ctx.log.info(`requesting a certificate: openssl req -new -key ${layout.keyFile} (the key stays on the host)`);
     const csrPem = await mustRun(ctx, 'making the certificate request', csrCommand(layout.keyFile, host.names.hostname), { sudo: true });
     const certPem = await signServerCertificate({
@@ -496,7 +518,7 @@ async function applyGenerate(ctx: StepContext, profileName: string, now: Date): 
       csrPem,
       sans,
       commonName: host.names.hostname,
-      validityDays: ctx.profile.vault.tls.validityDays,
+      validityDays: issue.validityDays ?? ctx.profile.vault.tls.validityDays,
       now,
     });
     const info = await inspectCertificate(certPem, { source: layout.certFile, caPem: ca.certPem, now });
@@ -554,6 +576,204 @@ async function applyProvided(ctx: StepContext, now: Date): Promise<void> {
     await fixOwnership(ctx, host.cert, CERT_MODE);
   }
   logCertificate(ctx, provided.info, layout.certFile);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renewal (`renew-cert`): re-issue, upload, restart Vault, and see the new certificate served
+
+export const PROVIDED_RENEWAL_HINT =
+  'the certificate is yours (vault.tls.mode provided): renew it where it came from (e.g. `certbot renew`), keep vault.tls.certFile, keyFile and caFile pointing at the renewed files, then run `renew-cert` to upload them and restart Vault';
+
+/** How long Vault gets to serve the new certificate after the restart. */
+export const SERVE_WAIT_MS = 30_000;
+const SERVE_POLL_MS = 500;
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+export interface RenewOptions {
+  /** Re-issue even when the certificate is not due (generate mode only). */
+  force?: boolean;
+  /** Validity of the new certificate; the profile's vault.tls.validityDays when not given. */
+  validityDays?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+  /** How long to wait for the new certificate to be served after the restart. */
+  serveWaitMs?: number;
+}
+
+export interface RenewResult {
+  /**
+   * renewed: a new certificate was issued, uploaded and is served now. restarted: the installed
+   * certificate was current but Vault still served an older one, so only the restart was needed.
+   * uploaded: the user's (provided) renewed files were uploaded and are served now. not-due: nothing
+   * to do.
+   */
+  outcome: 'renewed' | 'restarted' | 'uploaded' | 'not-due';
+  mode: 'generate' | 'provided';
+  /** The certificate Vault served before (undefined when it could not be read: Vault down, expired certificate…). */
+  before: CertificateInfo | undefined;
+  /** Why `before` could not be read. */
+  beforeProblem?: string;
+  /** The certificate Vault serves now (verified with the CA, for the API address). */
+  served: CertificateInfo;
+  /** One line saying why this outcome. */
+  reason: string;
+}
+
+function parseAddress(address: string): { host: string; port: number } {
+  const url = new URL(address);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}
+
+/**
+ * The certificate the API presents, from a TLS handshake verified against `caPem` alone and checked
+ * for the address's name (Node's default checkServerIdentity: subjectAltName, IP or DNS). A
+ * certificate that does not verify (expired, other CA, wrong name) rejects with the reason.
+ * https://nodejs.org/api/tls.html#tlsconnectoptions-callback
+ */
+export function readServedCertificate(address: string, caPem: string, options: { now: Date; timeoutMs?: number; signal?: AbortSignal }): Promise<CertificateInfo> {
+  const { host, port } = parseAddress(address);
+  const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host, port, ca: caPem, ...(isIP(host) === 0 ? { servername: host } : {}), ...(options.signal ? { signal: options.signal } : {}) }, () => {
+      const peer = socket.getPeerCertificate();
+      socket.end();
+      if (!peer?.raw) {
+        reject(new UserError(`${address} presented no certificate`));
+        return;
+      }
+      const pem = `-----BEGIN CERTIFICATE-----\n${peer.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+      inspectCertificate(pem, { source: `the certificate served at ${address}`, caPem, now: options.now }).then(resolve, reject);
+    });
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake with ${host}:${port} within ${timeoutMs} ms`)));
+    socket.on('error', (error: NodeJS.ErrnoException) => reject(new UserError(`TLS handshake with ${address}: ${error.code && !error.message.includes(error.code) ? `${error.message} (${error.code})` : error.message}`)));
+  });
+}
+
+function describeInfo(info: CertificateInfo): string {
+  return `serial ${info.serialNumber}, expires ${info.notAfter.toISOString()} (${info.daysLeft} days), SHA-256 ${info.fingerprint256}`;
+}
+
+async function restartVault(ctx: StepContext): Promise<void> {
+  ctx.log.info(`restarting ${VAULT_UNIT} so it serves the new certificate (Vault comes back sealed; vault-unseal.service unseals it when auto-unseal is installed)`);
+  await mustRun(ctx, `restarting ${VAULT_UNIT}`, sh`systemctl restart ${VAULT_UNIT}`, { sudo: true });
+}
+
+/** Polls the API until it serves the certificate with `fingerprint` (verified with our CA). */
+async function waitServed(ctx: StepContext, address: string, caPem: string, fingerprint: string, options: { now: () => Date; waitMs: number }): Promise<CertificateInfo> {
+  const deadline = Date.now() + options.waitMs;
+  let last = 'no answer yet';
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    try {
+      const served = await readServedCertificate(address, caPem, { now: options.now(), signal: ctx.signal });
+      if (served.fingerprint256 === fingerprint) return served;
+      last = `it still serves ${describeInfo(served)}`;
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new UserError(`Vault at ${address} does not serve the new certificate ${Math.round(options.waitMs / 1000)} s after the restart: ${last}`, {
+        hint: `look at the service's log (\`journalctl -u ${VAULT_UNIT}\` on the host, or the \`logs\` command), then run \`renew-cert\` again`,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, SERVE_POLL_MS));
+  }
+}
+
+async function servedBefore(address: string, caPem: string, ctx: StepContext, now: Date): Promise<{ info?: CertificateInfo; problem?: string }> {
+  try {
+    return { info: await readServedCertificate(address, caPem, { now, signal: ctx.signal }) };
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    return { problem: (error as Error).message };
+  }
+}
+
+/**
+ * Renews the Vault server certificate when it is due (≤ 30 days left on the installed or the served
+ * certificate, or not served at all) or when `force` asks:
+ *  - generate mode: re-issued from the CA in custody (never a new CA) for the same server key and
+ *    the SANs the profile and host call for, through the same code as the TLS step; uploaded;
+ *    vault.service restarted; done only once the API serves the new certificate (new fingerprint,
+ *    TLS verified with our CA for the API address);
+ *  - provided mode: the certificate is the user's: when it is due this says so with the hint; when the
+ *    user already renewed the files, they are uploaded and Vault restarted the same way.
+ */
+export async function renewServerCertificate(ctx: StepContext, options: RenewOptions = {}): Promise<RenewResult> {
+  const clock = options.now ?? (() => new Date());
+  const now = clock();
+  const address = requireApiAddress(ctx.profile);
+  const waitMs = options.serveWaitMs ?? SERVE_WAIT_MS;
+  const layout = hostLayout(ctx.profile);
+
+  if (ctx.profile.vault.tls.mode === 'provided') {
+    if (options.force) throw new UserError('--force re-issues certificates this tool generates; this profile uses your own (vault.tls.mode provided)', { hint: PROVIDED_RENEWAL_HINT });
+    const provided = await loadProvided(ctx, now);
+    const before = await servedBefore(address, provided.caPem, ctx, now);
+    if (renewalDue(provided.info.daysLeft)) {
+      throw new UserError(`${providedPaths(ctx.profile).cert} expires in ${provided.info.daysLeft} days (${provided.info.notAfter.toISOString().slice(0, 10)})`, { hint: PROVIDED_RENEWAL_HINT });
+    }
+    if (before.info && before.info.fingerprint256 === provided.info.fingerprint256) {
+      return { outcome: 'not-due', mode: 'provided', before: before.info, served: before.info, reason: `Vault serves your certificate, ${provided.info.daysLeft} days left` };
+    }
+    ctx.log.info(`Vault serves ${before.info ? describeInfo(before.info) : `no certificate that verifies (${before.problem})`}; uploading ${providedPaths(ctx.profile).cert}`);
+    await applyProvided(ctx, now);
+    await restartVault(ctx);
+    const served = await waitServed(ctx, address, provided.caPem, provided.info.fingerprint256, { now: clock, waitMs });
+    ctx.log.info(`Vault serves the uploaded certificate: ${describeInfo(served)}`);
+    return { outcome: 'uploaded', mode: 'provided', before: before.info, ...(before.problem ? { beforeProblem: before.problem } : {}), served, reason: 'your renewed certificate was uploaded' };
+  }
+
+  const custody = await custodyCaState(ctx.profileName);
+  if (custody.certPem === undefined) {
+    throw new UserError(`there is no CA in custody (${custodyPath(ctx.profileName, CA_CERT_NAME)}) to renew the certificate with`, {
+      hint: 'run the host phase first (`setup --phase host`); if this host was set up from another machine, copy its custody directory here',
+    });
+  }
+  const caPem = custody.certPem;
+  const before = await servedBefore(address, caPem, ctx, now);
+  const host = await inspectHost(ctx);
+  const evaluation = await evaluate(ctx, host, { caPem, sans: expectedSans(ctx.profile, host.names) }, now);
+  const installed = evaluation.info;
+
+  let reason: string;
+  if (options.force) reason = 'renewal requested (--force)';
+  else if (evaluation.certStale) reason = evaluation.findings.map((finding) => finding.text).join('; ');
+  else if (!before.info) reason = `Vault serves no certificate that verifies with the CA (${before.problem})`;
+  else if (renewalDue(before.info.daysLeft)) reason = `the served certificate expires in ${before.info.daysLeft} days`;
+  else if (installed && before.info.fingerprint256 !== installed.fingerprint256) reason = `${layout.certFile} is newer than the certificate Vault serves`;
+  else {
+    return { outcome: 'not-due', mode: 'generate', before: before.info, served: before.info, reason: `not due: ${before.info.daysLeft} days left (renewed at ${RENEW_WITHIN_DAYS} or fewer)` };
+  }
+  ctx.log.info(`renewing: ${reason}`);
+  if (before.info) ctx.log.info(`served now: ${describeInfo(before.info)}`);
+
+  // Re-issue only when the installed certificate itself needs it: a current one that Vault merely
+  // has not loaded yet (a cut-off earlier renewal) only needs the restart.
+  const reissue = options.force === true || evaluation.certStale || !installed || renewalDue(installed.daysLeft);
+  if (reissue) {
+    await applyGenerate(ctx, ctx.profileName, now, { forceReissue: true, ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}) });
+  }
+  const transport = await ctx.services.host();
+  const written = await readHostFile(transport, ctx, layout.certFile);
+  if (written.pem === undefined) throw new UserError(`${layout.certFile} is missing on the host after the renewal`);
+  const fresh = await inspectCertificate(written.pem, { source: layout.certFile, caPem, now });
+  await restartVault(ctx);
+  const served = await waitServed(ctx, address, caPem, fresh.fingerprint256, { now: clock, waitMs });
+  if (before.info && served.serialNumber === before.info.serialNumber) {
+    throw new UserError(`Vault at ${address} still serves serial ${served.serialNumber} after the renewal`);
+  }
+  ctx.log.info(`Vault serves the new certificate: ${describeInfo(served)}`);
+  return {
+    outcome: reissue ? 'renewed' : 'restarted',
+    mode: 'generate',
+    before: before.info,
+    ...(before.problem ? { beforeProblem: before.problem } : {}),
+    served,
+    reason,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -254,6 +254,10 @@ function SummaryLines({ report, width }: { report: StatusReport | undefined; wid
   );
 }
 
+function days(count: number): string {
+  return `${count} day${count === 1 ? '' : 's'}`;
+}
+
 function yesNo(value: boolean | null): string {
   return value === null ? 'unknown' : value ? 'yes' : 'no';
 }
@@ -298,10 +302,13 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
     certificate
       ? {
           label: 'Certificate',
+          // The date only when there is room: a certificate due for renewal says so instead.
           value:
             certificate.daysLeft < 0
-              ? `expired ${-certificate.daysLeft} day(s) ago`
-              : `${certificate.daysLeft} days left${certificate.daysLeft <= CERT_WARN_DAYS ? ', renewal due' : ''} (${certificate.notAfter.slice(0, 10)})`,
+              ? `expired ${days(-certificate.daysLeft)} ago`
+              : certificate.daysLeft <= CERT_WARN_DAYS
+                ? `${days(certificate.daysLeft)} left, renewal due`
+                : `${days(certificate.daysLeft)} left (${certificate.notAfter.slice(0, 10)})`,
           ...(certificate.daysLeft <= CERT_WARN_DAYS ? { color: 'warning' as const } : {}),
         }
       : { label: 'Certificate', value: 'unknown' },
@@ -384,7 +391,7 @@ function ActionLine({ home, setup }: { home: HomeState; setup: SetupState }) {
   }
   return (
     <Text dimColor wrap="truncate-end">
-      r re-checks every step, l follows the service logs, b takes a snapshot, ? lists every key
+      r re-checks every step, l follows the service logs, b takes a snapshot
     </Text>
   );
 }
@@ -422,8 +429,7 @@ function LowerPane({
       <Box flexDirection="column" height={height} width={width} overflow="hidden">
         <PaneTitle title="Drift" width={width} />
         <Text dimColor wrap="wrap">
-          Press r to re-check every step of the setup against the host and Vault (nothing is changed). Steps that drifted or are not done are listed here; enter fixes the
-          selected one, F fixes them all.
+          {'Press r to re-check every step of the setup against the host and Vault (nothing is changed). Steps that drifted or are not done are listed here; enter fixes the selected one, F fixes them all.'}
         </Text>
       </Box>
     );
