@@ -129,7 +129,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     dispatch: dispatchSetup,
   });
 
-  const homeControls = useHome({ deps, prompter, profile, home, dispatch: dispatchHome, active: app.screen === 'home' && !app.quitting });
+  const homeControls = useHome({ deps, prompter, profile, home, dispatch: dispatchHome, active: app.screen === 'home' && !app.quitting, runRefresh: setup.vaultRefresh });
 
   // The saved progress chose Home; the first live reading confirms it. Vault not initialised means
   // the setup is not complete whatever the profile says: Setup is where to go then.

@@ -48,9 +48,11 @@ export function useHome(options: {
   dispatch: Dispatch<HomeAction>;
   /** The Home screen is open and nothing is quitting. */
   active: boolean;
+  /** Changes whenever a run's step finished (the Setup slice's vaultRefresh): the status is read again then. */
+  runRefresh: number;
   intervalMs?: number;
 }): HomeControls {
-  const { deps, prompter, profile, home, dispatch, active, intervalMs = HOME_STATUS_INTERVAL_MS } = options;
+  const { deps, prompter, profile, home, dispatch, active, runRefresh, intervalMs = HOME_STATUS_INTERVAL_MS } = options;
   const [journal] = useState(() => new LogBuffer(JOURNAL_CAPACITY));
   const connection = useRef<HostConnection | undefined>(undefined);
   const hostProblem = useRef<string | undefined>(undefined);
@@ -104,7 +106,7 @@ export function useHome(options: {
   const onValue = useCallback((value: { report: StatusReport; hostProblem: string | undefined }) => {
     dispatch({ type: 'status-read', report: value.report, ...(value.hostProblem === undefined ? {} : { hostProblem: value.hostProblem }) });
   }, [dispatch]);
-  usePolledReading({ read, onValue, active, refresh: home.refresh, intervalMs, key: profile });
+  usePolledReading({ read, onValue, active, refresh: `${home.refresh}:${runRefresh}`, intervalMs, key: profile });
 
   const environment = useCallback(
     (): ActionEnvironment => {
