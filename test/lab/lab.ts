@@ -695,10 +695,11 @@ async function startClusterProcess(paths: Paths, port: number, onSpawned: (pid: 
   await onSpawned(pid, port);
   const deadline = Date.now() + CLUSTER_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const report = await readFile(paths.clusterStateFile, 'utf8').then(
-      (text) => JSON.parse(text) as K8sSimReport,
-      () => undefined, // not there yet, or half written
-    );
+    // Not there yet, or (from an older server) half written: a parse error is caught too, which the
+    // rejection handler of `.then` alone would not do.
+    const report = await readFile(paths.clusterStateFile, 'utf8')
+      .then((text) => JSON.parse(text) as K8sSimReport)
+      .catch(() => undefined);
     if (report?.pid === pid) {
       return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile };
     }

@@ -5,7 +5,7 @@
  * Writes DIR/kubeconfig.yaml, DIR/pki/ca.crt and, once listening, DIR/k8s-sim.json
  * ({url, port, addresses, pid, kubeconfig, caFile}); prints one "k8s-sim serving on URL" line.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startK8sSim } from './index.js';
@@ -34,10 +34,12 @@ async function main(): Promise<void> {
     log: values.verbose ? log : (line) => (/-> [45]\d\d|controller|eso:/.test(line) ? log(line) : undefined),
   });
   const stateFile = join(values.dir, 'k8s-sim.json');
+  // Written whole then renamed: `lab up` polls for this file and must never read half of it.
   await writeFile(
-    stateFile,
+    `${stateFile}.tmp`,
     `${JSON.stringify({ url: sim.url, port: sim.port, addresses: sim.addresses, pid: process.pid, kubeconfig: sim.kubeconfigPath, caFile: sim.caFile }, null, 2)}\n`,
   );
+  await rename(`${stateFile}.tmp`, stateFile);
   process.stdout.write(`k8s-sim serving on ${sim.url} (kubeconfig ${sim.kubeconfigPath})\n`);
   const stop = (signal: string): void => {
     process.stdout.write(`k8s-sim: ${signal}, closing\n`);

@@ -1,0 +1,313 @@
+/**
+ * Phase 3 (cluster) end to end: the built CLI against fresh lab instances — a Debian host in
+ * systemd-nspawn running the Vault the CLI installed, the lab's Kubernetes API server with its ESO
+ * controllers, and the lab's helm — checked from outside as an administrator would: kubectl with the
+ * lab kubeconfig, Vault's HTTP API with the root token from custody, the host over SSH.
+ *
+ *   full    `setup --yes` (all phases) from a bare host; a second run changes nothing anywhere;
+ *           failures a user meets (kubeconfig, context, unreachable API, loopback address, a
+ *           ClusterRoleBinding or token Secret removed by hand) with their messages, then fixed
+ *   argocd  no helm on PATH: with ESO absent the install step says how to install helm and nothing
+ *           half-written stays; with ESO installed beside the product (as ArgoCD would) the step is
+ *           done, helm is never needed, and the phase completes
+ * ESO's side: https://external-secrets.io/latest/provider/hashicorp-vault/
+ * Vault's side: https://developer.hashicorp.com/vault/docs/auth/kubernetes
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { esoChartManifests, ESO_CHART } from '../lab/k8s-sim/eso-chart.js';
+import { CliSession, describeResult, type CliInfo, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
+import { FreshLabs, type FreshLab } from './support/labs.js';
+import { VaultHttp } from './support/vault-api.js';
+
+const RUN_TIMEOUT_MS = 180_000;
+const CLUSTER_STEPS = ['cluster.preflight', 'cluster.reviewer-account', 'cluster.auth-method', 'cluster.eso-install', 'cluster.eso-role', 'cluster.secret-store', 'cluster.verify'];
+const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((file) => existsSync(file));
+/** A PATH with node and the system tools but no helm (the CLI's bin script runs on node). */
+const PATH_WITHOUT_HELM = [path.dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+
+const labs = new FreshLabs();
+const sessions: CliSession[] = [];
+
+afterAll(async () => {
+  await Promise.all(sessions.map((session) => session.dispose()));
+  await labs.downAll();
+}, 120_000);
+
+interface Setup {
+  lab: FreshLab;
+  session: CliSession;
+  info: CliInfo;
+  /** PATH with the lab's helm first. */
+  helmPath: string;
+}
+
+async function prepare(name: string): Promise<Setup> {
+  const lab = await labs.get(name);
+  const session = await CliSession.create(`cluster-${name}`);
+  sessions.push(session);
+  await session.ok(['profile', 'import', lab.state.profileFile]);
+  const info = await session.info();
+  if (helmOnPath(PATH_WITHOUT_HELM)) throw new Error(`helm is installed on this machine (${PATH_WITHOUT_HELM}): the no-helm cases cannot run`);
+  return { lab, session, info, helmPath: `${lab.state.helmBinDir}:${PATH_WITHOUT_HELM}` };
+}
+
+function helmOnPath(searchPath: string): boolean {
+  return searchPath.split(':').some((dir) => existsSync(path.join(dir, 'helm')));
+}
+
+function kubectl(lab: FreshLab, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  if (!KUBECTL) throw new Error('kubectl is not installed (apt-get install kubernetes-client)');
+  return new Promise((resolve, reject) => {
+    const child = spawn(KUBECTL, ['--kubeconfig', lab.state.cluster.kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+async function kubectlOk(lab: FreshLab, args: readonly string[], input?: string): Promise<string> {
+  const result = await kubectl(lab, args, input);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+async function setup(s: Setup, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: s.helmPath }): Promise<{ result: CliResult; summary: SetupSummary }> {
+  const result = await s.session.run([...args, '--json'], RUN_TIMEOUT_MS, env);
+  let summary: SetupSummary;
+  try {
+    summary = JSON.parse(result.stdout) as SetupSummary;
+  } catch {
+    throw new Error(`no JSON summary:\n${describeResult(args, result)}`);
+  }
+  return { result, summary };
+}
+
+function stepOf(summary: { steps: StepSummary[] }, id: string): StepSummary {
+  const found = summary.steps.find((step) => step.id === id);
+  if (!found) throw new Error(`no step ${id} in ${summary.steps.map((step) => step.id).join(', ')}`);
+  return found;
+}
+
+async function rootVault(s: Setup): Promise<{ vault: VaultHttp; token: string }> {
+  const caPem = await readFile(path.join(s.info.custodyDir, 'ca.crt'), 'utf8');
+  const init = JSON.parse(await readFile(path.join(s.info.custodyDir, 'init.json'), 'utf8')) as { root_token: string };
+  return { vault: new VaultHttp(`https://127.0.0.1:${s.lab.state.vaultApiPort}`, caPem), token: init.root_token };
+}
+
+/** Everything a run could change, normalised: host files and units, Vault's configuration, cluster objects. */
+async function snapshot(s: Setup): Promise<Record<string, unknown>> {
+  const host = s.lab.host;
+  const files = await host.sudo("find /etc/vault /usr/local/bin/vault /etc/systemd/system/vault.service /etc/systemd/system/vault-unseal.service -exec stat -c '%n %i %Y %a %U:%G %s' {} + | sort");
+  const units = await host.unitProperties('vault.service', ['ExecMainStartTimestamp', 'InvocationID']);
+  const { vault, token } = await rootVault(s);
+  const read = async (apiPath: string): Promise<unknown> => {
+    const answer = await vault.request({ path: apiPath, token });
+    return { status: answer.status, data: answer.json?.data ?? null };
+  };
+  const vaultState = {
+    auth: await read('sys/auth'),
+    mounts: await read('sys/mounts'),
+    config: await read('auth/kubernetes/config'),
+    role: await read('auth/kubernetes/role/external-secrets'),
+    policies: await read('sys/policies/acl?list=true'),
+  };
+  const objects = await kubectlOk(s.lab, [
+    'get',
+    'namespaces,serviceaccounts,secrets,clusterrolebindings,clusterroles,deployments,customresourcedefinitions,clustersecretstores,externalsecrets',
+    '--all-namespaces',
+    '-o',
+    'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}',
+  ]);
+  return { files, units, vault: vaultState, objects: objects.split('\n').filter(Boolean).sort() };
+}
+
+describe('cluster phase: full setup from a bare host', () => {
+  let s: Setup;
+  let first: { result: CliResult; summary: SetupSummary };
+
+  it('`setup --yes` runs all three phases in one go; kubectl shows the ClusterSecretStore Ready True/Valid', async () => {
+    s = await prepare('full');
+    first = await setup(s, ['setup', '--yes']);
+    expect(first.result.code, describeResult(['setup', '--yes'], first.result)).toBe(0);
+    expect(first.summary.result).toBe('ok');
+    // The preflight only checks; every other step had something to do on a bare cluster.
+    expect(stepOf(first.summary, 'cluster.preflight').state).toBe('done');
+    for (const id of CLUSTER_STEPS.slice(1)) expect(stepOf(first.summary, id).outcome, id).toBe('applied');
+    // kubectl's own table (the CRD's printer columns): NAME AGE STATUS CAPABILITIES READY
+    const table = await kubectlOk(s.lab, ['get', 'clustersecretstore', 'vault-backend']);
+    const [header, row] = table.trim().split('\n');
+    expect(header!.split(/\s+/)).toEqual(['NAME', 'AGE', 'STATUS', 'CAPABILITIES', 'READY']);
+    const cells = row!.split(/\s+/);
+    expect([cells[0], cells[2], cells[4]]).toEqual(['vault-backend', 'Valid', 'True']);
+  }, 300_000);
+
+  it('the verification ExternalSecret synced the value written to Vault, then the test objects were removed', async () => {
+    const stderr = first.result.stderr;
+    expect(stderr).toMatch(/ExternalSecret\s+vault-eso-check\/vault-eso-check: Ready=True \(SecretSynced\)/);
+    expect(stderr).toMatch(/Secret\s+vault-eso-check\/vault-eso-check: holds the same value/);
+    expect(stderr).toContain('removed namespace vault-eso-check and secret/picluster-vault-tui/eso-check');
+    expect((await kubectl(s.lab, ['get', 'namespace', 'vault-eso-check'])).code).not.toBe(0);
+    const { vault, token } = await rootVault(s);
+    expect((await vault.request({ path: 'secret/metadata/picluster-vault-tui/eso-check', token })).status).toBe(404);
+    // The proof is recorded on the store: the generation it was made with.
+    const annotation = await kubectlOk(s.lab, ['get', 'clustersecretstore', 'vault-backend', '-o', 'jsonpath={.metadata.annotations.picluster-vault-tui/verified-generation} {.metadata.generation}']);
+    const [verified, generation] = annotation.split(' ');
+    expect(verified).toBe(generation);
+  });
+
+  it('what the phase configured is what the guide asks for, read from Vault and the cluster', async () => {
+    const { vault, token } = await rootVault(s);
+    const auth = await vault.request({ path: 'sys/auth', token });
+    expect(auth.json.data['kubernetes/'].type).toBe('kubernetes');
+    const config = (await vault.request({ path: 'auth/kubernetes/config', token })).json.data;
+    expect(config.kubernetes_host).toBe(s.lab.state.cluster.vaultApiAddress);
+    expect(config.kubernetes_ca_cert.trim()).toBe((await readFile(s.lab.state.cluster.caFile, 'utf8')).trim());
+    expect(config.token_reviewer_jwt_set).toBe(true);
+    const role = (await vault.request({ path: 'auth/kubernetes/role/external-secrets', token })).json.data;
+    expect(role).toMatchObject({ bound_service_account_names: ['external-secrets'], bound_service_account_namespaces: ['external-secrets'], token_policies: ['readonly'], audience: 'vault' });
+    const store = JSON.parse(await kubectlOk(s.lab, ['get', 'clustersecretstore', 'vault-backend', '-o', 'json']));
+    expect(store.apiVersion).toBe('external-secrets.io/v1');
+    expect(store.spec.provider.vault).toMatchObject({
+      server: `https://127.0.0.1:${s.lab.state.vaultApiPort}`,
+      path: 'secret',
+      version: 'v2',
+      auth: { kubernetes: { mountPath: 'kubernetes', role: 'external-secrets', serviceAccountRef: { name: 'external-secrets', namespace: 'external-secrets', audiences: ['vault'] } } },
+    });
+    const caPem = await readFile(path.join(s.info.custodyDir, 'ca.crt'), 'utf8');
+    expect(Buffer.from(store.spec.provider.vault.caBundle, 'base64').toString('utf8').trim()).toBe(caPem.trim());
+    const binding = JSON.parse(await kubectlOk(s.lab, ['get', 'clusterrolebinding', 'vault-auth-delegator', '-o', 'json']));
+    expect(binding.roleRef.name).toBe('system:auth-delegator');
+  });
+
+  it('a second `setup --yes` changes nothing on the host, in Vault or in the cluster', async () => {
+    const before = await snapshot(s);
+    const second = await setup(s, ['setup', '--yes']);
+    expect(second.result.code, describeResult(['setup', '--yes'], second.result)).toBe(0);
+    for (const step of second.summary.steps) expect(`${step.id} ${step.outcome}`).toBe(`${step.id} already-done`);
+    expect(second.result.stderr).not.toMatch(/helm: /);
+    expect(await snapshot(s)).toEqual(before);
+  }, 240_000);
+
+  it('a ClusterRoleBinding removed by hand is drift (Vault logins would be refused) and the next run restores it', async () => {
+    await kubectlOk(s.lab, ['delete', 'clusterrolebinding', 'vault-auth-delegator']);
+    const plan = await s.session.run(['plan', '--phase', 'cluster', '--json'], RUN_TIMEOUT_MS, { PATH: s.helmPath });
+    const step = stepOf(JSON.parse(plan.stdout) as { steps: StepSummary[] }, 'cluster.reviewer-account');
+    expect(step.state).toBe('drift');
+    expect(step.detail).toContain('missing: ClusterRoleBinding vault-auth-delegator');
+    const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes']);
+    expect(fixed.result.code, describeResult(['setup'], fixed.result)).toBe(0);
+    expect(stepOf(fixed.summary, 'cluster.reviewer-account').outcome).toBe('applied');
+    expect((await kubectl(s.lab, ['get', 'clusterrolebinding', 'vault-auth-delegator'])).code).toBe(0);
+  }, 240_000);
+
+  it('a token Secret recreated by hand (a new JWT) shows as drift of the auth method, which is reconfigured', async () => {
+    await kubectlOk(s.lab, ['-n', 'vault', 'delete', 'secret', 'vault-auth-token']);
+    const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes']);
+    expect(fixed.result.code, describeResult(['setup'], fixed.result)).toBe(0);
+    expect(stepOf(fixed.summary, 'cluster.reviewer-account').outcome).toBe('applied');
+    expect(stepOf(fixed.summary, 'cluster.auth-method').outcome).toBe('applied');
+    const plan = JSON.parse((await s.session.run(['plan', '--phase', 'cluster', '--json'], RUN_TIMEOUT_MS, { PATH: s.helmPath })).stdout) as { steps: StepSummary[] };
+    for (const id of CLUSTER_STEPS) expect(`${id} ${stepOf(plan, id).state}`).toBe(`${id} done`);
+  }, 240_000);
+
+  describe('failures say what is wrong and how to fix it, exit 1, and leave the profile as it was', () => {
+    async function failing(settings: string[], expectMessage: RegExp, expectHint: RegExp, env?: NodeJS.ProcessEnv): Promise<void> {
+      const profileBefore = await readFile(s.info.profileFile, 'utf8');
+      if (settings.length > 0) await s.session.ok(['profile', 'set', ...settings]);
+      const profileSet = await readFile(s.info.profileFile, 'utf8');
+      try {
+        const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], env ?? { PATH: s.helmPath });
+        expect(result.code, describeResult(['setup'], result)).toBe(1);
+        const failed = summary.steps.find((step) => step.state === 'failed');
+        expect(failed?.id).toBe('cluster.preflight');
+        expect(failed?.error).toMatch(expectMessage);
+        expect(failed?.hint).toMatch(expectHint);
+        expect(result.stderr).toMatch(expectMessage);
+        // Only progress bookkeeping may change; the settings stay what the user set.
+        const after = JSON.parse(await readFile(s.info.profileFile, 'utf8'));
+        const set = JSON.parse(profileSet);
+        expect(after.cluster).toEqual(set.cluster);
+      } finally {
+        await writeFile(s.info.profileFile, profileBefore, { mode: 0o600 });
+      }
+    }
+
+    it('the kubeconfig does not exist', async () => {
+      await failing(['cluster.kubeconfig=/nonexistent/kubeconfig.yaml'], /the kubeconfig \/nonexistent\/kubeconfig\.yaml does not exist/, /cluster\.kubeconfig=FILE/);
+    }, 60_000);
+
+    it('the context is unknown', async () => {
+      await failing(['cluster.context=nope'], /has no context "nope"/, /Set cluster\.context in the profile to one of: default, lab-viewer/);
+    }, 60_000);
+
+    it('the API does not answer', async () => {
+      const kubeconfig = await readFile(s.lab.state.cluster.kubeconfig, 'utf8');
+      const closed = path.join(s.session.home, 'closed-port.yaml');
+      // Port 1 on loopback: nothing listens there, the connection is refused at once.
+      await writeFile(closed, kubeconfig.replace(s.lab.state.cluster.url, 'https://127.0.0.1:1'), { mode: 0o600 });
+      await failing([`cluster.kubeconfig=${closed}`], /the Kubernetes API at https:\/\/127\.0\.0\.1:1 did not answer \(ECONNREFUSED\)/, /cluster is running/);
+    }, 60_000);
+
+    it('the API address for Vault is loopback (a K3s kubeconfig) and none is set', async () => {
+      await failing(['cluster.apiAddressForVault='], /is a loopback address, which Vault's host cannot use to reach the cluster/, /profile set cluster\.apiAddressForVault=URL/);
+    }, 60_000);
+
+    it('the API address for Vault does not answer from the Vault host', async () => {
+      await failing(['cluster.apiAddressForVault=https://127.0.0.2:1'], /the Vault host cannot reach the Kubernetes API at https:\/\/127\.0\.0\.2:1: the connection is refused/, /apiAddressForVault=URL/);
+    }, 60_000);
+
+    it('a context without the rights names every missing permission', async () => {
+      await failing(['cluster.context=lab-viewer'], /the context "lab-viewer" may not .*create namespaces; .*create clusterrolebindings\.rbac\.authorization\.k8s\.io/, /cluster-admin/);
+    }, 60_000);
+  });
+});
+
+describe('cluster phase: ESO installed by someone else, no helm on this machine', () => {
+  let s: Setup;
+
+  it('without ESO and without helm the install step says how to get helm, and nothing half-written stays', async () => {
+    s = await prepare('argocd');
+    await s.session.ok(['setup', '--phase', 'host,vault', '--yes'], RUN_TIMEOUT_MS);
+    const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
+    expect(result.code, describeResult(['setup'], result)).toBe(1);
+    const failed = stepOf(summary, 'cluster.eso-install');
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toBe('helm was not found on PATH');
+    expect(failed.hint).toMatch(/Install Helm 3 \(https:\/\/helm\.sh\/docs\/intro\/install\/\)/);
+    // The steps before it are complete and check as done; nothing of ESO exists yet.
+    for (const id of ['cluster.preflight', 'cluster.reviewer-account', 'cluster.auth-method']) expect(stepOf(summary, id).state).toBe('done');
+    expect((await kubectl(s.lab, ['get', 'crd', 'clustersecretstores.external-secrets.io'])).code).not.toBe(0);
+  }, 300_000);
+
+  it('ESO applied beside the product (as ArgoCD does): the install step is done without helm and the phase completes', async () => {
+    // The chart's objects, applied server-side under ArgoCD's field manager, not through helm.
+    const manifests = esoChartManifests({ namespace: 'external-secrets', release: 'external-secrets', chartVersion: ESO_CHART.latest, installCRDs: true });
+    // (kubectl create sends protobuf, which the lab's API server does not speak; apply sends JSON.)
+    await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'external-secrets' } }));
+    const crds = manifests.filter((object) => object['kind'] === 'CustomResourceDefinition');
+    const rest = manifests.filter((object) => object['kind'] !== 'CustomResourceDefinition');
+    for (const batch of [crds, rest]) {
+      await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], batch.map((object) => JSON.stringify(object)).join('\n'));
+    }
+    await kubectlOk(s.lab, ['-n', 'external-secrets', 'rollout', 'status', 'deployment/external-secrets', '--timeout=60s']);
+
+    const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
+    expect(result.code, describeResult(['setup'], result)).toBe(0);
+    expect(stepOf(summary, 'cluster.eso-install').outcome).toBe('already-done');
+    expect(result.stderr).not.toMatch(/helm: |installing External Secrets Operator/);
+    // No helm release was ever recorded in the cluster (helm keeps them as Secrets).
+    const releases = await kubectlOk(s.lab, ['get', 'secrets', '--all-namespaces', '-l', 'owner=helm', '-o', 'name']);
+    expect(releases.trim()).toBe('');
+    for (const id of CLUSTER_STEPS) expect(`${id} ${stepOf(summary, id).state}`).toBe(`${id} done`);
+    const ready = await kubectlOk(s.lab, ['get', 'clustersecretstore', 'vault-backend', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}']);
+    expect(ready).toBe('True/Valid');
+  }, 300_000);
+});
