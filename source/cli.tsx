@@ -175,6 +175,13 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('-n, --lines <N>', 'lines of history to show first (default 50)')
     .action(run(async (options: { follow?: boolean; lines?: string }) => (await import('./cli/logs.js')).logs(globals(), options, output)));
 
+  program
+    .command('renew-cert')
+    .description("renew Vault's TLS certificate when 30 days or fewer are left (or with --force): re-issued from the CA in custody, uploaded, Vault restarted and unsealed again, the new one checked as served. Exit 0 renewed or not due, 1 not renewed or left sealed, 2 bad input")
+    .option('--force', 'renew even when it is not due (generated certificates only)')
+    .option('--json', 'print {outcome, mode, reason, before, served, sealed}')
+    .action(run(async (options: { force?: boolean; json?: boolean }) => (await import('./cli/renew-cert.js')).renewCert(globals(), options, output)));
+
   program.argument('[command]').action(
     run(async (typed: string | undefined) => {
       if (typed !== undefined) {

@@ -34,6 +34,8 @@ export interface CommandContext {
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** A second signal sooner than this after the first is the echo described in onSignal, not the user. */
+const REPEAT_SIGNAL_MS = 300;
 
 export function openCommandContext(global: GlobalOptions, output: Output, options: { command: string; assumeYes: boolean; quiet?: boolean }): CommandContext {
   const store = new ProfileStore();
@@ -44,9 +46,17 @@ export function openCommandContext(global: GlobalOptions, output: Output, option
   const log = new LogFile(logFile(global.profile));
   const controller = new AbortController();
   let cancelledBy: NodeJS.Signals | undefined;
+  let cancelledAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (cancelledBy !== undefined) process.exit(130);
+    if (cancelledBy !== undefined) {
+      // when-exit (loaded with conf, through atomically) hooks these signals too and re-sends the
+      // signal to this process as soon as it has run its own cleanup: that copy arrives within a
+      // millisecond or two. Only a signal the user sends later means "stop now".
+      if (Date.now() - cancelledAt >= REPEAT_SIGNAL_MS) process.exit(130);
+      return;
+    }
     cancelledBy = signal;
+    cancelledAt = Date.now();
     controller.abort(new Error(`${signal} received`));
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);

@@ -114,7 +114,7 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
       autoUnseal: profile.vault.autoUnseal,
     });
     if (options.json) output.json(report);
-    else printStatus(output, report);
+    else printStatus(output, report, { tlsMode: profile.vault.tls.mode });
     return report.exitCode;
   } finally {
     await services.close().catch(() => undefined);
@@ -129,7 +129,7 @@ function unitText(unit: UnitStatus | null, name: string): string {
   return unit ? `${unit.unit} ${unit.active}, ${unit.enabled}` : `${name} unknown`;
 }
 
-export function printStatus(output: Output, report: StatusReport): void {
+export function printStatus(output: Output, report: StatusReport, options: { tlsMode?: Profile['vault']['tls']['mode'] } = {}): void {
   const s = output.outStyle;
   const { vault, host } = report;
   const rows: [string, string][] = [];
@@ -152,8 +152,9 @@ export function printStatus(output: Output, report: StatusReport): void {
   }
   if (vault.certificate) {
     const days = vault.certificate.daysLeft;
-    const text = `${vault.certificate.notAfter.slice(0, 10)} (${days < 0 ? `expired ${-days} day(s) ago` : `${days} day(s) left`})`;
-    rows.push(['Certificate', days <= 30 ? s.yellow(text) : text]);
+    const due = vault.certificate.renewalDue ?? days <= 30;
+    const text = `${vault.certificate.notAfter.slice(0, 10)} (${days < 0 ? `expired ${-days} day(s) ago` : `${days} day(s) left`})${due ? ', renewal due' : ''}`;
+    rows.push(['Certificate', due ? s.yellow(text) : text]);
   }
   if (host === null) rows.push(['Host', s.dim('not checked (--no-host)')]);
   else if (!host.reachable) rows.push(['Host', `${s.red('unreachable')}${host.transport ? ` ${host.transport}` : ''}: ${host.error ?? ''}`]);
@@ -167,4 +168,11 @@ export function printStatus(output: Output, report: StatusReport): void {
   for (const warning of report.warnings) output.out(`${s.yellow('warning:')} ${warning}`);
   if (report.state === 'sealed') output.err(`hint: unseal it with \`${commandFor(report.profile, 'unseal')}\``);
   if (report.state === 'uninitialized') output.err(`hint: initialize it with \`${commandFor(report.profile, 'setup --phase vault')}\``);
+  if (vault.certificate?.renewalDue) {
+    output.err(
+      options.tlsMode === 'provided'
+        ? 'hint: the certificate is yours (vault.tls.mode provided): renew it where it came from (e.g. `certbot renew`), then upload it with `' + commandFor(report.profile, 'renew-cert') + '`'
+        : `hint: renew it with \`${commandFor(report.profile, 'renew-cert')}\``,
+    );
+  }
 }
