@@ -149,7 +149,16 @@ export class Lanes {
 class LabPool {
   private readonly dirs = new Map<string, string>();
 
+  /** One retry: on a loaded machine an instance can miss a start deadline (that is the lab's failure, not the product's). */
   async up(name: string): Promise<FreshLab> {
+    try {
+      return await this.upOnce(name);
+    } catch {
+      return this.upOnce(`${name}-retry`);
+    }
+  }
+
+  private async upOnce(name: string): Promise<FreshLab> {
     const parent = await mkdtemp(path.join(tmpdir(), `pvt-faults-lab-${name}-`));
     const dir = path.join(parent, 'lab');
     this.dirs.set(name, dir);
