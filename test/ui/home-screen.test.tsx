@@ -211,10 +211,10 @@ describe('Home screen (real status reader, runner and Vault simulator)', () => {
     await waitForInput(app);
 
     await press(app, 'b');
-    const done = await waitForFrame(app, (f) => /snapshot \/\S+\.snap \(\d/.test(f), 'the snapshot line', 15_000);
-    const [, file, size] = /snapshot (\/\S+\.snap) \(([^)]+)\)/.exec(done) ?? [];
-    expect(file).toContain(path.join(home.dir, 'xdg_data_home'));
-    expect(path.basename(path.dirname(file!))).toBe('snapshots');
+    const done = await waitForFrame(app, (f) => /snapshot vault-\S+\.snap \(\d/.test(f), 'the snapshot line', 15_000);
+    const [, name, size, dir] = /snapshot (vault-\d{8}T\d{6}Z\.snap) \(([^)]+)\) in (\S+)/.exec(done) ?? [];
+    expect(dir).toBe(path.join(home.dir, 'xdg_data_home', 'picluster-vault-tui', 'custody', PROFILE, 'snapshots'));
+    const file = path.join(dir!, name!);
     const info = await stat(file!);
     expect(info.mode & 0o777).toBe(0o600);
     expect(info.size).toBeGreaterThan(0);

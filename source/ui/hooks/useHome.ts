@@ -7,6 +7,8 @@
  * a password question dismissed) polls read Vault alone until the user re-checks with `r`, so a dead
  * host neither stalls every poll on a connect timeout nor asks the same question every 5 seconds.
  */
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { useCallback, useEffect, useMemo, useRef, useState, type Dispatch } from 'react';
 import { describeError, isAbortError } from '../../core/errors.js';
 import { LogBuffer } from '../../core/log-buffer.js';
@@ -137,7 +139,13 @@ export function useHome(options: {
     if (busy) return;
     dispatch({ type: 'task-started', task: 'snapshot', text: 'taking a snapshot...' });
     void snapshotVault(environment()).then(
-      (result) => dispatch({ type: 'task-finished', message: { tone: 'success', text: `snapshot ${result.file} (${formatBytes(result.bytes)})` } }),
+      (result) => {
+        // Name and size first (a narrow terminal cuts the end of the line); the full path and the
+        // checksum go to the log too.
+        const where = displayPath(path.dirname(result.file));
+        latest.current.deps.logBuffer.push({ at: Date.now(), level: 'info', source: 'home', text: `raft snapshot ${result.file}: ${result.bytes} bytes, sha256 ${result.sha256}` });
+        dispatch({ type: 'task-finished', message: { tone: 'success', text: `snapshot ${path.basename(result.file)} (${formatBytes(result.bytes)}) in ${where}` } });
+      },
       (error: unknown) => dispatch({ type: 'task-finished', message: { tone: 'error', text: `snapshot failed: ${failure(latest.current.deps, error)}` } }),
     );
   }, [busy, dispatch, environment]);
@@ -182,6 +190,12 @@ export function useHome(options: {
   }, []);
 
   return { journal, seal, snapshot, toggleLogs, stopLogs, retryHost };
+}
+
+/** `~/…` for a path under the home directory: shorter, and what the user would type. */
+function displayPath(file: string): string {
+  const home = homedir();
+  return home && (file === home || file.startsWith(`${home}${path.sep}`)) ? `~${file.slice(home.length)}` : file;
 }
 
 function failure(deps: AppDependencies, error: unknown): string {

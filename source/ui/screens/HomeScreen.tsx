@@ -458,7 +458,7 @@ export function DriftTable({ rows, selected, width, height }: { rows: readonly S
   const theme = useTheme();
   const bodyRows = Math.max(0, height - 1);
   const window = visibleWindow(rows, selected, bodyRows);
-  const titleWidth = Math.min(36, Math.max(8, ...rows.map((row) => Array.from(row.title).length)) + 1, Math.floor(width / 2));
+  const titleWidth = Math.min(41, Math.max(8, ...rows.map((row) => Array.from(row.title).length)) + 1, Math.floor(width / 2));
   const detailWidth = Math.max(1, width - 2 - titleWidth - STATE_WIDTH);
   return (
     <Box flexDirection="column" height={height} width={width} overflow="hidden">
