@@ -15,8 +15,10 @@
  * API: https://developer.hashicorp.com/vault/api-docs/system/storage/raft, .../system/seal
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../source/services/host/shell-quote.js';
@@ -29,6 +31,7 @@ import { VaultHttp, type InitAnswer } from './support/vault-api.js';
 import { CERT_FILE, KEY_FILE, healthStatus } from './support/vault-host.js';
 
 const RUN_TIMEOUT_MS = 120_000;
+const run = promisify(execFile);
 
 const labs = new FreshLabs();
 let lab: FreshLab;
@@ -259,6 +262,71 @@ describe('certificate renewal', () => {
     const states = Object.fromEntries(data.steps.map((step) => [step.id, `${step.state}: ${step.detail ?? ''}`]));
     expect(states['host.tls']).toMatch(/^done: /);
     expect(states['host.service']).toMatch(/^done: /);
+  });
+});
+
+describe('certificate renewal right after other restarts', () => {
+  it("renew-cert --force after vault.service used up its start limit (3 a minute): the counter is reset once and the new certificate is served", { timeout: 180_000 }, async () => {
+    // Three starts within the unit's StartLimitIntervalSec (60 s) use up StartLimitBurst (3); Vault
+    // is unsealed again by vault-unseal.service after the last one.
+    await lab.host.sudo(sh`systemctl reset-failed vault.service; for i in 1 2 3; do systemctl restart vault.service; done`);
+    expect((await vault.waitForHealth(200, 50_000)).status).toBe(200);
+
+    const begin = Date.now();
+    const { result, data } = await session.json<RenewJson>(['renew-cert', '--force'], RUN_TIMEOUT_MS);
+    expect(result.code, describeResult(['renew-cert', '--force', '--json'], result)).toBe(0);
+    figures.push(`renew-cert --force past the start limit: ${((Date.now() - begin) / 1000).toFixed(1)} s`);
+    expect(result.stderr).toMatch(/vault\.service hit its start limit \(.*\): resetting it \(systemctl reset-failed\) and restarting once more/);
+    expect(data).toMatchObject({ outcome: 'renewed', sealed: false });
+    expect((await hostCertificate()).fingerprint).toBe(data.served.fingerprint256);
+    expect((await status(['--no-host'])).exitCode).toBe(0);
+  });
+});
+
+/** A CA and a server certificate for 127.0.0.1/localhost made with openssl, as a user's own PKI would make them. */
+async function userCertificates(dir: string, caDays: number, leafDays: number, reuseCa = false): Promise<{ cert: string; key: string; ca: string }> {
+  await mkdir(dir, { recursive: true });
+  const file = (name: string): string => path.join(path.dirname(dir), name);
+  if (!reuseCa) {
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('user-ca.key'), '-out', file('user-ca.crt'), '-days', String(caDays), '-subj', '/CN=User Home CA']);
+  }
+  const leaf = (name: string): string => path.join(dir, name);
+  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', leaf('privkey.pem'), '-out', leaf('req.csr'), '-subj', '/CN=vault.home']);
+  await writeFile(leaf('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:vault.home\nextendedKeyUsage=serverAuth\n');
+  await run('openssl', ['x509', '-req', '-in', leaf('req.csr'), '-CA', file('user-ca.crt'), '-CAkey', file('user-ca.key'), '-CAcreateserial', '-out', leaf('cert.pem'), '-days', String(leafDays), '-extfile', leaf('ext.cnf')]);
+  return { cert: leaf('cert.pem'), key: leaf('privkey.pem'), ca: file('user-ca.crt') };
+}
+
+describe('certificate renewal, provided mode', () => {
+  it('a provided certificate due soon is the user\'s to renew (exit 1, certbot hint); renewed files are uploaded, served and Vault unsealed again', { timeout: 300_000 }, async () => {
+    const base = path.join(session.home, 'user-pki');
+    const soon = await userCertificates(path.join(base, 'soon'), 365, 20);
+    await session.ok(['profile', 'set', 'vault.tls.mode=provided', `vault.tls.certFile=${soon.cert}`, `vault.tls.keyFile=${soon.key}`, `vault.tls.caFile=${soon.ca}`]);
+
+    const refused = await session.run(['renew-cert']);
+    expect(refused.code, describeResult(['renew-cert'], refused)).toBe(1);
+    expect(refused.stderr).toMatch(/error: .*cert\.pem expires in 19 days/);
+    expect(refused.stderr).toContain('hint: the certificate is yours (vault.tls.mode provided): renew it where it came from (e.g. `certbot renew`)');
+    const forced = await session.run(['renew-cert', '--force']);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toContain('--force re-issues certificates this tool generates');
+
+    // The user renewed it (same CA, 90 days): renew-cert uploads it and restarts Vault.
+    const renewedFiles = await userCertificates(path.join(base, 'renewed'), 365, 90, true);
+    await session.ok(['profile', 'set', `vault.tls.certFile=${renewedFiles.cert}`, `vault.tls.keyFile=${renewedFiles.key}`]);
+    const { data } = await renew([]);
+    expect(data).toMatchObject({ outcome: 'uploaded', mode: 'provided', sealed: false });
+    expect(data.served.daysLeft).toBeGreaterThanOrEqual(89);
+    const fingerprint = (await run('openssl', ['x509', '-in', renewedFiles.cert, '-noout', '-fingerprint', '-sha256'])).stdout.trim().replace(/^sha256 Fingerprint=/i, '');
+    expect(data.served.fingerprint256).toBe(fingerprint);
+    expect((await hostCertificate()).fingerprint).toBe(fingerprint);
+    expect(await healthStatus(lab.state.vaultApiPort, await readFile(renewedFiles.ca, 'utf8'))).toBe(200);
+    const report = await status();
+    expect(report).toMatchObject({ state: 'unsealed', exitCode: 0 });
+    expect(report.vault.certificate).toMatchObject({ renewalDue: false, fingerprint256: fingerprint });
+
+    // Nothing left to do now.
+    expect((await renew([])).data).toMatchObject({ outcome: 'not-due', mode: 'provided' });
   });
 });
 

@@ -584,6 +584,8 @@ async function applyProvided(ctx: StepContext, now: Date): Promise<void> {
 export const PROVIDED_RENEWAL_HINT =
   'the certificate is yours (vault.tls.mode provided): renew it where it came from (e.g. `certbot renew`), keep vault.tls.certFile, keyFile and caFile pointing at the renewed files, then run `renew-cert` to upload them and restart Vault';
 
+/** The auto-unseal unit (steps/vault/autounseal.ts owns it; named here to keep host steps free of vault-phase imports). */
+const UNSEAL_UNIT_NAME = 'vault-unseal.service';
 /** How long Vault gets to serve the new certificate after the restart. */
 export const SERVE_WAIT_MS = 30_000;
 const SERVE_POLL_MS = 500;
@@ -656,7 +658,30 @@ function describeInfo(info: CertificateInfo): string {
 
 async function restartVault(ctx: StepContext): Promise<void> {
   ctx.log.info(`restarting ${VAULT_UNIT} so it serves the new certificate (Vault comes back sealed; vault-unseal.service unseals it when auto-unseal is installed)`);
-  await mustRun(ctx, `restarting ${VAULT_UNIT}`, sh`systemctl restart ${VAULT_UNIT}`, { sudo: true });
+  const restart = sh`systemctl restart ${VAULT_UNIT}`;
+  const result = await exec(ctx, restart, { sudo: true });
+  if (result.code === 0) return;
+  const why = firstLine(result.stderr || result.stdout);
+  // The unit allows 3 starts a minute (StartLimitBurst) against crash loops; restarts asked for by
+  // hand count too, so a renewal soon after other restarts is refused. This restart is deliberate:
+  // clear the counter once and try again; a crash loop still shows below as the new certificate
+  // never being served.
+  if (/start.*attempted too often|start-limit/i.test(`${why} ${result.stderr}`)) {
+    // vault-unseal.service starts with every start of vault.service (PartOf/WantedBy) and has a
+    // start limit of its own (systemd's default, 5 in 10 s): reset it too, or Vault would come back
+    // sealed. It may not exist (auto-unseal off), hence `|| :`.
+    ctx.log.warn(`${VAULT_UNIT} hit its start limit (${why}): resetting it (systemctl reset-failed) and restarting once more`);
+    await mustRun(
+      ctx,
+      `restarting ${VAULT_UNIT}`,
+      sh`systemctl reset-failed ${VAULT_UNIT} && { systemctl reset-failed ${UNSEAL_UNIT_NAME} 2>/dev/null || :; } && systemctl restart ${VAULT_UNIT}`,
+      { sudo: true },
+    );
+    return;
+  }
+  throw new UserError(`restarting ${VAULT_UNIT} failed on the host (exit ${result.code}): ${why}`, {
+    hint: `look at the service's log (\`journalctl -u ${VAULT_UNIT}\` on the host, or the \`logs\` command)`,
+  });
 }
 
 /** Polls the API until it serves the certificate with `fingerprint` (verified with our CA). */
