@@ -62,13 +62,14 @@ function helmOnPath(searchPath: string): boolean {
 function kubectl(lab: FreshLab, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!KUBECTL) throw new Error('kubectl is not installed (apt-get install kubernetes-client)');
   return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, ['--kubeconfig', lab.state.cluster.kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A bounded request time, and a kill after 90 s: a stuck call fails with what it printed instead of hanging the test.
+    const child = spawn(KUBECTL, ['--kubeconfig', lab.state.cluster.kubeconfig, '--request-timeout=30s', ...args], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 90_000, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\n[test] kubectl killed by ${signal}` : stderr }));
     child.stdin.end(input ?? '');
   });
 }
@@ -297,7 +298,12 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     for (const batch of [crds, rest]) {
       await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], batch.map((object) => JSON.stringify(object)).join('\n'));
     }
-    await kubectlOk(s.lab, ['-n', 'external-secrets', 'rollout', 'status', 'deployment/external-secrets', '--timeout=60s']);
+    // Polled rather than `rollout status`, whose watch outlives a slow lab.
+    const deadline = Date.now() + 60_000;
+    while ((await kubectlOk(s.lab, ['-n', 'external-secrets', 'get', 'deployment', 'external-secrets', '-o', 'jsonpath={.status.readyReplicas}'])).trim() !== '1') {
+      if (Date.now() > deadline) throw new Error('the ESO Deployment applied by the test did not become ready within 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
 
     const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
     expect(result.code, describeResult(['setup'], result)).toBe(0);
@@ -309,5 +315,25 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     for (const id of CLUSTER_STEPS) expect(`${id} ${stepOf(summary, id).state}`).toBe(`${id} done`);
     const ready = await kubectlOk(s.lab, ['get', 'clustersecretstore', 'vault-backend', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}']);
     expect(ready).toBe('True/Valid');
+  }, 300_000);
+
+  it('a store ESO cannot validate fails with ESO\'s own condition message; once the cause is gone a re-run completes', async () => {
+    // ESO's service account removed by hand: ESO cannot request a token to log in to Vault with.
+    const account = await kubectlOk(s.lab, ['-n', 'external-secrets', 'get', 'serviceaccount', 'external-secrets', '-o', 'json']);
+    await kubectlOk(s.lab, ['-n', 'external-secrets', 'delete', 'serviceaccount', 'external-secrets']);
+    await kubectlOk(s.lab, ['delete', 'clustersecretstore', 'vault-backend']);
+    const failed = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
+    expect(failed.result.code, describeResult(['setup'], failed.result)).toBe(1);
+    const step = stepOf(failed.summary, 'cluster.secret-store');
+    expect(step.state).toBe('failed');
+    expect(step.error).toMatch(/^ClusterSecretStore vault-backend stayed not Ready for 20 s: Ready=False \(InvalidProviderConfig\): could not get provider client: cannot request Kubernetes service account token for service account "external-secrets"/);
+    expect(step.hint).toMatch(/must exist: kubectl -n external-secrets get serviceaccounts/);
+
+    const { metadata, ...rest } = JSON.parse(account) as { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
+    await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], JSON.stringify({ ...rest, metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels } }));
+    const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
+    expect(fixed.result.code, describeResult(['setup'], fixed.result)).toBe(0);
+    expect(stepOf(fixed.summary, 'cluster.secret-store').outcome).toBe('applied');
+    expect(stepOf(fixed.summary, 'cluster.verify').outcome).toBe('applied');
   }, 300_000);
 });

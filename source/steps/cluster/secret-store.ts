@@ -104,6 +104,7 @@ export function secretStoreStep(session: ClusterSession): Step {
   async function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined): Promise<Condition> {
     const deadline = Date.now() + session.storeWaitMs;
     let last: Condition | undefined;
+    let falseSince: number | undefined;
     for (;;) {
       const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
       last = readyCondition(store);
@@ -112,8 +113,13 @@ export function secretStoreStep(session: ClusterSession): Step {
       const observed = (store?.status as { observedGeneration?: number } | undefined)?.observedGeneration;
       const current = observed === undefined || generation === undefined || observed >= generation;
       if (current && last?.status === 'True') return last;
-      if (Date.now() >= deadline) {
-        throw new UserError(`ClusterSecretStore ${ESO.store} did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s: ${describeCondition(last)}`, {
+      // ESO retries a failed validation with backoff; one that still fails after several tries is
+      // rarely transient, and the user is better served by its message now than after the deadline.
+      falseSince = current && last?.status === 'False' ? (falseSince ?? Date.now()) : undefined;
+      const givingUp = falseSince !== undefined && Date.now() - falseSince >= session.storeFailAfterMs;
+      if (givingUp || Date.now() >= deadline) {
+        const waited = givingUp ? `stayed not Ready for ${Math.round(session.storeFailAfterMs / 1000)} s` : `did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s`;
+        throw new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}`, {
           hint: hintFor(last, ctx),
         });
       }
@@ -162,6 +168,9 @@ function hintFor(condition: Condition | undefined, ctx: StepContext): string {
   const message = condition?.message ?? '';
   const { authMountPath, esoAudience } = ctx.profile.cluster;
   if (!condition) return `Check that the ESO controller runs: kubectl -n ${ctx.profile.cluster.esoNamespace} get deployments`;
+  if (/service account token for service account/i.test(message)) {
+    return `ESO logs in as the service account of the store's serviceAccountRef, which must exist: kubectl -n ${ctx.profile.cluster.esoNamespace} get serviceaccounts (reinstalling ESO restores it).`;
+  }
   if (/x509|certificate|tls/i.test(message)) return 'ESO does not trust Vault\'s certificate: caBundle must be the CA that signed it, and the server address one of its names.';
   if (/permission denied|403/i.test(message)) {
     return `Vault refused ESO's login: check the role (vault read auth/${authMountPath}/role/${ESO.vaultRole}: service account, namespace, audience ${esoAudience}) and that Vault can call the TokenReview API (the reviewer account's binding to system:auth-delegator).`;

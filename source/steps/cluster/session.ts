@@ -50,6 +50,8 @@ export interface ClusterStepOptions {
   tokenWaitMs?: number;
   /** How long apply waits for the ClusterSecretStore to become Ready (default 90 s). */
   storeWaitMs?: number;
+  /** How long a store that ESO keeps reporting Ready=False is waited for before its message is shown (default 20 s). */
+  storeFailAfterMs?: number;
   /** How long apply waits for the verification ExternalSecret to sync (default 90 s). */
   syncWaitMs?: number;
   /** How long apply waits for a controller Deployment not installed by helm to become ready (default 120 s). */
@@ -65,6 +67,7 @@ export interface ClusterStepOptions {
 export class ClusterSession {
   readonly tokenWaitMs: number;
   readonly storeWaitMs: number;
+  readonly storeFailAfterMs: number;
   readonly syncWaitMs: number;
   readonly controllerWaitMs: number;
   readonly helmEnv: NodeJS.ProcessEnv | undefined;
@@ -75,6 +78,7 @@ export class ClusterSession {
   constructor(options: ClusterStepOptions = {}) {
     this.tokenWaitMs = options.tokenWaitMs ?? 60_000;
     this.storeWaitMs = options.storeWaitMs ?? 90_000;
+    this.storeFailAfterMs = options.storeFailAfterMs ?? 20_000;
     this.syncWaitMs = options.syncWaitMs ?? 90_000;
     this.controllerWaitMs = options.controllerWaitMs ?? 120_000;
     this.helmEnv = options.helmEnv;
