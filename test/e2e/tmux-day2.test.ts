@@ -117,7 +117,8 @@ describe.skipIf(!hasTmux)('day 2 in the TUI (real binary in tmux, 100x30, lab ho
 
     terminal.keys('b');
     const snapshot = await terminal.waitForScreen((screen) => /snapshot vault-\S+\.snap \(\d/.test(screen), 'the snapshot line', 60_000);
-    const [, name, size, dir] = /snapshot (vault-\d{8}T\d{6}Z\.snap) \(([^)]+)\) in (\S+)/.exec(snapshot) ?? [];
+    // The line wraps onto a second row when it is longer than the terminal is wide.
+    const [, name, size, dir] = /snapshot (vault-\d{8}T\d{6}Z\.snap) \(([^)]+)\) in\s+(\S+)/.exec(snapshot) ?? [];
     // The session's HOME is its temp dir: the custody dir is shown under ~.
     expect(dir).toBe(`~${path.join(info.custodyDir, 'snapshots').slice(session.home.length)}`);
     const file = path.join(info.custodyDir, 'snapshots', name!);

@@ -163,6 +163,10 @@ export function useHome(options: {
     logs.current = controller;
     dispatch({ type: 'logs-starting' });
     const { deps: current } = latest.current;
+    const journalLine = (line: string): { at: number; text: string } => {
+      const parsed = parseJournalLine(line);
+      return { at: parsed.at ?? Date.now(), text: current.redactor.redact(parsed.text) };
+    };
     void (async (): Promise<void> => {
       let transport: Transport;
       try {
@@ -171,7 +175,7 @@ export function useHome(options: {
         dispatch({ type: 'logs-following' });
         await followVaultLogs(transport, {
           signal: controller.signal,
-          onLine: (line) => journal.push({ at: Date.now(), level: 'info', source: 'journal', text: current.redactor.redact(line) }),
+          onLine: (line) => journal.push({ ...journalLine(line), level: 'info', source: 'journal' }),
         });
       } catch (error) {
         if (!controller.signal.aborted && !isAbortError(error)) {
@@ -190,6 +194,19 @@ export function useHome(options: {
   }, []);
 
   return { journal, seal, snapshot, toggleLogs, stopLogs, retryHost };
+}
+
+/**
+ * A `journalctl -o short-iso` line split into its time and the rest (`host unit[pid]: message`), so
+ * the log pane shows when the line was written, not when it arrived (the history lines arrive at
+ * once). Notes (`-- … --`) and anything else keep the arrival time.
+ * https://www.freedesktop.org/software/systemd/man/latest/journalctl.html (short-iso)
+ */
+export function parseJournalLine(line: string): { at?: number; text: string } {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d):?(\d\d) (.*)$/.exec(line);
+  if (!match) return { text: line };
+  const at = Date.parse(`${match[1]}${match[2]}:${match[3]}`);
+  return Number.isNaN(at) ? { text: line } : { at, text: match[4] ?? '' };
 }
 
 /** `~/…` for a path under the home directory: shorter, and what the user would type. */

@@ -48,12 +48,12 @@ export interface HomeLayout {
   paneHeight: number;
 }
 
-export function homeLayout(height: number, warnings: number): HomeLayout {
+export function homeLayout(height: number, warnings: number, actionRows = 1): HomeLayout {
   const fieldRows = Math.max(0, Math.min(FIELD_ROWS, height - INDICATOR_ROWS));
   const afterFields = Math.max(0, height - INDICATOR_ROWS - fieldRows);
-  // The action line always has its row; warnings take up to two while the lower pane keeps four.
-  const warningRows = Math.max(0, Math.min(warnings, 2, afterFields - 1 - 4));
-  return { fieldRows, warningRows, paneHeight: Math.max(0, afterFields - 1 - warningRows) };
+  // The action line always has its rows; warnings take up to two while the lower pane keeps four.
+  const warningRows = Math.max(0, Math.min(warnings, 2, afterFields - actionRows - 4));
+  return { fieldRows, warningRows, paneHeight: Math.max(0, afterFields - actionRows - warningRows) };
 }
 
 /** The indicator's word and colour: what a user glancing at a phone must see first. */
@@ -167,7 +167,9 @@ export function HomeScreen({ home, dispatch, setup, startRun, controls, width, h
   }
 
   const warnings = report?.warnings ?? [];
-  const layout = homeLayout(height, warnings.length);
+  // A message that does not fit one row (a snapshot's folder) gets a second one.
+  const actionRows = idle && home.message && Array.from(home.message.text).length > width ? 2 : 1;
+  const layout = homeLayout(height, warnings.length, actionRows);
   const shownWarnings = warnings.slice(0, layout.warningRows);
   if (warnings.length > layout.warningRows && shownWarnings.length > 0) {
     shownWarnings[shownWarnings.length - 1] = `${shownWarnings.at(-1)} (+${warnings.length - layout.warningRows} more: status prints all)`;
@@ -188,7 +190,7 @@ export function HomeScreen({ home, dispatch, setup, startRun, controls, width, h
           </Text>
         </Box>
       ))}
-      <Box height={1} width={width} overflow="hidden">
+      <Box height={actionRows} width={width} overflow="hidden">
         <ActionLine home={home} setup={setup} />
       </Box>
       {layout.paneHeight > 0 ? <LowerPane home={home} setup={setup} rows={rows} selected={selected} journal={controls.journal} width={width} height={layout.paneHeight} /> : null}
@@ -362,7 +364,7 @@ function ActionLine({ home, setup }: { home: HomeState; setup: SetupState }) {
   if (home.message) {
     const tone: Record<typeof home.message.tone, ColorName> = { info: 'running', success: 'success', error: 'error' };
     return (
-      <Text color={theme.color(tone[home.message.tone])} wrap="truncate-end">
+      <Text color={theme.color(tone[home.message.tone])} wrap="wrap">
         {sanitize(home.message.text)}
       </Text>
     );
