@@ -27,6 +27,7 @@ import { vaultRequest } from '../lab/vault-sim/testing.js';
 import { statusSchemaValidator } from '../unit/status-schema.js';
 import { CliSession, describeResult, type CliInfo, type CliResult } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
+import { hasTmux, TuiTerminal } from './support/terminal.js';
 import { VaultHttp, type InitAnswer } from './support/vault-api.js';
 import { CERT_FILE, KEY_FILE, healthStatus } from './support/vault-host.js';
 
@@ -195,6 +196,40 @@ describe('seal', () => {
     const unsealed = await session.run(['unseal'], RUN_TIMEOUT_MS);
     expect(unsealed.code, describeResult(['unseal'], unsealed)).toBe(0);
     expect((await status(['--no-host'])).exitCode).toBe(0);
+  });
+});
+
+describe('seal in a terminal', () => {
+  it.skipIf(!hasTmux)('asks first: "n" leaves Vault unsealed (exit 1), "y" seals it (exit 0); unseal brings it back', { timeout: 120_000 }, async () => {
+    await vault.waitForHealth(200, 60_000);
+    const question = /Seal Vault at https:\/\/127\.0\.0\.1:\d+\? \[y\/N\]/;
+    const declined = TuiTerminal.start(session, ['seal']);
+    try {
+      const screen = await declined.waitForScreen((text) => question.test(text), 'the seal question');
+      // Compared without white space: the terminal wraps the long line at its width.
+      const squeeze = (text: string): string => text.replace(/\s+/g, '');
+      expect(squeeze(screen)).toContain(squeeze(`Every client (External Secrets, apps, the Vault CLI) loses access until it is unsealed again with ${init.threshold} of the ${init.shares} unseal keys.`));
+      await declined.answer('n');
+      const after = await declined.waitForScreen((text) => /exited with status \d+/.test(text), 'the end of seal');
+      expect(after).toContain('not sealed');
+      expect(after).toContain('exited with status 1');
+      expect((await vault.sealStatus()).sealed).toBe(false);
+    } finally {
+      declined.dispose();
+    }
+    const accepted = TuiTerminal.start(session, ['seal']);
+    try {
+      await accepted.waitForScreen((text) => question.test(text), 'the seal question');
+      await accepted.answer('y');
+      const after = await accepted.waitForScreen((text) => /exited with status \d+/.test(text), 'the end of seal');
+      expect(after).toMatch(/Vault at https:\/\/127\.0\.0\.1:\d+ is sealed/);
+      expect(after).toContain('exited with status 0');
+      expect((await vault.sealStatus()).sealed).toBe(true);
+    } finally {
+      accepted.dispose();
+    }
+    const unsealed = await session.run(['unseal'], RUN_TIMEOUT_MS);
+    expect(unsealed.code, describeResult(['unseal'], unsealed)).toBe(0);
   });
 });
 
