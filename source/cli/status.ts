@@ -16,6 +16,8 @@ import type { Logger, Prompter, Services, StepContext } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
 import { commandFor, ProfileStore } from '../profile/store.js';
 import { openRunServices, type RunServices } from '../services/run-services.js';
+import { clusterConfigured, describeClusterStatus, readClusterStatus, type ClusterStatusOptions } from '../services/cluster-status.js';
+import type { Transport } from '../services/host/transport.js';
 import { collectStatus, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, type StatusReport, type UnitStatus } from '../services/status.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
 import { caPemFor } from '../steps/vault/session.js';
@@ -111,6 +113,8 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
       address: vaultApiAddress(profile),
       caPem: () => caPemFor(ctx),
       host: withHost ? () => services.host() : undefined,
+      // Like the host, the cluster is skipped with --no-host: that answer asks Vault's API only.
+      cluster: withHost && clusterConfigured(profile) ? () => readClusterStatus(profile, clusterReadOptions(profile, services)) : undefined,
       autoUnseal: profile.vault.autoUnseal,
     });
     if (options.json) output.json(report);
@@ -119,6 +123,12 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
   } finally {
     await services.close().catch(() => undefined);
   }
+}
+
+/** On the cluster's own host (local transport) K3s's kubeconfig is read with the transport's sudo. */
+function clusterReadOptions(profile: Profile, services: { host(): Promise<Transport> }): ClusterStatusOptions {
+  if (profile.host.transport !== 'local') return {};
+  return { readPrivileged: async (file) => (await (await services.host()).readFile(file, { sudo: true })).toString('utf8') };
 }
 
 function yesNo(value: boolean | null): string {
@@ -162,7 +172,11 @@ export function printStatus(output: Output, report: StatusReport, options: { tls
     rows.push(['Host', host.transport ?? '']);
     rows.push(['Services', `${unitText(host.services.vault, 'vault.service')}; ${unitText(host.services.vaultUnseal, 'vault-unseal.service')}`]);
   }
-  rows.push(['Cluster', s.dim('not configured')]);
+  if (report.cluster) {
+    const cluster = report.cluster;
+    const text = describeClusterStatus(cluster);
+    rows.push(['Cluster', `${cluster.store?.ready === true ? s.green(text) : s.yellow(text)}${cluster.context ? s.dim(`  (context ${cluster.context})`) : ''}`]);
+  } else rows.push(['Cluster', s.dim(host === null ? 'not checked (--no-host)' : 'not configured')]);
   const width = Math.max(...rows.map(([label]) => label.length));
   for (const [label, value] of rows) output.out(`${s.bold(label.padEnd(width))}  ${value}`);
   for (const warning of report.warnings) output.out(`${s.yellow('warning:')} ${warning}`);

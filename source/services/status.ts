@@ -18,6 +18,7 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { clusterWarning, type ClusterStatus as ClusterReading } from './cluster-status.js';
 import { sh } from './host/shell-quote.js';
 import type { Transport } from './host/transport.js';
 
@@ -110,10 +111,10 @@ export interface HostStatus {
 }
 
 /**
- * The ClusterSecretStore's state, read when the cluster part of the profile is set up. Not read by
- * this version: always null ("not configured").
+ * The ClusterSecretStore's state (services/cluster-status.ts), read once the profile's cluster phase
+ * created it and the host is asked too; null when not configured or skipped (--no-host).
  */
-export type ClusterStatus = null;
+export type ClusterStatus = ClusterReading | null;
 
 /** The JSON `status --json` prints; source/cli/status.schema.json describes it for other tools. */
 export interface StatusReport {
@@ -139,6 +140,8 @@ export interface StatusInput {
   caPem(): Promise<string>;
   /** The host transport; undefined skips the host (--no-host). */
   host?: (() => Promise<Transport>) | undefined;
+  /** Reads the cluster's ClusterSecretStore; undefined when the cluster is not configured or skipped. */
+  cluster?: (() => Promise<ClusterReading>) | undefined;
   /** Whether the profile installs auto-unseal (a disabled vault-unseal unit is then worth a warning). */
   autoUnseal?: boolean;
   timeoutMs?: number;
@@ -169,9 +172,10 @@ function messageOf(error: unknown): string {
 /** Reads Vault and (unless skipped) the host at the same time; never throws: a failure is a reading. */
 export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const now = input.now ?? (() => new Date());
-  const [{ vault, attempted }, host] = await Promise.all([
+  const [{ vault, attempted }, host, cluster] = await Promise.all([
     readVaultStatus(input, now),
     input.host ? readHostStatus(input.host, input.signal, input.timeoutMs) : Promise.resolve(null),
+    input.cluster ? input.cluster() : Promise.resolve(null),
   ]);
   const state = vaultState(vault, attempted);
   return {
@@ -182,10 +186,8 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
     exitCode: statusExitCode(state),
     vault,
     host,
-    // The cluster part goes here: the ClusterSecretStore's Ready condition, read when the profile's
-    // cluster is set up (the cluster phase). Until then: null, "not configured".
-    cluster: null,
-    warnings: statusWarnings(vault, host, input.autoUnseal ?? true),
+    cluster,
+    warnings: [...statusWarnings(vault, host, input.autoUnseal ?? true), ...[clusterWarning(cluster)].filter((warning): warning is string => warning !== undefined)],
   };
 }
 

@@ -21,6 +21,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { esoChartManifests, ESO_CHART } from '../lab/k8s-sim/eso-chart.js';
 import { CliSession, describeResult, type CliInfo, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
+import { statusSchemaValidator } from '../unit/status-schema.js';
 import { VaultHttp } from './support/vault-api.js';
 
 const RUN_TIMEOUT_MS = 180_000;
@@ -188,6 +189,24 @@ describe('cluster phase: full setup from a bare host', () => {
     expect(binding.roleRef.name).toBe('system:auth-delegator');
   });
 
+  it('`status` reports the store as ESO does (Ready, Valid), in its documented JSON shape; --no-host skips the cluster', async () => {
+    const validate = await statusSchemaValidator();
+    const { result, data } = await s.session.json<{ state: string; cluster: unknown; warnings: string[] }>(['status']);
+    expect(result.code, describeResult(['status', '--json'], result)).toBe(0);
+    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+    expect(data.cluster).toEqual({
+      context: 'default',
+      server: s.lab.state.cluster.url,
+      error: null,
+      store: { name: 'vault-backend', present: true, ready: true, reason: 'Valid', message: 'store validated' },
+    });
+    expect(data.warnings).toEqual([]);
+    const plain = await s.session.ok(['status']);
+    expect(plain.stdout).toMatch(/^Cluster\s+vault-backend Ready \(Valid\)  \(context default\)$/m);
+    const fast = await s.session.json<{ cluster: unknown }>(['status', '--no-host']);
+    expect(fast.data.cluster).toBeNull();
+  }, 60_000);
+
   it('a second `setup --yes` changes nothing on the host, in Vault or in the cluster', async () => {
     const before = await snapshot(s);
     const second = await setup(s, ['setup', '--yes']);
@@ -331,6 +350,12 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
 
     const { metadata, ...rest } = JSON.parse(account) as { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
     await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], JSON.stringify({ ...rest, metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels } }));
+    // status says so too (a warning; the exit code is about Vault, which is fine).
+    const report = await s.session.json<{ exitCode: number; cluster: { store: { ready: boolean; reason: string } }; warnings: string[] }>(['status']);
+    expect(report.data.exitCode).toBe(0);
+    expect(report.data.cluster.store).toMatchObject({ ready: false, reason: 'InvalidProviderConfig' });
+    expect(report.data.warnings.join('\n')).toMatch(/vault-backend not Ready \(InvalidProviderConfig\): .*ExternalSecrets do not sync from Vault/);
+
     const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
     expect(fixed.result.code, describeResult(['setup'], fixed.result)).toBe(0);
     expect(stepOf(fixed.summary, 'cluster.secret-store').outcome).toBe('applied');
