@@ -22,6 +22,7 @@ import { KeyboardProvider, useKeyHandler } from './hooks/keys.js';
 import { useHome } from './hooks/useHome.js';
 import { useRunController } from './hooks/useRunController.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
+import { useClusterStatus } from './hooks/useClusterStatus.js';
 import { useVaultStatus } from './hooks/useVaultStatus.js';
 import {
   actionFor,
@@ -126,6 +127,15 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     profile,
     active: app.screen === 'setup' && !app.quitting,
     refresh: setup.vaultRefresh,
+    dispatch: dispatchSetup,
+  });
+
+  useClusterStatus({
+    read: deps.clusterStatus,
+    profileName: deps.profileName,
+    profile,
+    setup,
+    active: app.screen === 'setup' && !app.quitting,
     dispatch: dispatchSetup,
   });
 

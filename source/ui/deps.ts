@@ -11,7 +11,7 @@ import type { RunServices } from '../services/run-services.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { ProfileStore } from '../profile/store.js';
 import type { Profile } from '../profile/schema.js';
-import type { ReadHomeStatus, ReadVaultStatus, ResetVaultUnseal } from './vault-status.js';
+import type { ReadClusterStatus, ReadHomeStatus, ReadVaultStatus, ResetVaultUnseal } from './vault-status.js';
 
 export type ProfileStoreApi = Pick<ProfileStore, 'load' | 'save' | 'exists' | 'file'>;
 
@@ -45,6 +45,11 @@ export interface AppDependencies {
    * Absent: the Home screen shows no status and nothing is polled.
    */
   homeStatus?: ReadHomeStatus;
+  /**
+   * Reads the ClusterSecretStore for the Status pane once the cluster phase created it (the
+   * product's: readClusterStatus, which loads the Kubernetes client only then). Absent: no cluster line.
+   */
+  clusterStatus?: ReadClusterStatus;
   /** ctrl+r while an unseal key is asked: discards the shares submitted so far (the product's: vaultUnsealResetter()). */
   vaultUnsealReset?: ResetVaultUnseal;
   /** What must happen before the process goes away (SIGTERM, SIGHUP, exit): a running plan registers its stop here. */

@@ -19,6 +19,7 @@ import { openRunServices } from '../services/run-services.js';
 import { App } from './App.js';
 import { CleanupRegistry, signalExitCode } from './cleanup.js';
 import type { AppDependencies } from './deps.js';
+import { readClusterStatus } from '../services/cluster-status.js';
 import { homeStatusReader, vaultStatusReader, vaultUnsealResetter } from './vault-status.js';
 import { createTheme, terminalSupportsUnicode } from './theme.js';
 
@@ -62,6 +63,7 @@ export async function runTui(options: TuiOptions): Promise<number> {
     cleanup,
     vaultStatus: vaultStatusReader(),
     homeStatus: homeStatusReader(),
+    clusterStatus: (_profileName, profile) => readClusterStatus(profile),
     vaultUnsealReset: vaultUnsealResetter(),
   };
   const theme = createTheme({ unicode: terminalSupportsUnicode(process.env), color: options.color });

@@ -11,6 +11,7 @@ import { describeError, UserError } from '../core/errors.js';
 import { custodyExists, readCustody } from '../profile/custody.js';
 import type { Profile } from '../profile/schema.js';
 import type { Transport } from '../services/host/transport.js';
+import { clusterConfigured, readClusterStatus, type ClusterStatus } from '../services/cluster-status.js';
 import { collectStatus, type StatusReport } from '../services/status.js';
 import type { SealStatus, VaultApi, VaultApiOptions } from '../services/vault.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
@@ -113,8 +114,12 @@ export function describeServer(status: SealStatus): string {
  */
 export type ReadHomeStatus = (profileName: string, profile: Profile, host: (() => Promise<Transport>) | undefined) => Promise<StatusReport>;
 
-export function homeStatusReader(sources: Pick<VaultStatusSources, 'readCa'> = {}): ReadHomeStatus {
+/** Reads the cluster's ClusterSecretStore for a profile (never throws: a failure is a reading). */
+export type ReadClusterStatus = (profileName: string, profile: Profile) => Promise<ClusterStatus>;
+
+export function homeStatusReader(sources: Pick<VaultStatusSources, 'readCa'> & { cluster?: ReadClusterStatus } = {}): ReadHomeStatus {
   const readCa = sources.readCa ?? profileCaPem;
+  const readCluster = sources.cluster ?? ((_profileName: string, profile: Profile) => readClusterStatus(profile));
   return (profileName, profile, host) =>
     collectStatus({
       profileName,
@@ -125,6 +130,8 @@ export function homeStatusReader(sources: Pick<VaultStatusSources, 'readCa'> = {
         return pem;
       },
       host,
+      // As `status` does: the cluster is read with the host, once the cluster phase created the store.
+      cluster: host && clusterConfigured(profile) ? () => readCluster(profileName, profile) : undefined,
       autoUnseal: profile.vault.autoUnseal,
     });
 }

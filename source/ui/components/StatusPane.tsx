@@ -5,6 +5,7 @@
 import { Box, Text } from 'ink';
 import { memo, type ReactNode } from 'react';
 import type { Profile } from '../../profile/schema.js';
+import { describeClusterStatus } from '../../services/cluster-status.js';
 import type { SetupState } from '../state/setup-state.js';
 import { useTheme } from '../theme.js';
 import { describeSeal, describeServer, type VaultStatusReading } from '../vault-status.js';
@@ -74,6 +75,11 @@ export const StatusPane = memo(function StatusPane({
         {profile.vault.nodeIp ? ` at ${sanitize(profile.vault.nodeIp)}` : ''}
       </Field>
       {setup.vault ? <VaultState reading={setup.vault} width={width} /> : null}
+      {setup.cluster ? (
+        <Field label="Store">
+          <Text color={theme.color(setup.cluster.store?.ready === true ? 'success' : 'warning')}>{sanitize(describeClusterStatus(setup.cluster))}</Text>
+        </Field>
+      ) : null}
       <Field label="Now" wrap>
         {now}
       </Field>

@@ -12,6 +12,7 @@ import type { LogBuffer } from '../../core/log-buffer.js';
 import type { RunMode } from '../../core/step.js';
 import type { StatusReport, UnitStatus } from '../../services/status.js';
 import { CERT_WARN_DAYS } from '../../services/status.js';
+import { describeClusterStatus } from '../../services/cluster-status.js';
 import { Dialog } from '../components/Dialog.js';
 import { LogPane } from '../components/LogPane.js';
 import { PaneTitle } from '../components/PaneTitle.js';
@@ -28,7 +29,7 @@ import { useTheme, type ColorName } from '../theme.js';
 const UNSEAL_STEP = 'vault.unseal';
 const INDICATOR_WIDTH = 21;
 const INDICATOR_ROWS = 3;
-const FIELD_ROWS = 5;
+const FIELD_ROWS = 6;
 const LABEL_WIDTH = 13;
 
 export interface HomeScreenProps {
@@ -286,6 +287,7 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
     { label: 'Unseal', value: unseal ? `${unseal.progress}/${unseal.threshold} (${unseal.shares} key shares)` : 'unknown' },
     { label: 'Version', value: vault?.version ?? 'unknown' },
     { label: 'Storage', value: vault?.storageType ?? 'unknown' },
+    clusterField(report),
   ];
   const ha = vault?.ha;
   let hostLine: FieldSpec;
@@ -319,6 +321,13 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
     { label: 'vault-unseal', value: host ? unitText(unsealUnit ?? null) : '-', ...(unitColor(unsealUnit) ? { color: unitColor(unsealUnit)! } : {}) },
   ];
   return [left, right];
+}
+
+/** The ClusterSecretStore as ESO reports it, once the cluster phase created it and the host is asked. */
+function clusterField(report: StatusReport | undefined): FieldSpec {
+  const cluster = report?.cluster;
+  if (!cluster) return { label: 'Store', value: report && report.host !== null ? 'not configured' : 'unknown', color: 'muted' };
+  return { label: 'Store', value: describeClusterStatus(cluster), color: cluster.store?.ready === true ? 'success' : 'warning' };
 }
 
 function StatusFields({ report, hostProblem, width, rows }: { report: StatusReport | undefined; hostProblem: string | undefined; width: number; rows: number }) {

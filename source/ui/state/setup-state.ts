@@ -7,6 +7,7 @@ import type { Check, Phase, PlanResult, RunMode, RunnerEvent, StepInfo, StepView
 import type { Profile } from '../../profile/schema.js';
 import { firstUnfinishedStep, lastRunMessage } from '../resume.js';
 import type { StepVisualState } from '../theme.js';
+import type { ClusterStatus } from '../../services/cluster-status.js';
 import type { VaultStatusReading } from '../vault-status.js';
 
 export interface StepRow extends StepInfo {
@@ -51,6 +52,8 @@ export interface SetupState {
   resume?: string;
   /** The newest reading of Vault's seal status (undefined: never read, or no API address). */
   vault?: VaultStatusReading;
+  /** The newest reading of the cluster's ClusterSecretStore (undefined: not configured yet, or never read). */
+  cluster?: ClusterStatus;
   /** Bumped whenever a step finishes: the Vault status is read again then (a step may have changed it). */
   vaultRefresh: number;
   /** The log pane shows the newest lines as they arrive. */
@@ -69,7 +72,8 @@ export type SetupAction =
   | { type: 'log-scrolled'; top: number; follow: boolean }
   | { type: 'lower-pane-toggled' }
   /** undefined: the profile names no API address (any earlier reading is stale). */
-  | { type: 'vault-status'; reading: VaultStatusReading | undefined };
+  | { type: 'vault-status'; reading: VaultStatusReading | undefined }
+  | { type: 'cluster-status'; reading: ClusterStatus | undefined };
 
 export function initialSetupState(steps: StepInfo[] = [], profile?: Profile): SetupState {
   return { steps: rowsFrom(steps, profile), run: 'idle', follow: true, logTop: 0, lowerPane: 'log', vaultRefresh: 0, ...resumeFrom(steps, profile) };
@@ -243,6 +247,11 @@ export function setupReducer(state: SetupState, action: SetupAction): SetupState
     case 'vault-status': {
       if (action.reading) return { ...state, vault: action.reading };
       const { vault: _stale, ...rest } = state;
+      return rest;
+    }
+    case 'cluster-status': {
+      if (action.reading) return { ...state, cluster: action.reading };
+      const { cluster: _stale, ...rest } = state;
       return rest;
     }
   }
