@@ -6,6 +6,7 @@
  * stream in while a step runs, and the Status pane read Vault as "sealed, not initialized".
  * The lab instance is our own (its own LAB_DIR and ports, test/e2e/support/labs.ts), stopped at the end.
  */
+import { execFile } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LogBuffer } from '../../source/core/log-buffer.js';
@@ -17,7 +18,9 @@ import { App } from '../../source/ui/App.js';
 import { CleanupRegistry } from '../../source/ui/cleanup.js';
 import type { AppDependencies } from '../../source/ui/deps.js';
 import { createTheme } from '../../source/ui/theme.js';
+import { readClusterStatus } from '../../source/services/cluster-status.js';
 import { vaultStatusReader } from '../../source/ui/vault-status.js';
+import { CLI_BIN } from './support/cli.js';
 import { KEYS, press, renderSized, statusPaneText, tallestFrame, tempXdgHome, waitForFrame, waitForInput, type Rendered, type TempHome } from '../ui/harness.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
 
@@ -103,5 +106,63 @@ describe('TUI with the real engine on a fresh lab host', () => {
 
     await press(app, 'q');
     await app.exited;
+  });
+});
+
+describe('TUI: the cluster phase on a fresh lab host', () => {
+  it('runs the cluster phase in the setup screen: every step done, the verification table shown, the Status pane reads the store Ready (Valid)', { timeout: RUN_TIMEOUT_MS * 2 }, async () => {
+    const clusterLab = await labs.get('tui-cluster');
+    home = tempXdgHome();
+    const store = new ProfileStore();
+    store.importFile(PROFILE, clusterLab.state.profileFile);
+    // Phases 1 and 2 through the built CLI in the same XDG directories (the keys go to this custody).
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, [CLI_BIN, '--profile', PROFILE, 'setup', '--phase', 'host,vault', '--yes'], { env: { ...process.env, CI: '' }, timeout: RUN_TIMEOUT_MS }, (error, _stdout, stderr) =>
+        error ? reject(new Error(`phases 1-2 failed: ${stderr}`)) : resolve(),
+      );
+    });
+    // The user's helm is the lab's (ESO is installed with it).
+    const savedPath = process.env['PATH'];
+    process.env['PATH'] = `${clusterLab.state.helmBinDir}:${savedPath ?? ''}`;
+    try {
+      const profile = store.load(PROFILE);
+      const deps: AppDependencies = {
+        profileName: PROFILE,
+        profile,
+        profileExists: true,
+        store,
+        createPlan: (current) => buildPlan(current, ['cluster']),
+        openServices: (current, prompt) => openRunServices(current, prompt, { store, profileName: PROFILE }),
+        logBuffer: new LogBuffer(),
+        redactor: new Redactor(),
+        progress: store.progressSink(PROFILE),
+        cleanup: new CleanupRegistry(),
+        vaultStatus: vaultStatusReader(),
+        clusterStatus: (_name, current) => readClusterStatus(current),
+      };
+      app = renderSized(<App deps={deps} theme={createTheme({ unicode: false, color: false })} />);
+      await waitForFrame(app, (f) => /Cluster/.test(f) && /Check the cluster/.test(f), 'the cluster steps listed');
+      await waitForInput(app);
+      const started = Date.now();
+      await press(app, KEYS.enter);
+      const done = await waitForFrame(app, (f) => statusPaneText(f).includes('setup complete'), 'the cluster phase to finish', RUN_TIMEOUT_MS);
+      const runMs = Date.now() - started;
+      const rows = done.split('\n');
+      for (const title of buildPlan(profile, ['cluster']).steps.map((step) => step.title)) {
+        expect(rows.find((row) => row.startsWith(`+ ${title.slice(0, 20)}`)), `${title} shown done`).toBeDefined();
+      }
+      // The verification's table replaces the log pane when it is presented.
+      expect(done).toMatch(/ExternalSecret check/);
+      expect(done).toMatch(/holds the same value/);
+      // helm's output streamed into the log while ESO was installed.
+      expect(app.frames.some((frame) => /cluster\.eso-install helm: /.test(stripVTControlCharacters(frame)))).toBe(true);
+      const ready = await waitForFrame(app, (f) => statusPaneText(f).includes('Store vault-backend Ready (Valid)'), 'the store in the Status pane', 30_000);
+      expect(tallestFrame(app)).toBeLessThanOrEqual(23);
+      console.info(`cluster phase in the TUI: ${(runMs / 1000).toFixed(1)} s\n${ready}`);
+      await press(app, 'q');
+      await app.exited;
+    } finally {
+      process.env['PATH'] = savedPath;
+    }
   });
 });
