@@ -44,6 +44,10 @@ export interface ClusterClient {
   readonly server: string;
   /** PEM of the cluster CA from the kubeconfig (certificate-authority(-data)), if it names one. */
   readonly caPem: string | undefined;
+  /** The kubeconfig could only be read with sudo (K3s's): other programs (helm) cannot read the file. */
+  readonly readPrivileged: boolean;
+  /** The loaded kubeconfig (credentials included), for a private copy another program can read. */
+  exportKubeconfig(): string;
   /** Server-side applies each object in order (fieldManager FIELD_MANAGER unless another is named, force). */
   apply(objects: readonly KubernetesObject[], fieldManager?: string): Promise<KubernetesObject[]>;
   /** The object, or undefined when it does not exist (404). */
@@ -120,9 +124,13 @@ export async function openCluster(settings: ClusterSettings, options: OpenCluste
     });
   }
   const config = new k8s.KubeConfig();
+  let privileged = false;
   try {
     if (readable(file)) config.loadFromFile(file);
-    else if (options.readPrivileged) config.loadFromString(await options.readPrivileged(file));
+    else if (options.readPrivileged) {
+      config.loadFromString(await options.readPrivileged(file));
+      privileged = true;
+    }
     else {
       throw new UserError(`the kubeconfig ${file} is not readable by this user`, {
         hint: file === K3S_KUBECONFIG
@@ -154,7 +162,7 @@ export async function openCluster(settings: ClusterSettings, options: OpenCluste
       hint: 'Give the cluster its CA (certificate-authority-data) instead; the product never talks to an API it cannot verify.',
     });
   }
-  return new KubeClusterClient(k8s, config, file, contextName, cluster.server, caPemOf(cluster));
+  return new KubeClusterClient(k8s, config, file, contextName, cluster.server, caPemOf(cluster), privileged);
 }
 
 function caPemOf(cluster: { caData?: string; caFile?: string }): string | undefined {
@@ -173,8 +181,13 @@ class KubeClusterClient implements ClusterClient {
     readonly context: string,
     readonly server: string,
     readonly caPem: string | undefined,
+    readonly readPrivileged: boolean,
   ) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(config);
+  }
+
+  exportKubeconfig(): string {
+    return this.config.exportConfig();
   }
 
   async apply(objects: readonly KubernetesObject[], fieldManager: string = FIELD_MANAGER): Promise<KubernetesObject[]> {

@@ -5,6 +5,9 @@
  * `upgrade --install` with the CRDs and --wait), its output streamed to the log.
  * https://external-secrets.io/latest/introduction/getting-started/
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject, V1CustomResourceDefinition, V1Deployment } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
@@ -110,36 +113,50 @@ export function esoInstallStep(session: ClusterSession): Step {
     },
     async apply(ctx) {
       const cluster = await session.cluster(ctx);
-      const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
-      const installation = await inspectEso(cluster, esoNamespace);
+      const installation = await inspectEso(cluster, ctx.profile.cluster.esoNamespace);
       const controller = controllerOf(installation);
       if (installation.missingCrds.length === 0 && controller && managedElsewhere(controller)) {
         ctx.log.info(`ESO is installed by ${controller.metadata?.labels?.['app.kubernetes.io/managed-by']}, not helm: waiting for its controller instead of installing it again`);
         await waitForReady(ctx, cluster, session.controllerWaitMs);
         return;
       }
-      const helm = Helm.locate({
-        kubeconfigPath: cluster.kubeconfigPath,
-        context: cluster.context,
-        onLine: (line, stream) => {
-          if (line.trim()) ctx.log[stream === 'stderr' ? 'warn' : 'info'](`helm: ${line}`);
-        },
-        signal: ctx.signal,
-        ...(session.helmEnv ? { env: session.helmEnv } : {}),
-      });
-      ctx.log.info(`installing External Secrets Operator with ${helm.executable} into namespace ${esoNamespace}`);
-      await helm.repoAdd(ESO.repoName, ESO.repoUrl);
-      await helm.repoUpdate();
-      await helm.upgradeInstall({
-        release: ESO.release,
-        chart: ESO.chart,
-        namespace: esoNamespace,
-        ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
-        set: { installCRDs: 'true' },
-        waitSeconds: HELM_WAIT_SECONDS,
-      });
+      // helm reads the kubeconfig itself: one only root may read (K3s's, read here with sudo) is
+      // handed to it as a private copy (0600 in a 0700 temp directory), removed right after.
+      const privateCopy = cluster.readPrivileged ? await mkdtemp(path.join(tmpdir(), 'picluster-vault-tui-kubeconfig-')) : undefined;
+      const kubeconfigPath = privateCopy ? path.join(privateCopy, 'kubeconfig.yaml') : cluster.kubeconfigPath;
+      if (privateCopy) await writeFile(kubeconfigPath, cluster.exportKubeconfig(), { mode: 0o600, flag: 'wx' });
+      try {
+        await installWithHelm(ctx, kubeconfigPath);
+      } finally {
+        if (privateCopy) await rm(privateCopy, { recursive: true, force: true });
+      }
       // --wait covers the Deployments; the CRDs' served versions are read back like check does.
       await waitForReady(ctx, cluster, 30_000);
     },
   };
+
+  async function installWithHelm(ctx: StepContext, kubeconfigPath: string): Promise<void> {
+    const cluster = await session.cluster(ctx);
+    const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
+    const helm = Helm.locate({
+      kubeconfigPath,
+      context: cluster.context,
+      onLine: (line, stream) => {
+        if (line.trim()) ctx.log[stream === 'stderr' ? 'warn' : 'info'](`helm: ${line}`);
+      },
+      signal: ctx.signal,
+      ...(session.helmEnv ? { env: session.helmEnv } : {}),
+    });
+    ctx.log.info(`installing External Secrets Operator with ${helm.executable} into namespace ${esoNamespace}`);
+    await helm.repoAdd(ESO.repoName, ESO.repoUrl);
+    await helm.repoUpdate();
+    await helm.upgradeInstall({
+      release: ESO.release,
+      chart: ESO.chart,
+      namespace: esoNamespace,
+      ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
+      set: { installCRDs: 'true' },
+      waitSeconds: HELM_WAIT_SECONDS,
+    });
+  }
 }
