@@ -64,16 +64,18 @@ export async function runHeadless(global: GlobalOptions, options: HeadlessOption
   const reports = new Map<string, StepReport>(plan.steps.map((step) => [step.id, { id: step.id, phase: step.phase, title: step.title, state: 'not-run' }]));
   const printer = progressPrinter(output, plan.steps.length, options);
 
-  let interrupts = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    interrupts += 1;
-    if (interrupts === 1) {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
       output.err(`${signal}: cancelling the running step (progress is saved; run the same command again to resume)`);
       controller.abort();
-    } else {
-      // A second Ctrl+C means now: the log file has everything up to here.
-      process.exit(130);
+      return;
     }
+    // when-exit (loaded with conf, through atomically) hooks these signals too and re-sends the
+    // signal to this process once its own cleanup ran: that copy arrives within a millisecond or two
+    // and is not the user. A second Ctrl+C later means now: the log file has everything up to here.
+    if (Date.now() - firstSignalAt >= REPEAT_SIGNAL_MS) process.exit(130);
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);
@@ -132,6 +134,9 @@ function record(reports: Map<string, StepReport>, event: RunnerEvent): void {
       break;
   }
 }
+
+/** A second signal sooner than this after the first is when-exit's echo of it (see onSignal). */
+const REPEAT_SIGNAL_MS = 300;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
