@@ -9,7 +9,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, KubernetesObjectApi, RequestContext } from '@kubernetes/client-node';
 import { readAsset, renderTemplate, type TemplateValues } from '../core/assets.js';
 import { UserError } from '../core/errors.js';
 import { expandHome } from '../profile/paths.js';
@@ -17,6 +17,13 @@ import type { Profile } from '../profile/schema.js';
 
 /** The manager name the cluster records for every field this product applies. */
 export const FIELD_MANAGER = 'picluster-vault-tui';
+
+/**
+ * How long one API request may take. client-node sets no timeout of its own (node-fetch without a
+ * signal waits forever), so an API server that accepts the connection and never answers would hang
+ * the run; none of the calls made here (no watches) legitimately takes this long.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 type ClusterSettings = Profile['cluster'];
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -86,6 +93,8 @@ export interface OpenClusterOptions {
    * cluster's own host, where it may use sudo. Without it such a file is a UserError with a hint.
    */
   readPrivileged?: (file: string) => Promise<string>;
+  /** Per-request timeout (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
 
 function readable(file: string): boolean {
@@ -123,7 +132,7 @@ export async function openCluster(settings: ClusterSettings, options: OpenCluste
       hint: `Set the kubeconfig in the profile (profile set cluster.kubeconfig=FILE) or KUBECONFIG. On a K3s server node it is ${K3S_KUBECONFIG}.`,
     });
   }
-  const config = new k8s.KubeConfig();
+  const config = kubeConfigWithTimeout(k8s, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
   let privileged = false;
   try {
     if (readable(file)) config.loadFromFile(file);
@@ -162,7 +171,21 @@ export async function openCluster(settings: ClusterSettings, options: OpenCluste
       hint: 'Give the cluster its CA (certificate-authority-data) instead; the product never talks to an API it cannot verify.',
     });
   }
-  return new KubeClusterClient(k8s, config, file, contextName, cluster.server, caPemOf(cluster), privileged);
+  return new KubeClusterClient(k8s, config, file, contextName, cluster.server, caPemOf(cluster), privileged, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+}
+
+/**
+ * A KubeConfig whose every request is aborted after `timeoutMs`. client-node applies the kubeconfig
+ * (credentials, CA) to each request it sends, from every API client made from it, right before
+ * sending: the one place a per-request signal reaches them all.
+ */
+function kubeConfigWithTimeout(k8s: ClientNode, timeoutMs: number): KubeConfig {
+  return new (class extends k8s.KubeConfig {
+    override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      await super.applySecurityAuthentication(context);
+      context.setSignal(AbortSignal.timeout(timeoutMs));
+    }
+  })();
 }
 
 function caPemOf(cluster: { caData?: string; caFile?: string }): string | undefined {
@@ -182,6 +205,7 @@ class KubeClusterClient implements ClusterClient {
     readonly server: string,
     readonly caPem: string | undefined,
     readonly readPrivileged: boolean,
+    private readonly requestTimeoutMs: number,
   ) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(config);
   }
@@ -277,7 +301,19 @@ class KubeClusterClient implements ClusterClient {
           cause: error,
         });
       }
-      return new UserError(`the Kubernetes API answered ${error.code} while ${doing}: ${message}`, { cause: error });
+      return new UserError(`the Kubernetes API at ${this.server} answered ${error.code} while ${doing}: ${message}`, {
+        ...(error.code >= 500 || error.code === 429
+          ? { hint: 'The API server could not handle the request (restarting or overloaded?): check it (kubectl get --raw=\'/readyz?verbose\'), then run the same command again; finished steps are not redone.' }
+          : {}),
+        cause: error,
+      });
+    }
+    // node-fetch's AbortError: only the per-request timeout aborts these requests.
+    if (error instanceof Error && error.name === 'AbortError') {
+      return new UserError(`the Kubernetes API at ${this.server} did not answer within ${Math.round(this.requestTimeoutMs / 1000)} s while ${doing}`, {
+        hint: 'The API server accepted the connection but sent no answer (overloaded, or the network drops packets): check the cluster (kubectl get --raw=\'/readyz?verbose\'), then run the same command again; finished steps are not redone.',
+        cause: error,
+      });
     }
     const code = networkCode(error);
     if (code) {

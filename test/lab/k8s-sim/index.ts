@@ -12,6 +12,7 @@ import { startControllers, type Controllers } from './controllers.js';
 import { esoChartManifests, ESO_CHART } from './eso-chart.js';
 import { startEsoController, type EsoController, type EsoOptions } from './eso.js';
 import { createTokenSigner } from './jwt.js';
+import { FAULTS_FILE_NAME, FaultSwitch } from './faults.js';
 import { ensureClusterPki } from './pki.js';
 import { createApiServer } from './server.js';
 import { stringifyYaml } from './yaml.js';
@@ -22,7 +23,7 @@ export const DEFAULT_API_AUDIENCES = ['https://kubernetes.default.svc.cluster.lo
 export const VIEWER_USER = 'lab-viewer';
 
 export interface K8sSimOptions {
-  /** state directory: pki/, kubeconfig.yaml, viewer.token */
+  /** state directory: pki/, kubeconfig.yaml, viewer.token; faults.json there turns the fault switch on */
   dir: string;
   /** 0 (default) picks a free port */
   port?: number;
@@ -48,6 +49,8 @@ export interface K8sSim {
   caPem: string;
   caFile: string;
   kubeconfigPath: string;
+  /** The fault switch (faults.ts): write a setting here to make the API fail or hang for a while. */
+  faultsFile: string;
   /** bearer token of the `lab-viewer` user (context lab-viewer in the kubeconfig) */
   viewerToken: string;
   cluster: Cluster;
@@ -137,11 +140,18 @@ export async function startK8sSim(options: K8sSimOptions): Promise<K8sSim> {
   const controllers: Controllers = startControllers(cluster, { ...(options.deploymentReadyDelayMs !== undefined ? { deploymentReadyDelayMs: options.deploymentReadyDelayMs } : {}), ...(options.log ? { log: options.log } : {}) });
   const eso = startEsoController(cluster, { ...(options.log ? { log: options.log } : {}), ...options.eso });
 
+  const faultsFile = join(options.dir, FAULTS_FILE_NAME);
+  const faults = new FaultSwitch(faultsFile, options.log);
   const servers: Server[] = [];
   let port = options.port ?? 0;
   try {
     for (const address of addresses) {
-      const server = createApiServer({ cluster, tls: { caPem: pki.caPem, certPem: pki.serverCertPem, keyPem: pki.serverKeyPem }, ...(options.log ? { log: options.log } : {}) });
+      const server = createApiServer({
+        cluster,
+        tls: { caPem: pki.caPem, certPem: pki.serverCertPem, keyPem: pki.serverKeyPem },
+        faults,
+        ...(options.log ? { log: options.log } : {}),
+      });
       port = await listen(server, address, port);
       servers.push(server);
     }
@@ -164,6 +174,7 @@ export async function startK8sSim(options: K8sSimOptions): Promise<K8sSim> {
     caPem: pki.caPem,
     caFile: pki.files.ca,
     kubeconfigPath,
+    faultsFile,
     viewerToken,
     cluster,
     eso,

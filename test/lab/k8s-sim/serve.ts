@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     ...(values.address?.length ? { listenAddresses: values.address } : {}),
     ...(values.san?.length ? { extraSans: values.san } : {}),
     ...(values['preinstall-eso'] ? { preinstallEso: true } : {}),
-    log: values.verbose ? log : (line) => (/-> [45]\d\d|controller|eso:/.test(line) ? log(line) : undefined),
+    log: values.verbose ? log : (line) => (/-> [45]\d\d|controller|eso:|fault/.test(line) ? log(line) : undefined),
   });
   const stateFile = join(values.dir, 'k8s-sim.json');
   // Written whole then renamed: `lab up` polls for this file and must never read half of it.

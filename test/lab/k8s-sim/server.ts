@@ -12,6 +12,7 @@ import { apiVersionOf, type ResourceType } from './resources.js';
 import { ApiError, badRequest, forbidden, methodNotAllowed, notFoundPath, qualifiedResource, unauthorized, unsupportedMediaType } from './status.js';
 import { parseYaml } from './yaml.js';
 import { toTable, wantsTable, type PrinterColumn } from './table.js';
+import type { FaultSwitch } from './faults.js';
 
 export const KUBERNETES_VERSION = {
   major: '1',
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   /** called with one line per request (method, path, user, code) */
   log?: (line: string) => void;
+  /** The fault switch (faults.ts), asked on every request; shared by the servers of one cluster. */
+  faults?: FaultSwitch;
 }
 
 const PATCH_TYPES: Record<string, PatchType> = {
@@ -99,13 +102,17 @@ function fieldSelector(selector: string): ((object: Obj) => boolean) | null {
 
 export function createApiServer(options: ApiServerOptions): Server {
   const { cluster } = options;
+  const { faults } = options;
   // Client certificates are optional here as on kube-apiserver (bearer tokens are the other way
   // in), so the TLS layer asks for one without requiring it; a presented certificate that does
   // not chain to the cluster CA is refused below (401), never trusted.
   const server = createServer(
     { cert: options.tls.certPem, key: options.tls.keyPem, ca: options.tls.caPem, requestCert: true, rejectUnauthorized: false },
     (request, response) => {
-      handle(request, response).catch((error: unknown) => {
+      // The fault switch comes first: a failing API fails before authentication, as a crashed or
+      // overloaded apiserver (or the proxy in front of it) does.
+      const served = faults ? faults.current().then((fault) => (fault ? faults.inject(fault, request, response) : false)) : Promise.resolve(false);
+      served.then((answered) => (answered ? undefined : handle(request, response))).catch((error: unknown) => {
         const failure = error instanceof ApiError ? error : new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`);
         options.log?.(`${request.method} ${request.url} -> ${failure.code} ${failure.message}`);
         if (!response.headersSent) send(response, failure.code, failure.toStatus());
