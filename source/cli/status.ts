@@ -6,7 +6,9 @@
  * auto-unseal disabled...) are printed but do not change the exit code.
  *
  * --json prints a StatusReport (source/services/status.ts), described by ./status.schema.json.
- * --no-host reaches the API only: the host transport is never created, so ssh2 is never loaded.
+ * --no-host reaches the API only: the host transport is never created, so ssh2 is never loaded, and
+ * the profile is read through ../profile/read.ts: the profile store's writer (conf, ajv) is loaded
+ * only with the host, which may pin its SSH key in the profile.
  * Nothing here loads Ink, React, node-vault or the Kubernetes client.
  */
 import { UserError } from '../core/errors.js';
@@ -14,7 +16,8 @@ import { createHeadlessPrompter } from '../core/headless-prompter.js';
 import { Redactor } from '../core/redact.js';
 import type { Logger, Prompter, Services, StepContext } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
-import { commandFor, ProfileStore } from '../profile/store.js';
+import { commandFor, loadProfile } from '../profile/read.js';
+import type { ProfileStore } from '../profile/store.js';
 import { openRunServices, type RunServices } from '../services/run-services.js';
 import { clusterConfigured, describeClusterStatus, readClusterStatus, type ClusterStatusOptions } from '../services/cluster-status.js';
 import type { Transport } from '../services/host/transport.js';
@@ -31,13 +34,16 @@ export interface StatusOptions {
 
 /** The services of a command that runs no plan; with `host: false` every use of the host is refused, not attempted. */
 export function commandServices(profile: Profile, profileName: string, store: ProfileStore, prompt: Prompter, host: boolean): RunServices {
-  if (!host) {
-    return {
-      host: () => Promise.reject(new UserError('the host is not reached with --no-host')),
-      close: async () => undefined,
-    };
-  }
+  if (!host) return noHostServices();
   return openRunServices(profile, prompt, { store, profileName });
+}
+
+/** The services of `--no-host`: every use of the host is refused, not attempted. */
+export function noHostServices(): RunServices {
+  return {
+    host: () => Promise.reject(new UserError('the host is not reached with --no-host')),
+    close: async () => undefined,
+  };
 }
 
 /**
@@ -89,10 +95,9 @@ function failedReport(profileName: string, message: string): StatusReport {
 
 export async function status(global: GlobalOptions, options: StatusOptions, output: Output): Promise<number> {
   const withHost = options.host !== false;
-  const store = new ProfileStore();
   let profile: Profile;
   try {
-    profile = store.load(global.profile);
+    profile = loadProfile(global.profile);
   } catch (error) {
     // Exit 2 means "sealed" here: a missing or broken profile is an error (1) like any other.
     if (!(error instanceof UserError)) throw error;
@@ -105,7 +110,9 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
   // A status check never trusts an unknown host key by default (--yes semantics: the safe default);
   // in a terminal it may still ask for an SSH password or key passphrase.
   const prompt = createHeadlessPrompter({ assumeYes: true, registerSecret: (value) => redactor.register(value) });
-  const services = commandServices(profile, global.profile, store, prompt, withHost);
+  const services = withHost
+    ? commandServices(profile, global.profile, new (await import('../profile/store.js')).ProfileStore(), prompt, true)
+    : noHostServices();
   const ctx = commandStepContext({ profileName: global.profile, profile, services, prompt, redactor });
   try {
     const report = await collectStatus({

@@ -2,8 +2,8 @@
 // Vault simulator started here, with a profile that names its address and our CA (tls.mode provided)
 // and a host nothing answers on: exit codes 3/2/0/1 with the JSON validated against
 // source/cli/status.schema.json; unseal from stdin (wrong keys, no keys, right keys, with the host out
-// of reach) and from custody; `status --no-host` loads no SSH, Ink/React, node-vault or Kubernetes
-// code (a module hook records every module the process resolves); no key is ever printed.
+// of reach) and from custody; `status --no-host` loads no SSH, Ink/React, node-vault, Kubernetes or
+// conf/ajv code (a module hook records every module the process resolves); no key is ever printed.
 // API: https://developer.hashicorp.com/vault/api-docs/system/seal-status, .../system/unseal
 // Hooks: https://nodejs.org/api/module.html#customization-hooks
 import { spawn } from 'node:child_process';
@@ -209,11 +209,14 @@ describe('status --no-host loads only what it needs', () => {
     ink: 'Raw mode is not supported',
     react: 'react.transitional.element',
     'node-vault': 'request-promise',
+    // The profile store's writer: a read-only command reads the profile without them (source/profile/read.ts).
+    conf: 'Config schema violation',
+    ajv: 'NOT SUPPORTED: keyword "id"',
   };
   /** The Kubernetes client (its in-cluster config reads this variable); not in the bundle until the cluster phase uses it. */
   const KUBERNETES_SIGNATURE = 'KUBERNETES_SERVICE_HOST';
 
-  it('resolves nothing but node built-ins and dist/ chunks, and none of those holds ssh2, Ink, React or node-vault', async () => {
+  it('resolves nothing but node built-ins and dist/ chunks, and none of those holds ssh2, Ink, React, node-vault, conf or ajv', async () => {
     const dir = path.join(session.home, 'hooks');
     await mkdir(dir, { recursive: true });
     const record = path.join(dir, 'resolved.txt');
