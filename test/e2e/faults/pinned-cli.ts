@@ -3,6 +3,8 @@
  * from that copy: a suite that runs for minutes keeps testing the same build even when the working
  * tree's dist/ is rebuilt meanwhile (`npm run build` empties dist/ first). Sessions are the usual
  * CliSession (support/cli.ts) with `start` pointed at the copy.
+ * PVT_CLI_FROM=DIR copies from DIR instead of the working tree (a build of one's own, laid out the
+ * same: bin/, dist/, assets/, package.json), for runs while others rebuild dist/.
  */
 import { spawn } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -13,10 +15,10 @@ import { CliSession, REPO_ROOT, RunningCli } from '../support/cli.js';
 export class PinnedCli {
   private constructor(readonly dir: string) {}
 
-  static async copy(): Promise<PinnedCli> {
+  static async copy(from = process.env['PVT_CLI_FROM'] || REPO_ROOT): Promise<PinnedCli> {
     const dir = await mkdtemp(path.join(tmpdir(), 'pvt-pinned-cli-'));
     for (const entry of ['bin', 'dist', 'assets', 'package.json']) {
-      await cp(path.join(REPO_ROOT, entry), path.join(dir, entry), { recursive: true });
+      await cp(path.join(from, entry), path.join(dir, entry), { recursive: true });
     }
     return new PinnedCli(dir);
   }
