@@ -269,13 +269,8 @@ class TokenClient implements AuthenticatedVault {
   ) {}
 
   async listMounts(): Promise<Record<string, MountInfo>> {
-    const body = (await this.raw('GET', 'sys/mounts')) as Record<string, unknown>;
-    // Current Vault puts the mounts under `data`; older versions also repeat them at the top level.
-    const table = (typeof body['data'] === 'object' && body['data'] !== null ? body['data'] : body) as Record<string, unknown>;
     const mounts: Record<string, MountInfo> = {};
-    for (const [path, entry] of Object.entries(table)) {
-      if (!path.endsWith('/') || typeof entry !== 'object' || entry === null) continue;
-      const record = entry as Record<string, unknown>;
+    for (const [path, record] of pathTable((await this.raw('GET', 'sys/mounts')) as Record<string, unknown>)) {
       const options = record['options'];
       mounts[path] = {
         type: String(record['type'] ?? ''),
@@ -373,13 +368,8 @@ class TokenClient implements AuthenticatedVault {
 
   // https://developer.hashicorp.com/vault/api-docs/system/auth
   async listAuthMethods(): Promise<Record<string, AuthMethodInfo>> {
-    const body = (await this.raw('GET', 'sys/auth')) as Record<string, unknown>;
-    // Like sys/mounts: under `data` today, also at the top level in older versions.
-    const table = (typeof body['data'] === 'object' && body['data'] !== null ? body['data'] : body) as Record<string, unknown>;
     const methods: Record<string, AuthMethodInfo> = {};
-    for (const [path, entry] of Object.entries(table)) {
-      if (!path.endsWith('/') || typeof entry !== 'object' || entry === null) continue;
-      const record = entry as Record<string, unknown>;
+    for (const [path, record] of pathTable((await this.raw('GET', 'sys/auth')) as Record<string, unknown>)) {
       methods[path] = { type: String(record['type'] ?? ''), description: String(record['description'] ?? ''), accessor: String(record['accessor'] ?? '') };
     }
     return methods;
@@ -409,6 +399,15 @@ class TokenClient implements AuthenticatedVault {
   async seal(): Promise<void> {
     await this.raw('PUT', 'sys/seal');
   }
+}
+
+/**
+ * The `path/` → entry table of sys/mounts and sys/auth. Current Vault puts it under `data`; older
+ * versions also repeat it at the top level, beside fields that are not paths.
+ */
+function pathTable(body: Record<string, unknown>): [string, Record<string, unknown>][] {
+  const table = (typeof body['data'] === 'object' && body['data'] !== null ? body['data'] : body) as Record<string, unknown>;
+  return Object.entries(table).filter((entry): entry is [string, Record<string, unknown>] => entry[0].endsWith('/') && typeof entry[1] === 'object' && entry[1] !== null);
 }
 
 function trimSlashes(path: string): string {

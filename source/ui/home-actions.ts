@@ -6,23 +6,13 @@
  * so the TUI's start does not pay for node-vault.
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal
  */
-import type { Redactor } from '../core/redact.js';
-import type { Prompter, Services, StepContext } from '../core/step.js';
-import type { Profile } from '../profile/schema.js';
+import type { StepContext } from '../core/step.js';
 import { commandStepContext } from '../cli/status.js';
 import type { Transport } from '../services/host/transport.js';
 import type { SnapshotResult } from '../services/snapshot.js';
 
-export interface ActionEnvironment {
-  profileName: string;
-  profile: Profile;
-  services: Services;
-  prompt: Prompter;
-  redactor: Redactor;
-  signal?: AbortSignal;
-  /** Lines the action logs (already redacted). */
-  onLog?: (level: 'debug' | 'info' | 'warn' | 'error', text: string) => void;
-}
+/** What an action runs with: the same as a command's step context (onLog gets redacted lines). */
+export type ActionEnvironment = Parameters<typeof commandStepContext>[0];
 
 function actionContext(env: ActionEnvironment): StepContext {
   return commandStepContext({
