@@ -1,5 +1,6 @@
 // The esbuild options of the published bundle (scripts/build.mjs), shared with the benchmarks so
 // that what they measure is built exactly like the product. Why each option is there: build.mjs.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +19,29 @@ const BANNER = [
   'const __filename = __pvtFileURLToPath(import.meta.url);',
   'const __dirname = __pvtDirname(__filename);',
 ].join(' ');
+
+/**
+ * Yoga (Ink's layout engine) ships its WebAssembly as a base64 `data:` URL inside an Emscripten
+ * loader that fetches the binary with `fetch()` whenever `typeof fetch` says it can. In Node 20 the
+ * first read of the global `fetch` compiles undici, Node's HTTP client (~30 ms on an idle machine,
+ * measured as 2-5x that under load), only for undici to decode a string that is already in memory.
+ * The loader's own fallback decodes the base64 synchronously (its `wasmBinaryFile` is a data: URL,
+ * which it recognizes); this makes the loader take that fallback. It does not touch `fetch` for
+ * anything else: the global stays as Node defines it.
+ * https://esbuild.github.io/plugins/#on-load
+ */
+const YOGA_INLINE_WASM = {
+  name: 'yoga-inline-wasm-without-fetch',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const check = '"function"!=typeof fetch';
+      // A yoga-layout release that changes its loader must be looked at again, not patched blindly.
+      if (!text.includes(check)) throw new Error(`${args.path}: the loader no longer checks \`${check}\`; review YOGA_INLINE_WASM in scripts/build-options.mjs`);
+      return { contents: text.replaceAll(check, '!0'), loader: 'js' };
+    });
+  },
+};
 
 /** esbuild options for `entryPoints` into `outdir` (both relative to the repository root or absolute). */
 export function bundleOptions({ entryPoints, outdir }) {
@@ -43,5 +67,6 @@ export function bundleOptions({ entryPoints, outdir }) {
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
+    plugins: [YOGA_INLINE_WASM],
   };
 }
