@@ -43,6 +43,22 @@ const YOGA_INLINE_WASM = {
   },
 };
 
+/**
+ * conf imports ajv, ajv-formats and semver for its `schema` and `migrations` options, which the
+ * profile store does not use (see conf-unused-stubs.mjs); for conf alone they resolve to a stub
+ * that throws if ever called. Any other importer of these packages gets the real ones.
+ * https://esbuild.github.io/plugins/#on-resolve
+ */
+const CONF_UNUSED_OPTIONS = {
+  name: 'conf-without-schema-and-migrations',
+  setup(build) {
+    const stub = path.join(ROOT, 'scripts', 'conf-unused-stubs.mjs');
+    build.onResolve({ filter: /^(ajv\/dist\/2020\.js|ajv-formats|semver)$/ }, (args) =>
+      /[\\/]node_modules[\\/]conf[\\/]/.test(args.importer) ? { path: stub } : undefined,
+    );
+  },
+};
+
 /** esbuild options for `entryPoints` into `outdir` (both relative to the repository root or absolute). */
 export function bundleOptions({ entryPoints, outdir }) {
   return {
@@ -67,6 +83,6 @@ export function bundleOptions({ entryPoints, outdir }) {
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
-    plugins: [YOGA_INLINE_WASM],
+    plugins: [YOGA_INLINE_WASM, CONF_UNUSED_OPTIONS],
   };
 }
