@@ -211,6 +211,9 @@ describe.skipIf(!hasTmux)('the TUI in tmux (real binary, 100x30)', () => {
       const unsealed = await waitForScreen((screen) => screen.includes('unsealed, initialized'), 'the status pane: unsealed', 15_000);
       for (const secret of [...record.keys, ...record.keys_base64, record.root_token]) expect(unsealed).not.toContain(secret);
       console.info(`tmux: Reveal screen ${(runToRevealMs / 1000).toFixed(1)} s after start; after the vault phase:\n${unsealed}`);
+      // The cluster phase follows (this terminal has no helm: it stops at the ESO install); `u` is
+      // for when no run is going on.
+      await waitForScreen((screen) => /Now\s+idle/.test(screen), 'the end of the run', 120_000);
 
       // Custody without the keys (as if they were kept elsewhere), Vault restarted: sealed, keys are typed.
       renameSync(findCustodyFile('init.json'), path.join(home, 'init.json.kept-elsewhere'));
