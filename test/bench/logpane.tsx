@@ -97,6 +97,7 @@ interface FloodResult {
   frames: number;
   fps: number;
   worstGapMs: number;
+  gapsMs: number[];
   /** 95th percentile of the gaps between frames. */
   p95GapMs: number;
   renderMedianMs: number;
@@ -138,7 +139,7 @@ const plan = {
     }),
     testStep('bench.flood-memory', 'host', 'Flood the log pane (heap sampled)', {
       run: async (ctx) => {
-        // The pane catches up with the first flood's end (it re-renders at most every 80 ms).
+        // The pane catches up with the first flood's end (it re-renders at most every 40 ms).
         await sleep(200);
         showedLastLine = stdout.last.includes(`flood 1 line ${LINES - 1} `);
         await flood(ctx, 2, (sent) => {
@@ -183,6 +184,8 @@ try {
     frames: framesDuring.length,
     fps: Math.round((framesDuring.length / ms) * 1000 * 10) / 10,
     worstGapMs: Math.round(Math.max(...gaps)),
+    // In order: flood start to the first frame, between frames, last frame to the flood's end.
+    gapsMs: gaps.map((gap) => Math.round(gap)),
     p95GapMs: Math.round(percentile(gaps, 95)),
     renderMedianMs: Math.round(percentile(renders, 50) * 10) / 10,
     renderMaxMs: Math.round(Math.max(0, ...renders)),

@@ -1,7 +1,13 @@
 /**
  * The live log. Renders only the lines that fit (a window over the LogBuffer), re-renders at most
- * every 80 ms however fast lines arrive, and either follows the newest line or stays where the
- * user scrolled to (anchored by absolute line number, so new lines do not move the view).
+ * every 40 ms however fast lines arrive (useThrottledSubscription), and either follows the newest
+ * line or stays where the user scrolled to (anchored by absolute line number, so new lines do not
+ * move the view).
+ *
+ * Each row is one <Text wrap="truncate-end"> of the pane's width, so no row can be wider than the
+ * pane; the pane clips only vertically. A horizontal clip (overflow="hidden" on a row or the pane)
+ * made Ink re-slice every row's styled text with slice-ansi on every frame, about a third of the
+ * render time under a flood of lines.
  */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
@@ -33,7 +39,7 @@ function LogRow({ line, width }: { line: LogLine; width: number }) {
   const theme = useTheme();
   const color = line.level === 'error' ? theme.color('error') : line.level === 'warn' ? theme.color('warning') : undefined;
   return (
-    <Box height={1} width={width} overflow="hidden">
+    <Box height={1} width={width}>
       <Text wrap="truncate-end" {...(line.level === 'debug' ? { dimColor: true } : {})}>
         <Text dimColor>{clock(line.at)} </Text>
         {line.stepId ? <Text color={theme.color('accent')}>{sanitize(line.stepId)} </Text> : null}
@@ -61,7 +67,7 @@ export const LogPane = memo(function LogPane({
   const oldest = buffer.total - buffer.size;
   const lines = buffer.slice(top - oldest, top - oldest + height);
   return (
-    <Box flexDirection="column" height={height} width={width} overflow="hidden">
+    <Box flexDirection="column" height={height} width={width} overflowY="hidden">
       {lines.length === 0 ? <Text dimColor>No log lines yet.</Text> : null}
       {lines.map((line, index) => (
         <LogRow key={top + index} line={line} width={width} />
