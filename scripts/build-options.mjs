@@ -44,6 +44,35 @@ const YOGA_INLINE_WASM = {
 };
 
 /**
+ * string-width (Ink measures every character and line with it) tests each non-ASCII grapheme
+ * against /^\p{RGI_Emoji}$/v. V8 compiles that pattern (every RGI emoji sequence) on its first use:
+ * 30-40 ms here, inside the TUI's first frame, whose box borders and glyphs are not ASCII. Every RGI
+ * emoji contains at least one code point with the Emoji property (UTS #51: keycap bases, regional
+ * indicators, tag bases, modifier bases and ZWJ parts all have it; checked for all 1,193 single
+ * code points), so a grapheme without one cannot match: testing /\p{Emoji}/u first (0.2 ms to
+ * compile) gives the same widths and leaves the big pattern to graphemes that may be emoji.
+ * https://www.unicode.org/reports/tr51/#Definitions
+ */
+const STRING_WIDTH_EMOJI_GUARD = {
+  name: 'string-width-emoji-guard',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]string-width[\\/]index\.js$/ }, async (args) => {
+      // wrap-ansi's own older string-width (7.x) matches emoji with the emoji-regex package instead.
+      if (/[\\/]wrap-ansi[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+      const text = await readFile(args.path, 'utf8');
+      const test = 'if (rgiEmojiRegex.test(segment) || isDoubleWidthNonRgiEmojiSequence(segment)) {';
+      const declaration = 'const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;';
+      // A string-width release that changes these lines must be looked at again, not patched blindly.
+      if (!text.includes(test) || !text.includes(declaration)) throw new Error(`${args.path}: the RGI emoji test changed; review STRING_WIDTH_EMOJI_GUARD in scripts/build-options.mjs`);
+      const contents = text
+        .replace(declaration, `${declaration}\nconst emojiCodePointRegex = /\\p{Emoji}/u;`)
+        .replace(test, 'if ((emojiCodePointRegex.test(segment) && rgiEmojiRegex.test(segment)) || isDoubleWidthNonRgiEmojiSequence(segment)) {');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/**
  * conf imports ajv, ajv-formats and semver for its `schema` and `migrations` options, which the
  * profile store does not use (see conf-unused-stubs.mjs); for conf alone they resolve to a stub
  * that throws if ever called. Any other importer of these packages gets the real ones.
@@ -83,6 +112,6 @@ export function bundleOptions({ entryPoints, outdir }) {
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
-    plugins: [YOGA_INLINE_WASM, CONF_UNUSED_OPTIONS],
+    plugins: [YOGA_INLINE_WASM, CONF_UNUSED_OPTIONS, STRING_WIDTH_EMOJI_GUARD],
   };
 }
