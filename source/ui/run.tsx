@@ -82,7 +82,13 @@ export async function runTui(options: TuiOptions): Promise<number> {
   // Last resort (an uncaught error ends the process): never leave the user's terminal on the alternate screen.
   process.once('exit', restoreTerminal);
 
-  const instance = render(<App deps={deps} theme={theme} />, { exitOnCtrlC: false, patchConsole: false, maxFps: 30 });
+  // maxFps 60: Ink spaces frames with es-toolkit's throttle, which is a debounce with a maximum
+  // wait: an update arriving inside the window pushes the frame back. With a 33 ms window (30 fps)
+  // the spinner's 80 ms ticks and the log pane's 40 ms re-renders kept pushing each other back, and a
+  // flood of log lines was drawn at ~15 frames a second with gaps of 80-130 ms. With a 17 ms window
+  // each of those updates is drawn when it happens; what they cost is bounded by their own pace
+  // (log pane: useThrottledSubscription), not by this cap. Measured in test/bench/logpane.tsx.
+  const instance = render(<App deps={deps} theme={theme} />, { exitOnCtrlC: false, patchConsole: false, maxFps: 60 });
 
   let exitCode = 0;
   const onSignal = (signal: 'SIGTERM' | 'SIGHUP' | 'SIGINT'): void => {

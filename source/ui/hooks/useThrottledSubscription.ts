@@ -7,7 +7,7 @@
  * flood the next re-render is due `intervalMs` after the last one began, so the time a render takes
  * does not add to the period (20 frames a second need a period of 50 ms, render included). A change
  * after a quiet spell longer than the interval shows on the next turn of the event loop.
- * 40 ms: above 20 re-renders a second, under the 30 frames a second Ink draws at most (maxFps).
+ * 40 ms: above 20 re-renders a second (Ink itself draws at most 60 frames a second: source/ui/run.tsx).
  */
 import { useEffect, useState } from 'react';
 
