@@ -35,15 +35,33 @@ function clock(at: number): string {
   return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * The message cut to what is left of the row, the way Ink's truncate-end would cut the whole row
+ * (cli-truncate: the first `columns - 1` columns and '…', in the style of the last one kept), when
+ * the row is printable ASCII: one column per character, so no measuring. Ink then finds the row
+ * fits and skips its own cut, which tokenizes the styled row with slice-ansi on every frame. Other
+ * text is left whole for Ink to measure and cut.
+ */
+function fitMessage(prefix: string, message: string, width: number): string {
+  if (!PRINTABLE_ASCII.test(prefix) || !PRINTABLE_ASCII.test(message)) return message;
+  if (prefix.length + message.length <= width) return message;
+  const room = width - 1 - prefix.length;
+  return room < 0 ? message : `${message.slice(0, room)}…`;
+}
+
 function LogRow({ line, width }: { line: LogLine; width: number }) {
   const theme = useTheme();
   const color = line.level === 'error' ? theme.color('error') : line.level === 'warn' ? theme.color('warning') : undefined;
+  const time = `${clock(line.at)} `;
+  const step = line.stepId ? `${sanitize(line.stepId)} ` : '';
   return (
     <Box height={1} width={width}>
       <Text wrap="truncate-end" {...(line.level === 'debug' ? { dimColor: true } : {})}>
-        <Text dimColor>{clock(line.at)} </Text>
-        {line.stepId ? <Text color={theme.color('accent')}>{sanitize(line.stepId)} </Text> : null}
-        <Text color={color}>{sanitize(line.text)}</Text>
+        <Text dimColor>{time}</Text>
+        {step ? <Text color={theme.color('accent')}>{step}</Text> : null}
+        <Text color={color}>{fitMessage(time + step, sanitize(line.text), width)}</Text>
       </Text>
     </Box>
   );
