@@ -15,6 +15,9 @@ export const HELM_INSTALL_HINT =
 
 export type HelmStream = 'stdout' | 'stderr';
 
+/** Wall-clock limit of a `helm repo` command (it only fetches an index). */
+const REPO_TIMEOUT_MS = 120_000;
+
 export interface HelmOptions {
   kubeconfigPath: string;
   context: string;
@@ -73,11 +76,11 @@ export class Helm {
 
   async repoAdd(name: string, url: string): Promise<void> {
     // --force-update: an existing entry with another URL is replaced instead of failing.
-    await this.run(['repo', 'add', name, url, '--force-update']);
+    await this.run(['repo', 'add', name, url, '--force-update'], REPO_TIMEOUT_MS);
   }
 
   async repoUpdate(): Promise<void> {
-    await this.run(['repo', 'update']);
+    await this.run(['repo', 'update'], REPO_TIMEOUT_MS);
   }
 
   async upgradeInstall(request: UpgradeInstall): Promise<HelmResult> {
@@ -85,11 +88,16 @@ export class Helm {
     if (request.version) args.push('--version', request.version);
     for (const [name, value] of Object.entries(request.set ?? {})) args.push('--set', `${name}=${value}`);
     if (request.waitSeconds !== undefined) args.push('--wait', '--timeout', `${request.waitSeconds}s`);
-    return this.run(args);
+    // helm's --timeout bounds its wait for the resources, not a request the API never answers.
+    return this.run(args, ((request.waitSeconds ?? 300) + 120) * 1000);
   }
 
-  /** Runs `helm ARGS --kubeconfig K --kube-context C`; a non-zero exit is a UserError quoting helm's error. */
-  run(args: readonly string[]): Promise<HelmResult> {
+  /**
+   * Runs `helm ARGS --kubeconfig K --kube-context C`; a non-zero exit is a UserError quoting helm's
+   * error. After `timeoutMs` of wall time helm is stopped (SIGTERM, then SIGKILL 5 s later) and that is
+   * the error: an API that accepts connections and never answers would otherwise hold the run forever.
+   */
+  run(args: readonly string[], timeoutMs = REPO_TIMEOUT_MS): Promise<HelmResult> {
     const { kubeconfigPath, context, onLine, env, signal } = this.options;
     const fullArgs = [...args, '--kubeconfig', kubeconfigPath, '--kube-context', context];
     const shown = `helm ${args.join(' ')}`;
@@ -104,6 +112,12 @@ export class Helm {
         partial[stream] = lines.pop() ?? '';
         for (const line of lines) onLine(line.replace(/\r$/, ''), stream);
       };
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }, timeoutMs);
       child.stdout.on('data', take('stdout'));
       child.stderr.on('data', take('stderr'));
       child.on('error', (error) => {
@@ -111,8 +125,17 @@ export class Helm {
         else reject(new UserError(`${shown} could not be started: ${error.message}`, { hint: HELM_INSTALL_HINT, cause: error }));
       });
       child.on('close', (code, killedBy) => {
+        clearTimeout(timer);
         for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) onLine(partial[stream], stream);
         if (signal?.aborted) return; // the 'error' event already rejected with the abort
+        if (timedOut) {
+          reject(
+            new UserError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`, {
+              hint: `Check that the Kubernetes API answers (kubectl --context ${context} get --raw /readyz), then run the step again; helm's output so far is in the log.`,
+            }),
+          );
+          return;
+        }
         if (code === 0) {
           resolve(output);
           return;

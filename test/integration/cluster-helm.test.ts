@@ -1,7 +1,7 @@
 // The helm service against the lab's helm (test/lab/helm-shim) and Kubernetes API: output streamed
 // line by line, the ESO chart installed with --wait, failures and a missing helm as UserErrors.
 // https://helm.sh/docs/helm/helm_upgrade/
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,5 +83,25 @@ describe('helm service', () => {
     controller.abort();
     const error = await running.catch((caught: unknown) => caught);
     expect(isAbortError(error)).toBe(true);
+  });
+
+  it('a helm that never finishes (an API that accepts and never answers) is stopped after the wall-clock limit, with a message saying so', async () => {
+    // A stand-in that hangs like helm waiting on such an API; what is tested is the product's limit.
+    const hangingDir = join(dir, 'hanging-bin');
+    await mkdir(hangingDir, { recursive: true });
+    const marker = join(dir, 'hanging-started');
+    await writeFile(join(hangingDir, 'helm'), `#!/bin/sh\necho "$$" > '${marker}'\necho "waiting for the API"\nexec sleep 60\n`, { mode: 0o755 });
+    const lines: { line: string; stream: HelmStream }[] = [];
+    const helm = Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([hangingDir]), onLine: (line, stream) => lines.push({ line, stream }) });
+    const started = Date.now();
+    const error = await helm.run(['repo', 'update'], 1000).catch((caught: unknown) => caught);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe('helm repo update did not finish within 1 s and was stopped');
+    expect((error as UserError).hint).toContain('kubectl --context default get --raw /readyz');
+    expect(lines).toEqual([{ line: 'waiting for the API', stream: 'stdout' }]);
+    // The process is gone, not left behind.
+    const pid = Number((await readFile(marker, 'utf8')).trim());
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 });
