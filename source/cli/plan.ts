@@ -67,6 +67,8 @@ export async function plan(global: GlobalOptions, options: PlanOptions, output: 
       phase: step.phase,
       title: step.title,
       ...(state ? { state: state.state, detail: state.error ?? state.detail ?? '' } : {}),
+      // Why a state could not be checked comes with how to fix it, as in `setup`.
+      ...(state?.hint ? { hint: state.hint } : {}),
       planned: step.describe(ctx).map((item) => ({ kind: item.kind, summary: redactor.redact(item.summary) })),
     };
   });
@@ -90,6 +92,7 @@ export async function plan(global: GlobalOptions, options: PlanOptions, output: 
       number += 1;
       const state = step.state === undefined ? '' : ` ${stateLabel(step.state, s)}${step.detail ? s.dim(` (${step.detail})`) : ''}`;
       output.out(`  ${number}. ${step.title} ${s.dim(`[${step.id}]`)}${state}`);
+      if (step.hint) output.out(`       ${s.yellow('hint:')} ${step.hint}`);
       // A step that is done has nothing to do; the rest show exactly what apply would run and write.
       if (step.state === 'done') continue;
       for (const item of step.planned) output.out(`       ${s.cyan(PLANNED_LABEL[item.kind].padEnd(5))} ${item.summary}`);
