@@ -93,7 +93,7 @@ describe('status through the CLI: exit codes and JSON', () => {
     expect(plain.code, describeResult(['status', '--no-host'], plain)).toBe(3);
     expect(plain.stdout).toMatch(/^Vault +not initialized +https:\/\/127\.0\.0\.1:\d+$/m);
     expect(plain.stdout).toMatch(/^Host +not checked \(--no-host\)$/m);
-    expect(plain.stdout).toMatch(/^Cluster +not configured$/m);
+    expect(plain.stdout).toMatch(/^Cluster +not checked \(--no-host\)$/m);
     expect(plain.stderr).toContain('hint: initialize it with `picluster-vault-tui setup --phase vault`');
   });
 
