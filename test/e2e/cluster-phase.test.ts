@@ -361,4 +361,20 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     expect(stepOf(fixed.summary, 'cluster.secret-store').outcome).toBe('applied');
     expect(stepOf(fixed.summary, 'cluster.verify').outcome).toBe('applied');
   }, 300_000);
+
+  it('a profile naming another ESO namespace than the one ESO runs in is refused (no second copy), with the namespace to set', async () => {
+    const before = await readFile(s.info.profileFile, 'utf8');
+    await s.session.ok(['profile', 'set', 'cluster.esoNamespace=eso-elsewhere']);
+    try {
+      const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: s.helmPath });
+      expect(result.code, describeResult(['setup'], result)).toBe(1);
+      const step = stepOf(summary, 'cluster.eso-install');
+      expect(step.error).toBe('External Secrets Operator already runs in namespace external-secrets (Deployment external-secrets), not in eso-elsewhere');
+      expect(step.hint).toBe('Use that installation: profile set cluster.esoNamespace=external-secrets');
+      expect(result.stderr).not.toMatch(/helm: /);
+      expect((await kubectl(s.lab, ['get', 'namespace', 'eso-elsewhere'])).code).not.toBe(0);
+    } finally {
+      await writeFile(s.info.profileFile, before, { mode: 0o600 });
+    }
+  }, 120_000);
 });

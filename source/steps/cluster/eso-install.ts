@@ -72,6 +72,20 @@ export function describeInstallation(installation: EsoInstallation, namespace: s
   return { done: true, detail: `ESO serves ${ESO.group}/${installation.version}; Deployment ${namespace}/${controller!.metadata?.name ?? '?'} ready` };
 }
 
+/**
+ * ESO already running in another namespace (installed there by hand or by ArgoCD): a second copy
+ * in the profile's namespace would fight over the same CRDs. Say where it is instead.
+ */
+async function refuseSecondInstall(cluster: ClusterClient, namespace: string): Promise<void> {
+  const elsewhere = (await cluster.list<V1Deployment>('apps/v1', 'Deployment', { labelSelector: ESO.controllerLabel })).filter((deployment) => deployment.metadata?.namespace !== namespace);
+  const found = elsewhere[0];
+  if (!found) return;
+  const where = found.metadata?.namespace ?? '?';
+  throw new UserError(`External Secrets Operator already runs in namespace ${where} (Deployment ${found.metadata?.name ?? '?'}), not in ${namespace}`, {
+    hint: `Use that installation: profile set cluster.esoNamespace=${where}`,
+  });
+}
+
 /** Installed by something other than helm (ArgoCD, kubectl): helm must not install a second copy over it. */
 function managedElsewhere(object: KubernetesObject | undefined): boolean {
   const managedBy = object?.metadata?.labels?.['app.kubernetes.io/managed-by'];
@@ -115,6 +129,7 @@ export function esoInstallStep(session: ClusterSession): Step {
       const cluster = await session.cluster(ctx);
       const installation = await inspectEso(cluster, ctx.profile.cluster.esoNamespace);
       const controller = controllerOf(installation);
+      if (!controller) await refuseSecondInstall(cluster, ctx.profile.cluster.esoNamespace);
       if (installation.missingCrds.length === 0 && controller && managedElsewhere(controller)) {
         ctx.log.info(`ESO is installed by ${controller.metadata?.labels?.['app.kubernetes.io/managed-by']}, not helm: waiting for its controller instead of installing it again`);
         await waitForReady(ctx, cluster, session.controllerWaitMs);
