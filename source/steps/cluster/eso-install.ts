@@ -8,12 +8,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject, V1CustomResourceDefinition, V1Deployment } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { ClusterClient } from '../../services/cluster.js';
 import { Helm } from '../../services/helm.js';
+import { pollUntil } from './poll.js';
 import { ESO, type ClusterSession } from './session.js';
 
 export const ESO_INSTALL_STEP_ID = 'cluster.eso-install';
@@ -93,20 +93,23 @@ function managedElsewhere(object: KubernetesObject | undefined): boolean {
 }
 
 export function esoInstallStep(session: ClusterSession): Step {
-  async function waitForReady(ctx: StepContext, cluster: ClusterClient, timeoutMs: number): Promise<EsoInstallation> {
+  function waitForReady(ctx: StepContext, cluster: ClusterClient, timeoutMs: number): Promise<EsoInstallation> {
     const namespace = ctx.profile.cluster.esoNamespace;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const installation = await inspectEso(cluster, namespace);
-      const state = describeInstallation(installation, namespace);
-      if (state.done) return installation;
-      if (Date.now() >= deadline) {
-        throw new UserError(`External Secrets Operator is not ready after ${Math.round(timeoutMs / 1000)} s: ${state.detail}`, {
+    let detail = '';
+    return pollUntil(
+      ctx,
+      { timeoutMs, intervalMs: POLL_MS },
+      async () => {
+        const installation = await inspectEso(cluster, namespace);
+        const state = describeInstallation(installation, namespace);
+        detail = state.detail;
+        return state.done ? installation : undefined;
+      },
+      () =>
+        new UserError(`External Secrets Operator is not ready after ${Math.round(timeoutMs / 1000)} s: ${detail}`, {
           hint: `Look at its pods: kubectl -n ${namespace} get pods,deployments -l ${ESO.controllerLabel}; kubectl -n ${namespace} describe deployment`,
-        });
-      }
-      await sleep(POLL_MS, undefined, { signal: ctx.signal });
-    }
+        }),
+    );
   }
 
   return {

@@ -6,11 +6,11 @@
  * https://developer.hashicorp.com/vault/docs/auth/kubernetes#use-a-long-lived-token
  * https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/#manually-create-a-long-lived-api-token-for-a-serviceaccount
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject, V1ClusterRoleBinding, V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { describeObject, renderManifests, type AccessCheck, type ClusterClient, type ObjectRef } from '../../services/cluster.js';
+import { pollUntil } from './poll.js';
 import { REVIEWER, type ClusterSession } from './session.js';
 
 export const REVIEWER_ACCOUNT_STEP_ID = 'cluster.reviewer-account';
@@ -156,18 +156,16 @@ function refuseImmutableChanges(found: Found): void {
 }
 
 /** Polls the token Secret until the token controller filled it, at most `timeoutMs`. */
-export async function waitForToken(ctx: StepContext, cluster: ClusterClient, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const token = tokenOf(await cluster.get<V1Secret>(REFS.tokenSecret));
-    if (token) return token;
-    if (Date.now() >= deadline) {
-      throw new UserError(`Secret ${REVIEWER.namespace}/${REVIEWER.tokenSecret} got no token within ${Math.round(timeoutMs / 1000)} s`, {
+export function waitForToken(ctx: StepContext, cluster: ClusterClient, timeoutMs: number): Promise<string> {
+  return pollUntil(
+    ctx,
+    { timeoutMs, intervalMs: POLL_MS },
+    async () => tokenOf(await cluster.get<V1Secret>(REFS.tokenSecret)),
+    () =>
+      new UserError(`Secret ${REVIEWER.namespace}/${REVIEWER.tokenSecret} got no token within ${Math.round(timeoutMs / 1000)} s`, {
         hint: `The cluster's token controller fills it (kube-controller-manager; on K3s part of the server). Check it with: kubectl -n ${REVIEWER.namespace} describe secret ${REVIEWER.tokenSecret}`,
-      });
-    }
-    await sleep(POLL_MS, undefined, { signal: ctx.signal });
-  }
+      }),
+  );
 }
 
 /** The reviewer token Secret as it is now (undefined when missing). */

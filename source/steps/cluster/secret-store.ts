@@ -6,7 +6,6 @@
  * When it is not Ready, ESO's condition reason and message are what the user sees.
  * https://external-secrets.io/latest/provider/hashicorp-vault/
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
@@ -14,6 +13,7 @@ import { describeObject, renderManifests, type ClusterClient } from '../../servi
 import { adminClient, apiAddress, caPemFor } from '../vault/session.js';
 import { inspectEso, ESO_INSTALL_STEP_ID } from './eso-install.js';
 import { esoServiceAccount } from './eso-role.js';
+import { pollUntil } from './poll.js';
 import { ESO, type ClusterSession } from './session.js';
 
 export const SECRET_STORE_STEP_ID = 'cluster.secret-store';
@@ -101,30 +101,29 @@ export function storeDrift(current: StoreObject, desired: StoreObject): string[]
 }
 
 export function secretStoreStep(session: ClusterSession): Step {
-  async function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined): Promise<Condition> {
-    const deadline = Date.now() + session.storeWaitMs;
+  function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined): Promise<Condition> {
     let last: Condition | undefined;
     let falseSince: number | undefined;
-    for (;;) {
-      const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
-      last = readyCondition(store);
-      // A condition from before this apply (an older generation) says nothing about the new spec;
-      // ESO does not always set observedGeneration, so without it the condition is taken as is.
-      const observed = (store?.status as { observedGeneration?: number } | undefined)?.observedGeneration;
-      const current = observed === undefined || generation === undefined || observed >= generation;
-      if (current && last?.status === 'True') return last;
-      // ESO retries a failed validation with backoff; one that still fails after several tries is
-      // rarely transient, and the user is better served by its message now than after the deadline.
-      falseSince = current && last?.status === 'False' ? (falseSince ?? Date.now()) : undefined;
-      const givingUp = falseSince !== undefined && Date.now() - falseSince >= session.storeFailAfterMs;
-      if (givingUp || Date.now() >= deadline) {
-        const waited = givingUp ? `stayed not Ready for ${Math.round(session.storeFailAfterMs / 1000)} s` : `did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s`;
-        throw new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}`, {
-          hint: hintFor(last, ctx),
-        });
-      }
-      await sleep(POLL_MS, undefined, { signal: ctx.signal });
-    }
+    const notReady = (waited: string): UserError => new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}`, { hint: hintFor(last, ctx) });
+    return pollUntil(
+      ctx,
+      { timeoutMs: session.storeWaitMs, intervalMs: POLL_MS },
+      async () => {
+        const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
+        last = readyCondition(store);
+        // A condition from before this apply (an older generation) says nothing about the new spec;
+        // ESO does not always set observedGeneration, so without it the condition is taken as is.
+        const observed = store?.status?.observedGeneration;
+        const current = observed === undefined || generation === undefined || observed >= generation;
+        if (current && last?.status === 'True') return last;
+        // ESO retries a failed validation with backoff; one that still fails after several tries is
+        // rarely transient, and the user is better served by its message now than after the deadline.
+        falseSince = current && last?.status === 'False' ? (falseSince ?? Date.now()) : undefined;
+        if (falseSince !== undefined && Date.now() - falseSince >= session.storeFailAfterMs) throw notReady(`stayed not Ready for ${Math.round(session.storeFailAfterMs / 1000)} s`);
+        return undefined;
+      },
+      () => notReady(`did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s`),
+    );
   }
 
   return {

@@ -11,13 +11,13 @@
  * https://external-secrets.io/latest/api/externalsecret/
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { renderManifests, type ClusterClient } from '../../services/cluster.js';
 import { adminClient } from '../vault/session.js';
 import { describeCondition, readyCondition, servedEsoVersion, type Condition, type StoreObject } from './secret-store.js';
+import { pollUntil } from './poll.js';
 import { ESO, VERIFY, type ClusterSession } from './session.js';
 
 export const VERIFY_STEP_ID = 'cluster.verify';
@@ -45,19 +45,20 @@ export function verifyStep(session: ClusterSession): Step {
     };
   }
 
-  async function waitForSync(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string; namespace: string }): Promise<Condition> {
-    const deadline = Date.now() + session.syncWaitMs;
+  function waitForSync(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string; namespace: string }): Promise<Condition> {
     let last: Condition | undefined;
-    for (;;) {
-      last = readyCondition(await cluster.get<ExternalSecretObject>(ref));
-      if (last?.status === 'True') return last;
-      if (Date.now() >= deadline) {
-        throw new UserError(`ExternalSecret ${VERIFY.namespace}/${VERIFY.externalSecret} did not sync within ${Math.round(session.syncWaitMs / 1000)} s: ${describeCondition(last)}`, {
+    return pollUntil(
+      ctx,
+      { timeoutMs: session.syncWaitMs, intervalMs: POLL_MS },
+      async () => {
+        last = readyCondition(await cluster.get<ExternalSecretObject>(ref));
+        return last?.status === 'True' ? last : undefined;
+      },
+      () =>
+        new UserError(`ExternalSecret ${VERIFY.namespace}/${VERIFY.externalSecret} did not sync within ${Math.round(session.syncWaitMs / 1000)} s: ${describeCondition(last)}`, {
           hint: `kubectl -n ${VERIFY.namespace} describe externalsecret ${VERIFY.externalSecret}; the store: kubectl describe clustersecretstore ${ESO.store}`,
-        });
-      }
-      await sleep(POLL_MS, undefined, { signal: ctx.signal });
-    }
+        }),
+    );
   }
 
   return {
@@ -154,9 +155,13 @@ export function verifyStep(session: ClusterSession): Step {
 }
 
 async function waitUntilGone(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (await cluster.exists(ref)) {
-    if (Date.now() >= deadline) throw new UserError(`${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name} from an earlier check was not removed within 30 s`, { hint: `kubectl ${ref.namespace ? `-n ${ref.namespace} ` : ''}delete ${ref.kind.toLowerCase()} ${ref.name}` });
-    await sleep(POLL_MS, undefined, { signal: ctx.signal });
-  }
+  await pollUntil(
+    ctx,
+    { timeoutMs: 30_000, intervalMs: POLL_MS },
+    async () => ((await cluster.exists(ref)) ? undefined : true),
+    () =>
+      new UserError(`${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name} from an earlier check was not removed within 30 s`, {
+        hint: `kubectl ${ref.namespace ? `-n ${ref.namespace} ` : ''}delete ${ref.kind.toLowerCase()} ${ref.name}`,
+      }),
+  );
 }
