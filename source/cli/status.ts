@@ -19,8 +19,7 @@ import type { Profile } from '../profile/schema.js';
 import { commandFor, loadProfile } from '../profile/read.js';
 import type { ProfileStore } from '../profile/store.js';
 import { openRunServices, type RunServices } from '../services/run-services.js';
-import { clusterConfigured, describeClusterStatus, readClusterStatus, type ClusterStatusOptions } from '../services/cluster-status.js';
-import type { Transport } from '../services/host/transport.js';
+import { clusterConfigured, describeClusterStatus, kubeconfigReadOptions, readClusterStatus } from '../services/cluster-status.js';
 import { collectStatus, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, type StatusReport, type UnitStatus } from '../services/status.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
 import { caPemFor } from '../steps/vault/session.js';
@@ -121,7 +120,7 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
       caPem: () => caPemFor(ctx),
       host: withHost ? () => services.host() : undefined,
       // Like the host, the cluster is skipped with --no-host: that answer asks Vault's API only.
-      cluster: withHost && clusterConfigured(profile) ? () => readClusterStatus(profile, clusterReadOptions(profile, services)) : undefined,
+      cluster: withHost && clusterConfigured(profile) ? () => readClusterStatus(profile, kubeconfigReadOptions(profile, () => services.host())) : undefined,
       autoUnseal: profile.vault.autoUnseal,
     });
     if (options.json) output.json(report);
@@ -130,12 +129,6 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
   } finally {
     await services.close().catch(() => undefined);
   }
-}
-
-/** On the cluster's own host (local transport) K3s's kubeconfig is read with the transport's sudo. */
-function clusterReadOptions(profile: Profile, services: { host(): Promise<Transport> }): ClusterStatusOptions {
-  if (profile.host.transport !== 'local') return {};
-  return { readPrivileged: async (file) => (await (await services.host()).readFile(file, { sudo: true })).toString('utf8') };
 }
 
 function yesNo(value: boolean | null): string {

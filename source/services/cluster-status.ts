@@ -7,6 +7,7 @@
  */
 import { describeError } from '../core/errors.js';
 import type { Profile } from '../profile/schema.js';
+import type { Transport } from './host/transport.js';
 
 /** The store the cluster phase creates (steps/cluster/session.ts ESO.store; not imported: it would pull the steps in). */
 export const STATUS_STORE_NAME = 'vault-backend';
@@ -40,6 +41,16 @@ export function clusterConfigured(profile: Profile): boolean {
 export interface ClusterStatusOptions {
   /** Reads a root-only kubeconfig (K3s's) when the tool runs on the cluster's host. */
   readPrivileged?: (file: string) => Promise<string>;
+}
+
+/**
+ * When the tool runs on the Vault host itself (local transport), that host is often the K3s server
+ * too, whose kubeconfig only root may read: read it with the transport's sudo then. Over SSH the
+ * kubeconfig is a file on this machine, and sudo on the Vault host has nothing to do with it.
+ */
+export function kubeconfigReadOptions(profile: Profile, host: () => Promise<Transport>, signal?: AbortSignal): ClusterStatusOptions {
+  if (profile.host.transport !== 'local') return {};
+  return { readPrivileged: async (file) => (await (await host()).readFile(file, { sudo: true, ...(signal ? { signal } : {}) })).toString('utf8') };
 }
 
 export async function readClusterStatus(profile: Profile, options: ClusterStatusOptions = {}): Promise<ClusterStatus> {

@@ -6,6 +6,7 @@
  */
 import type { StepContext } from '../../core/step.js';
 import { openCluster, type ClusterClient } from '../../services/cluster.js';
+import { kubeconfigReadOptions } from '../../services/cluster-status.js';
 import { VaultSession } from '../vault/session.js';
 
 /** The reviewer account Vault's kubernetes auth method uses to call the TokenReview API. */
@@ -83,7 +84,7 @@ export class ClusterSession {
     this.controllerWaitMs = options.controllerWaitMs ?? 120_000;
     this.helmEnv = options.helmEnv;
     this.vault = options.vault ?? new VaultSession();
-    this.open = options.open ?? ((ctx) => openCluster(ctx.profile.cluster, readPrivilegedFor(ctx)));
+    this.open = options.open ?? ((ctx) => openCluster(ctx.profile.cluster, kubeconfigReadOptions(ctx.profile, () => ctx.services.host(), ctx.signal)));
   }
 
   cluster(ctx: StepContext): Promise<ClusterClient> {
@@ -96,19 +97,4 @@ export class ClusterSession {
     }
     return this.client;
   }
-}
-
-/**
- * When the tool runs on the Vault host itself (local transport), that host is often the K3s server
- * too, whose kubeconfig only root may read: read it with the transport's sudo then. Over SSH the
- * kubeconfig is a file on this machine, and sudo on the Vault host has nothing to do with it.
- */
-function readPrivilegedFor(ctx: StepContext): { readPrivileged?: (file: string) => Promise<string> } {
-  if (ctx.profile.host.transport !== 'local') return {};
-  return {
-    readPrivileged: async (file) => {
-      const transport = await ctx.services.host();
-      return (await transport.readFile(file, { sudo: true, signal: ctx.signal })).toString('utf8');
-    },
-  };
 }
