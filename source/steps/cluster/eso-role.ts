@@ -8,7 +8,7 @@
  */
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { adminClient, apiAddress } from '../vault/session.js';
-import { controllerOf, inspectEso } from './eso-install.js';
+import { controllerOf, inspectEso, type EsoInstallation } from './eso-install.js';
 import { ESO, type ClusterSession } from './session.js';
 
 export const ESO_ROLE_STEP_ID = 'cluster.eso-role';
@@ -29,8 +29,11 @@ export interface EsoServiceAccount {
  */
 export async function esoServiceAccount(ctx: StepContext, session: ClusterSession): Promise<EsoServiceAccount> {
   const namespace = ctx.profile.cluster.esoNamespace;
-  const controller = controllerOf(await inspectEso(await session.cluster(ctx), namespace));
-  return { name: controller?.spec?.template.spec?.serviceAccountName ?? ESO.defaultServiceAccount, namespace };
+  return serviceAccountOf(await inspectEso(await session.cluster(ctx), namespace), namespace);
+}
+
+export function serviceAccountOf(installation: EsoInstallation, namespace: string): EsoServiceAccount {
+  return { name: controllerOf(installation)?.spec?.template.spec?.serviceAccountName ?? ESO.defaultServiceAccount, namespace };
 }
 
 export interface EsoRole {

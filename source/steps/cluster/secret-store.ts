@@ -11,8 +11,8 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { describeObject, renderManifests, type ClusterClient } from '../../services/cluster.js';
 import { adminClient, apiAddress, caPemFor } from '../vault/session.js';
-import { inspectEso, ESO_INSTALL_STEP_ID } from './eso-install.js';
-import { esoServiceAccount } from './eso-role.js';
+import { inspectEso, ESO_INSTALL_STEP_ID, type EsoInstallation } from './eso-install.js';
+import { serviceAccountOf } from './eso-role.js';
 import { pollUntil } from './poll.js';
 import { ESO, type ClusterSession } from './session.js';
 
@@ -43,7 +43,10 @@ export function describeCondition(condition: Condition | undefined): string {
 
 /** The served external-secrets.io version to write, or a UserError when ESO is not installed. */
 export async function servedEsoVersion(cluster: ClusterClient, namespace: string): Promise<string> {
-  const installation = await inspectEso(cluster, namespace);
+  return esoApiVersion(await inspectEso(cluster, namespace));
+}
+
+function esoApiVersion(installation: EsoInstallation): string {
   if (!installation.version) {
     throw new UserError(`the cluster serves no usable ${ESO.group} API (${installation.missingCrds.length > 0 ? `missing: ${installation.missingCrds.join(', ')}` : 'neither v1 nor v1beta1 served'})`, {
       hint: `run the step ${ESO_INSTALL_STEP_ID} first (setup --phase cluster does it in order)`,
@@ -62,10 +65,12 @@ async function storeCaPem(ctx: StepContext): Promise<string | undefined> {
 export async function desiredStore(ctx: StepContext, session: ClusterSession): Promise<StoreObject> {
   const cluster = await session.cluster(ctx);
   const { authMountPath, esoAudience, esoNamespace } = ctx.profile.cluster;
-  const account = await esoServiceAccount(ctx, session);
+  // One look at ESO gives both the API version to write and the service account to log in as.
+  const installation = await inspectEso(cluster, esoNamespace);
+  const account = serviceAccountOf(installation, esoNamespace);
   const caPem = await storeCaPem(ctx);
   const [store] = (await renderManifests(SECRET_STORE_MANIFEST, {
-    apiVersion: await servedEsoVersion(cluster, esoNamespace),
+    apiVersion: esoApiVersion(installation),
     name: ESO.store,
     server: apiAddress(ctx),
     path: ctx.profile.vault.kvPath,
