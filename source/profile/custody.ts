@@ -221,7 +221,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** fsync of a directory: a file created or renamed in it survives a power cut. */
+export async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();

@@ -23,6 +23,7 @@ import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
+import { syncDirectory } from '../profile/custody.js';
 import { custodyDir } from '../profile/paths.js';
 import { describeVaultError, vaultAnswerError } from './vault.js';
 
@@ -122,15 +123,6 @@ async function linkUnderFreeName(temp: string, directory: string, baseName: stri
     }
   }
   throw new UserError(`too many snapshots named ${baseName}*.snap in ${directory}`);
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function snapshotUrl(address: string): URL {
