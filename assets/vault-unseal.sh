@@ -1,6 +1,6 @@
 #!/bin/sh
-# Unseals Vault with the unseal keys kept on this host. Written by picluster-vault-tui from
-# assets/vault-unseal.sh and run by vault-unseal.service (as root) after every start of vault.service.
+# Unseals the server (Vault or OpenBao: SERVER names it) with the unseal keys kept on this host. Written by picluster-vault-tui from
+# assets/vault-unseal.sh and run by the <server>-unseal.service unit (as root) after every start of the server.
 #
 # What it does, in order:
 #  1. waits for https://127.0.0.1:<port>/v1/sys/health, verifying the server with Vault's CA
@@ -23,6 +23,7 @@
 #           https://developer.hashicorp.com/vault/api-docs/system/unseal
 set -eu
 
+SERVER={{serverName}}
 API_PORT={{apiPort}}
 CA_FILE={{caFile}}
 KEYS_FILE={{keysFile}}
@@ -60,7 +61,7 @@ describe_errors() {
 # --- 1. wait for the API -----------------------------------------------------------------------
 deadline=$(( $(date +%s) + WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS ))
 attempt=1
-log "waiting for Vault at ${API}/sys/health (up to ${WAIT_ATTEMPTS} attempts, ${WAIT_INTERVAL_SECONDS} s apart)"
+log "waiting for ${SERVER} at ${API}/sys/health (up to ${WAIT_ATTEMPTS} attempts, ${WAIT_INTERVAL_SECONDS} s apart)"
 while :; do
   # curl prints 000 as the status when no HTTP answer came; its exit status says why.
   if code=$(vault_curl --output /dev/null --write-out '%{http_code}' "${API}/sys/health" 2>/dev/null); then
@@ -70,15 +71,15 @@ while :; do
   fi
   case "$code" in
     200 | 429 | 472 | 473)
-      log "Vault is already unsealed (HTTP ${code} from sys/health): nothing to do"
+      log "${SERVER} is already unsealed (HTTP ${code} from sys/health): nothing to do"
       exit 0
       ;;
     501)
-      log "Vault is not initialized (HTTP 501 from sys/health): nothing to unseal"
+      log "${SERVER} is not initialized (HTTP 501 from sys/health): nothing to unseal"
       exit 0
       ;;
     503)
-      log "Vault is sealed (HTTP 503 from sys/health) after ${attempt} attempt(s)"
+      log "${SERVER} is sealed (HTTP 503 from sys/health) after ${attempt} attempt(s)"
       break
       ;;
   esac
@@ -90,23 +91,23 @@ while :; do
     35) why="TLS handshake failed (curl exit 35)" ;;
     # 60: the certificate is not signed by our CA or names another host; 77: the CA file cannot be
     # read. Retrying cannot fix either: say so now instead of looping until the deadline.
-    60) fail "Vault's certificate is not trusted by ${CA_FILE} or does not name 127.0.0.1 (curl exit 60)" ;;
+    60) fail "${SERVER}'s certificate is not trusted by ${CA_FILE} or does not name 127.0.0.1 (curl exit 60)" ;;
     77) fail "cannot read the CA certificate ${CA_FILE} (curl exit 77)" ;;
     *) why="curl exit ${curl_status}" ;;
   esac
   if [ "$attempt" -ge "$WAIT_ATTEMPTS" ] || [ "$(date +%s)" -ge "$deadline" ]; then
-    fail "Vault did not answer at ${API}/sys/health after ${attempt} attempts; last: ${why}"
+    fail "${SERVER} did not answer at ${API}/sys/health after ${attempt} attempts; last: ${why}"
   fi
   # The first failure and then every tenth: enough to follow a slow boot without flooding the journal.
   if [ "$attempt" -eq 1 ] || [ $(( attempt % 10 )) -eq 0 ]; then
-    log "Vault is not answering yet (attempt ${attempt}/${WAIT_ATTEMPTS}: ${why})"
+    log "${SERVER} is not answering yet (attempt ${attempt}/${WAIT_ATTEMPTS}: ${why})"
   fi
   attempt=$(( attempt + 1 ))
   sleep "$WAIT_INTERVAL_SECONDS"
 done
 
 # --- 2. the keys file --------------------------------------------------------------------------
-[ -e "$KEYS_FILE" ] || fail "the keys file ${KEYS_FILE} does not exist: Vault stays sealed (unseal it with picluster-vault-tui unseal, or run its setup again to write the file)"
+[ -e "$KEYS_FILE" ] || fail "the keys file ${KEYS_FILE} does not exist: ${SERVER} stays sealed (unseal it with picluster-vault-tui unseal, or run its setup again to write the file)"
 [ -f "$KEYS_FILE" ] || fail "${KEYS_FILE} is not a regular file"
 [ -r "$KEYS_FILE" ] || fail "cannot read ${KEYS_FILE}"
 mode=$(stat -c '%a' -- "$KEYS_FILE")
@@ -134,7 +135,7 @@ case "$shape" in
   bad-threshold) fail "${KEYS_FILE} has a threshold that is not a whole number >= 1" ;;
   few-keys*)
     counts=${shape#few-keys }
-    fail "${KEYS_FILE} holds ${counts%% *} key(s) but the threshold is ${counts#* }: it cannot unseal Vault"
+    fail "${KEYS_FILE} holds ${counts%% *} key(s) but the threshold is ${counts#* }: it cannot unseal ${SERVER}"
     ;;
   *) fail "${KEYS_FILE} could not be read as a keys file" ;;
 esac
@@ -164,20 +165,20 @@ while [ "$index" -lt "$threshold" ]; do
     # Someone else may have unsealed it meanwhile; that is success too.
     sealed_now=$(vault_curl "${API}/sys/seal-status" | jq -r '.sealed' 2>/dev/null) || sealed_now=unknown
     if [ "$sealed_now" = false ]; then
-      log "Vault was unsealed meanwhile (not by this script): nothing left to do"
+      log "${SERVER} was unsealed meanwhile (not by this script): nothing left to do"
       exit 0
     fi
-    if [ "$code" = 000 ]; then fail "could not send key ${number} of ${threshold}: Vault stopped answering"; fi
-    fail "Vault rejected key ${number} of ${threshold} (HTTP ${code}): $(printf '%s' "$body" | describe_errors)"
+    if [ "$code" = 000 ]; then fail "could not send key ${number} of ${threshold}: ${SERVER} stopped answering"; fi
+    fail "${SERVER} rejected key ${number} of ${threshold} (HTTP ${code}): $(printf '%s' "$body" | describe_errors)"
   fi
   if ! state=$(printf '%s' "$body" | jq -r '"\(.sealed) \(.progress) \(.t)"' 2>/dev/null); then
-    fail "Vault's answer to key ${number} is not JSON"
+    fail "${SERVER}'s answer to key ${number} is not JSON"
   fi
   if [ "${state%% *}" = false ]; then
-    log "Vault is unsealed (${number} key(s) submitted)"
+    log "${SERVER} is unsealed (${number} key(s) submitted)"
     exit 0
   fi
   log "key ${number} accepted (progress $(printf '%s' "${state#* }" | tr ' ' '/'))"
   index=$number
 done
-fail "Vault is still sealed after ${threshold} key(s): the keys in ${KEYS_FILE} do not open this Vault (was it initialized again?)"
+fail "${SERVER} is still sealed after ${threshold} key(s): the keys in ${KEYS_FILE} do not open this ${SERVER} (was it initialized again?)"

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ServerKind } from './server.js';
 
 /** What a template escapes its values for. */
 export type TemplateSyntax = 'hcl' | 'systemd';
@@ -22,6 +23,18 @@ export interface AssetTemplate {
 
 export const VAULT_CONFIG_TEMPLATE: AssetTemplate = { name: 'vault_main.hcl', syntax: 'hcl' };
 export const VAULT_UNIT_TEMPLATE: AssetTemplate = { name: 'vault.service', syntax: 'systemd' };
+export const OPENBAO_CONFIG_TEMPLATE: AssetTemplate = { name: 'openbao.hcl', syntax: 'hcl' };
+export const OPENBAO_UNIT_TEMPLATE: AssetTemplate = { name: 'openbao.service', syntax: 'systemd' };
+
+/** The server configuration template of a server: its keys differ (OpenBao refuses disable_mlock). */
+export function serverConfigTemplate(server: ServerKind): AssetTemplate {
+  return server === 'openbao' ? OPENBAO_CONFIG_TEMPLATE : VAULT_CONFIG_TEMPLATE;
+}
+
+/** The systemd unit template of a server, each following its project's own packaged unit. */
+export function serverUnitTemplate(server: ServerKind): AssetTemplate {
+  return server === 'openbao' ? OPENBAO_UNIT_TEMPLATE : VAULT_UNIT_TEMPLATE;
+}
 
 /** A template was wrong or a value cannot be written safely where the template puts it. */
 export class TemplateError extends Error {

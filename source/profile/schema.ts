@@ -20,6 +20,7 @@ import {
   validateVaultVersion,
   type Validator,
 } from '../core/validate.js';
+import { SERVER_KINDS, type ServerKind } from '../core/server.js';
 
 /** Turns a shared validator into a zod refinement with the same message. */
 function checked(validator: Validator) {
@@ -65,9 +66,14 @@ export const TlsSchema = z.object({
 
 export const VaultSchema = z
   .object({
+    /**
+     * Which server: HashiCorp Vault or OpenBao (its API-compatible fork). Names, paths, release site
+     * and CLI follow it (core/server.ts); a host already running the other one is refused, never migrated.
+     */
+    server: z.enum(SERVER_KINDS as [ServerKind, ...ServerKind[]]).default('vault'),
     version: checked(validateVaultVersion).default('latest'),
-    /** Release site; the default is the official one. */
-    releaseBaseUrl: checked(validateUrl).default('https://releases.hashicorp.com'),
+    /** Release site; unset = the server's official one (releases.hashicorp.com, OpenBao's GitHub releases). */
+    releaseBaseUrl: checked(validateUrl).optional(),
     /** HTTP(S) proxy the host uses to reach the release site. */
     httpProxy: checked(validateUrl).optional(),
     /** The node's IP address: api_addr, certificate SAN, and where the product reaches the API. */
@@ -79,7 +85,7 @@ export const VaultSchema = z
     tls: TlsSchema.default(() => TlsSchema.parse({})),
     keyShares: z.number().int().default(5),
     keyThreshold: z.number().int().default(3),
-    /** Install /etc/vault/unseal.json + vault-unseal.service so Vault unseals itself after every start (a homelab trade-off: the keys sit on the host). */
+    /** Install <configDir>/unseal.json + the <server>-unseal.service unit so the server unseals itself after every start (a homelab trade-off: the keys sit on the host). */
     autoUnseal: z.boolean().default(true),
     /** Mount path of the KV v2 engine the cluster reads from. */
     kvPath: checked(validateMountPath).default('secret'),
@@ -89,10 +95,16 @@ export const VaultSchema = z
     accessTtl: z.string().regex(/^\d{1,6}[smhd]$/, 'must be a duration like 768h, 30d or 3600s').default('768h'),
     /** Revoke the root token at the end of the vault phase (a new one: `vault operator generate-root`). */
     revokeRootAtEnd: z.boolean().default(false),
-    /** Install Vault from this local zip (uploaded over SFTP and verified) instead of downloading it on the host. */
+    /**
+     * Install from this local release archive (uploaded over SFTP and verified) instead of downloading
+     * it on the host: Vault's vault_<v>_linux_<arch>.zip, or OpenBao's openbao_<v>_linux_<arch>.tar.gz,
+     * with the release's checksum file beside it.
+     */
     localZip: checked(validateLocalPath).optional(),
-    configDir: checked(validateAbsolutePath).default('/etc/vault'),
-    dataDir: checked(validateAbsolutePath).default('/var/lib/vault'),
+    /** Unset = the server's own default: /etc/vault, /etc/openbao. */
+    configDir: checked(validateAbsolutePath).optional(),
+    /** Unset = the server's own default: /var/lib/vault, /var/lib/openbao. */
+    dataDir: checked(validateAbsolutePath).optional(),
   })
   .superRefine((vault, ctx) => {
     const message = validateShares(vault.keyShares, vault.keyThreshold);

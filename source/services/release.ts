@@ -1,12 +1,19 @@
 /**
- * Vault releases as published on the release site (https://releases.hashicorp.com/vault/):
+ * Server releases as their projects publish them.
+ * Vault, on the release site (https://releases.hashicorp.com/vault/):
  *   <base>/vault/index.json                        every version with its builds
  *   <base>/vault/<v>/vault_<v>_linux_<arch>.zip    the archive holding the `vault` executable
  *   <base>/vault/<v>/vault_<v>_SHA256SUMS          `<sha256>  <file name>` lines
+ * OpenBao, as GitHub releases (https://github.com/openbao/openbao/releases), the layout of 2.6.0 and
+ * later (openbao goreleaser.linux.yaml and scripts/release/checksums.sh at v2.6.2; CHANGELOG 2.6.0):
+ *   <base>/latest                                          redirects to <base>/tag/v<newest>
+ *   <base>/download/v<v>/openbao_<v>_linux_<arch>.tar.gz   `bao`, LICENSE, README.md, CHANGELOG.md
+ *   <base>/download/v<v>/checksums.txt                     `<sha256>  <file name>` lines
  * Pure functions only: choosing a version, naming files, reading checksums. Downloading happens on
  * the host (see steps/host/binary.ts).
  */
 import { UserError } from '../core/errors.js';
+import type { ServerFlavor } from '../core/server.js';
 
 export type VaultArch = 'amd64' | 'arm64' | 'arm';
 
@@ -22,6 +29,62 @@ export function vaultArchOf(machine: string): VaultArch {
   throw new UserError(`the host's architecture "${name}" has no Vault build`, {
     hint: 'Vault is published for Linux on arm64 (aarch64), arm (armv6l/armv7l) and amd64 (x86_64); use a 64-bit Raspberry Pi OS on a Pi 3, 4 or 5',
   });
+}
+
+/**
+ * OpenBao's architecture name for `uname -m` (goreleaser `{{.Arch}}{{if .Arm}}v{{.Arm}}{{end}}`):
+ * amd64, arm64, and armv6 for every 32-bit ARM kernel (ARMv7 and ARMv8 in 32-bit mode run ARMv6 code).
+ */
+export function openbaoArchOf(machine: string): string {
+  const name = machine.trim();
+  if (name === 'aarch64' || name === 'arm64') return 'arm64';
+  if (name === 'x86_64' || name === 'amd64') return 'amd64';
+  if (/^armv[678]/.test(name)) return 'armv6';
+  throw new UserError(`the host's architecture "${name}" has no OpenBao build`, {
+    hint: 'OpenBao is published for Linux on arm64 (aarch64), armv6 (32-bit ARM) and amd64 (x86_64); use a 64-bit Raspberry Pi OS on a Pi 3, 4 or 5',
+  });
+}
+
+/** The release architecture name of `server` for `uname -m`. */
+export function releaseArchOf(server: ServerFlavor, machine: string): string {
+  return server.release.layout === 'github' ? openbaoArchOf(machine) : vaultArchOf(machine);
+}
+
+/** The files of one release of `server` for one architecture. */
+export interface ReleaseFiles {
+  archive: string;
+  sums: string;
+  archiveName: string;
+  sumsName: string;
+}
+
+/** OpenBao's archive name: `openbao_2.7.2_linux_arm64.tar.gz`. */
+export function openbaoArchiveName(version: string, arch: string): string {
+  return `openbao_${version}_linux_${arch}.tar.gz`;
+}
+
+export function releaseFiles(server: ServerFlavor, baseUrl: string, version: string, arch: string): ReleaseFiles {
+  if (server.release.layout === 'hashicorp') {
+    const { zip, sums, zipName, sumsName } = releaseUrls(baseUrl, version, arch as VaultArch);
+    return { archive: zip, sums, archiveName: zipName, sumsName };
+  }
+  const dir = `${trimSlash(baseUrl)}/download/v${encodeURIComponent(version)}`;
+  const archiveName = openbaoArchiveName(version, arch);
+  return { archive: `${dir}/${archiveName}`, sums: `${dir}/checksums.txt`, archiveName, sumsName: 'checksums.txt' };
+}
+
+/** Where `latest` is resolved: Vault's index.json, or the GitHub-style `<base>/latest` redirect. */
+export function latestReleaseUrl(server: ServerFlavor, baseUrl: string): string {
+  return server.release.layout === 'hashicorp' ? releaseIndexUrl(baseUrl) : `${trimSlash(baseUrl)}/latest`;
+}
+
+/**
+ * The version in the URL `<base>/latest` redirects to (`.../releases/tag/v2.7.2`), or undefined when
+ * the final URL is not a release tag (the redirect was not followed, or the site is laid out otherwise).
+ */
+export function versionOfTagUrl(url: string): string | undefined {
+  const match = /\/tag\/v(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\/?$/.exec(url.trim());
+  return match?.[1];
 }
 
 export function releaseZipName(version: string, arch: VaultArch): string {
@@ -176,6 +239,24 @@ export function expectedSha256(sumsText: string, fileName: string, sumsName: str
 export function parseVaultVersionOutput(output: string): string | undefined {
   const match = /^Vault v(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)/m.exec(output.trim());
   return match?.[1];
+}
+
+/**
+ * The version in `<binary> version` output of `server`: `Vault v2.0.4 (<revision>), built <date>`
+ * or `OpenBao v2.7.2 (<revision>), committed <date>` (the real bao 2.7.2 prints the latter). A
+ * binary of the other server gives undefined: it is not the one wanted.
+ */
+export function parseServerVersionOutput(server: ServerFlavor, output: string): string | undefined {
+  if (server.kind === 'vault') return parseVaultVersionOutput(output);
+  const match = /^OpenBao v(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)/m.exec(output.trim());
+  return match?.[1];
+}
+
+/** The release archive name of `server` → its version and arch, for an archive the user supplies. */
+export function parseReleaseArchiveName(server: ServerFlavor, fileName: string): { version: string; arch: string } | undefined {
+  if (server.release.layout === 'hashicorp') return parseReleaseZipName(fileName);
+  const match = /^openbao_(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)_linux_([a-z0-9]+)\.tar\.gz$/.exec(fileName);
+  return match ? { version: match[1]!, arch: match[2]! } : undefined;
 }
 
 /** `vault_<v>_linux_<arch>.zip` → its version and arch, for a zip the user supplies. */

@@ -4,6 +4,7 @@
  */
 import type { Plan, Phase, Step } from '../core/step.js';
 import { PHASES } from '../core/step.js';
+import { serverOf } from '../core/server.js';
 import type { Profile } from '../profile/schema.js';
 import { clusterSteps } from './cluster/index.js';
 import { hostSteps } from './host/index.js';
@@ -12,9 +13,9 @@ import { VaultSession, vaultSteps } from './vault/index.js';
 type StepFactory = (profile: Profile, vault: VaultSession) => Step[];
 
 const phaseSteps: Record<Phase, StepFactory> = {
-  host: () => hostSteps(),
+  host: (profile) => hostSteps(serverOf(profile)),
   vault: (profile, vault) => vaultSteps(profile, { session: vault }),
-  cluster: (_profile, vault) => clusterSteps({ vault }),
+  cluster: (profile, vault) => clusterSteps({ vault }, serverOf(profile)),
 };
 
 export function buildPlan(profile: Profile, phases: readonly Phase[] = PHASES): Plan {

@@ -6,6 +6,7 @@
  *
  * The lab instance is this file's own (test/e2e/support/labs.ts), so other suites never see it.
  */
+import { VAULT } from '../../source/core/server.js';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -199,7 +200,7 @@ describe('host steps on a fresh lab host, through the runner', () => {
 
   it('a stopped service is drift; apply starts it and waits for the API', { timeout: 60_000 }, async () => {
     await lab.host.sudo('systemctl stop vault.service');
-    const check = await runHost('check', { steps: [serviceStep] });
+    const check = await runHost('check', { steps: [serviceStep(VAULT)] });
     expect(check.done.checks['host.service']).toEqual({ state: 'drift', detail: 'not running (inactive/dead)' });
     const apply = await runHost('apply');
     expect(apply.outcome('host.service'), summary(apply)).toBe('applied');
@@ -265,7 +266,7 @@ describe('host steps on a fresh lab host, through the runner', () => {
   it('a vault that cannot start fails the service step with the last journal lines; the next full run repairs it', { timeout: 120_000 }, async () => {
     await lab.host.sudo(`printf 'listener "tcp" {\\n' > /etc/vault/vault_main.hcl`);
     const begin = Date.now();
-    const broken = await runHost('apply', { steps: [serviceStep] });
+    const broken = await runHost('apply', { steps: [serviceStep(VAULT)] });
     console.log(`service step giving up on a vault that cannot start: ${((Date.now() - begin) / 1000).toFixed(1)} s`);
     const failure = broken.failure('host.service');
     expect(failure?.message).toMatch(/^vault did not answer on https:\/\/127\.0\.0\.1:\d+\/v1\/sys\/health/);

@@ -40,7 +40,7 @@ async function keysFile(content: unknown, mode = 0o600): Promise<string> {
 
 async function scriptFor(settings: Partial<UnsealScriptSettings> & { keysFile: string }): Promise<string> {
   const file = join(dir, `vault-unseal-${++fileCounter}.sh`);
-  const full: UnsealScriptSettings = { apiPort: vault.port, caFile: tls.caFile, waitAttempts: 5, waitIntervalSeconds: 1, ...settings };
+  const full: UnsealScriptSettings = { serverName: 'Vault', apiPort: vault.port, caFile: tls.caFile, waitAttempts: 5, waitIntervalSeconds: 1, ...settings };
   await writeFile(file, renderUnsealScript(full), { mode: 0o750 });
   return file;
 }

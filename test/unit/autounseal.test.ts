@@ -55,7 +55,7 @@ async function assignmentsAsShellSeesThem(script: string, names: string[]): Prom
 describe('assets/vault-unseal.sh', () => {
   it('renders from the profile: API port, CA, keys file, a bounded wait (60 x 2 s)', async () => {
     const settings = unsealScriptSettings(profile({ apiPort: 8300 }));
-    expect(settings).toEqual({ apiPort: 8300, caFile: '/etc/vault/tls/vault-ca.crt', keysFile: '/etc/vault/unseal.json', waitAttempts: 60, waitIntervalSeconds: 2 });
+    expect(settings).toEqual({ serverName: 'Vault', apiPort: 8300, caFile: '/etc/vault/tls/vault-ca.crt', keysFile: '/etc/vault/unseal.json', waitAttempts: 60, waitIntervalSeconds: 2 });
     expect(UNSEAL_WAIT).toEqual({ attempts: 60, intervalSeconds: 2 });
     const script = renderUnsealScript(settings);
     expect(script.startsWith('#!/bin/sh\n')).toBe(true);

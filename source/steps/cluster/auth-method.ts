@@ -6,6 +6,7 @@
  * https://developer.hashicorp.com/vault/api-docs/system/auth#enable-auth-method
  * https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#configure-method
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { createHash } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
@@ -53,7 +54,7 @@ function foreignMount(mount: string, type: string, address: string): UserError {
   });
 }
 
-export function authMethodStep(session: ClusterSession): Step {
+export function authMethodStep(session: ClusterSession, server: ServerFlavor = VAULT): Step {
   async function desiredConfig(ctx: StepContext): Promise<KubernetesAuthConfig> {
     const cluster = await session.cluster(ctx);
     const api = vaultSideApi(ctx, cluster);
@@ -70,7 +71,7 @@ export function authMethodStep(session: ClusterSession): Step {
   return {
     id: AUTH_METHOD_STEP_ID,
     phase: 'cluster',
-    title: 'Enable and configure Vault\'s kubernetes auth method',
+    title: `Enable and configure ${server.name}'s kubernetes auth method`,
     describe(ctx): Planned[] {
       const mount = ctx.profile.cluster.authMountPath;
       return [

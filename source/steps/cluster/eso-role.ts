@@ -6,6 +6,7 @@
  * https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#create-role
  * https://external-secrets.io/latest/provider/hashicorp-vault/#kubernetes-authentication
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { adminClient, apiAddress } from '../vault/session.js';
 import { controllerOf, inspectEso, type EsoInstallation } from './eso-install.js';
@@ -77,11 +78,11 @@ export function esoRoleDrift(current: Record<string, unknown>, desired: EsoRole)
   return drift;
 }
 
-export function esoRoleStep(session: ClusterSession): Step {
+export function esoRoleStep(session: ClusterSession, server: ServerFlavor = VAULT): Step {
   return {
     id: ESO_ROLE_STEP_ID,
     phase: 'cluster',
-    title: 'Create the Vault role for External Secrets Operator',
+    title: `Create the ${server.name} role for External Secrets Operator`,
     describe(ctx): Planned[] {
       const { authMountPath, esoNamespace, esoAudience } = ctx.profile.cluster;
       return [

@@ -3,6 +3,7 @@
  * proof that a value written to Vault shows up in a Kubernetes Secret. One ClusterSession per plan:
  * one API client, and the Vault session of the vault phase, so a token or passphrase is asked once.
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import type { Step } from '../../core/step.js';
 import { authMethodStep } from './auth-method.js';
 import { esoInstallStep } from './eso-install.js';
@@ -15,15 +16,16 @@ import { verifyStep } from './verify.js';
 
 export { ClusterSession, type ClusterStepOptions } from './session.js';
 
-export function clusterSteps(options: ClusterStepOptions = {}): Step[] {
+/** The cluster phase's steps; `server` names Vault or OpenBao in their titles. */
+export function clusterSteps(options: ClusterStepOptions = {}, server: ServerFlavor = VAULT): Step[] {
   const session = new ClusterSession(options);
   return [
-    clusterPreflightStep(session),
-    reviewerAccountStep(session),
-    authMethodStep(session),
+    clusterPreflightStep(session, server),
+    reviewerAccountStep(session, server),
+    authMethodStep(session, server),
     esoInstallStep(session),
-    esoRoleStep(session),
+    esoRoleStep(session, server),
     secretStoreStep(session),
-    verifyStep(session),
+    verifyStep(session, server),
   ];
 }

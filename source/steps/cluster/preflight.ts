@@ -6,6 +6,7 @@
  * verified with the cluster CA sent on stdin).
  * https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { AccessCheck, ClusterClient } from '../../services/cluster.js';
@@ -84,11 +85,11 @@ export async function probeFromVaultHost(ctx: StepContext, api: VaultSideApi): P
   return Number(result.stdout.trim());
 }
 
-export function clusterPreflightStep(session: ClusterSession): Step {
+export function clusterPreflightStep(session: ClusterSession, server: ServerFlavor = VAULT): Step {
   return {
     id: CLUSTER_PREFLIGHT_STEP_ID,
     phase: 'cluster',
-    title: 'Check the cluster (kubeconfig, rights, API address for Vault)',
+    title: `Check the cluster (kubeconfig, rights, API address for ${server.name})`,
     describe(ctx): Planned[] {
       return [
         { kind: 'api', summary: `SelfSubjectAccessReviews for the objects this phase creates (namespaces, RBAC, ${ESO.group})` },

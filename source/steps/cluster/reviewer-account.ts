@@ -6,6 +6,7 @@
  * https://developer.hashicorp.com/vault/docs/auth/kubernetes#use-a-long-lived-token
  * https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/#manually-create-a-long-lived-api-token-for-a-serviceaccount
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import type { KubernetesObject, V1ClusterRoleBinding, V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
@@ -90,11 +91,11 @@ function contentProblems(found: Found): string[] {
   return problems;
 }
 
-export function reviewerAccountStep(session: ClusterSession): Step {
+export function reviewerAccountStep(session: ClusterSession, server: ServerFlavor = VAULT): Step {
   return {
     id: REVIEWER_ACCOUNT_STEP_ID,
     phase: 'cluster',
-    title: 'Create the token reviewer account for Vault',
+    title: `Create the token reviewer account for ${server.name}`,
     describe(): Planned[] {
       return [
         { kind: 'manifest', summary: `server-side apply ${VAULT_AUTH_MANIFEST}: Namespace ${REVIEWER.namespace}, ServiceAccount ${REVIEWER.serviceAccount}, ClusterRoleBinding ${REVIEWER.binding} → ${AUTH_DELEGATOR}, Secret ${REVIEWER.tokenSecret} (${TOKEN_SECRET_TYPE})` },

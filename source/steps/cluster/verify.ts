@@ -10,6 +10,7 @@
  * a verified setup changes nothing.
  * https://external-secrets.io/latest/api/externalsecret/
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
@@ -33,7 +34,7 @@ function decoded(secret: V1Secret | undefined, key: string): string | undefined 
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
-export function verifyStep(session: ClusterSession): Step {
+export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT): Step {
   async function refs(ctx: StepContext, cluster: ClusterClient) {
     const apiVersion = await servedEsoVersion(cluster, ctx.profile.cluster.esoNamespace);
     return {
@@ -64,7 +65,7 @@ export function verifyStep(session: ClusterSession): Step {
   return {
     id: VERIFY_STEP_ID,
     phase: 'cluster',
-    title: 'Verify: a value in Vault syncs into a Kubernetes Secret',
+    title: `Verify: a value in ${server.name} syncs into a Kubernetes Secret`,
     describe(ctx): Planned[] {
       const { kvPath } = ctx.profile.vault;
       return [

@@ -1,5 +1,5 @@
 /**
- * host.account: the `vault` system group and user the service runs as, with no login shell.
+ * host.account: the server's system group and user (`vault` or `openbao`) it runs as, with no login shell.
  *
  * Home directory: /nonexistent, Debian's convention for system users that need none (Debian
  * Policy 9.2.2). The server never uses $HOME; pointing it at the raft data directory would invite
@@ -10,7 +10,7 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { sh } from '../../services/host/shell-quote.js';
 import { hostExec, hostRun } from './facts.js';
-import { VAULT_GROUP, VAULT_USER } from './layout.js';
+import type { ServerFlavor } from '../../core/server.js';
 
 export const VAULT_HOME = '/nonexistent';
 
@@ -49,7 +49,8 @@ interface Account {
   group: GroupEntry | undefined;
 }
 
-async function lookUp(ctx: StepContext): Promise<Account> {
+async function lookUp(ctx: StepContext, server: ServerFlavor): Promise<Account> {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
   const GROUP_MARK = '--- group ---';
   const result = await hostExec(ctx, sh`getent passwd ${VAULT_USER}; echo ${GROUP_MARK}; getent group ${VAULT_GROUP}; :`, { echo: 'none', timeoutMs: 30_000 });
   if (result.code !== 0) throw new UserError(`cannot look up the ${VAULT_USER} account on the host: ${result.stderr.trim()}`);
@@ -57,7 +58,8 @@ async function lookUp(ctx: StepContext): Promise<Account> {
   return { user: parsePasswdLine(passwd), group: parseGroupLine(group) };
 }
 
-function judge(account: Account): Check {
+function judge(account: Account, server: ServerFlavor): Check {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
   const { user, group } = account;
   if (!group && !user) return { state: 'todo', detail: `no ${VAULT_USER} user or group yet` };
   if (!group) return { state: 'todo', detail: `no ${VAULT_GROUP} group yet` };
@@ -70,7 +72,9 @@ function judge(account: Account): Check {
 /** The first nologin-type shell the host has (Debian: /usr/sbin/nologin). */
 const NOLOGIN_SHELL = `for s in /usr/sbin/nologin /sbin/nologin /bin/false; do if [ -x "$s" ]; then shell=$s; break; fi; done`;
 
-export const accountStep: Step = {
+export function accountStep(server: ServerFlavor): Step {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  return {
   id: 'host.account',
   phase: 'host',
   title: `Create the ${VAULT_USER} system user and group`,
@@ -81,10 +85,10 @@ export const accountStep: Step = {
     ];
   },
   async check(ctx) {
-    return judge(await lookUp(ctx));
+    return judge(await lookUp(ctx, server), server);
   },
   async apply(ctx) {
-    const { user, group } = await lookUp(ctx);
+    const { user, group } = await lookUp(ctx, server);
     const run = (what: string, command: string) => hostRun(ctx, what, `set -e\n${NOLOGIN_SHELL}\n${command}`, { sudo: true, echo: 'info', timeoutMs: 60_000 });
     if (!group) {
       ctx.log.info(`groupadd --system ${VAULT_GROUP}`);
@@ -94,7 +98,7 @@ export const accountStep: Step = {
       ctx.log.info(`useradd --system ${VAULT_USER} (no home, no login shell)`);
       await run(
         'useradd',
-        sh`useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell "$shell" --comment ${'HashiCorp Vault'} ${VAULT_USER}`,
+        sh`useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell "$shell" --comment ${server.fullName} ${VAULT_USER}`,
       );
       return;
     }
@@ -102,10 +106,11 @@ export const accountStep: Step = {
       ctx.log.info(`usermod --shell nologin ${VAULT_USER} (was ${user.shell})`);
       await run('usermod --shell', sh`usermod --shell "$shell" ${VAULT_USER}`);
     }
-    const groupNow = group ?? (await lookUp(ctx)).group;
+    const groupNow = group ?? (await lookUp(ctx, server)).group;
     if (groupNow && user.gid !== groupNow.gid) {
       ctx.log.info(`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
       await run('usermod --gid', sh`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
     }
   },
 };
+}

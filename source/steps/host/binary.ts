@@ -1,11 +1,12 @@
 /**
- * host.binary: /usr/local/bin/vault at the wanted version, from a release whose SHA-256 was checked
- * against the release's SHA256SUMS before anything was unpacked.
+ * host.binary: the server's executable (/usr/local/bin/vault or /usr/local/bin/bao) at the wanted
+ * version, from a release whose SHA-256 was checked against the release's checksum list
+ * (vault_<v>_SHA256SUMS, or OpenBao's checksums.txt) before anything was unpacked.
  *
  * The download happens on the host (it is the machine with the network path to the release site,
  * possibly through vault.httpProxy), into a root-only temp directory, so nothing can change the
- * archive between its verification and its installation. Hosts without internet can use a zip
- * the user downloaded (vault.localZip, with vault_<v>_SHA256SUMS beside it): it is verified here,
+ * archive between its verification and its installation. Hosts without internet can use an archive
+ * the user downloaded (vault.localZip, with the checksum list beside it): it is verified here,
  * uploaded, and verified again on the host.
  *
  * The new binary replaces the old one with a rename (a running vault keeps its old inode), so a
@@ -22,20 +23,21 @@ import type { Profile } from '../../profile/schema.js';
 import {
   compareVersions,
   expectedSha256,
+  latestReleaseUrl,
   newestStableVersion,
+  parseReleaseArchiveName,
   parseReleaseIndex,
-  parseReleaseZipName,
-  parseVaultVersionOutput,
-  releaseIndexUrl,
-  releaseSumsName,
-  releaseUrls,
-  vaultArchOf,
+  parseServerVersionOutput,
+  releaseArchOf,
+  releaseFiles,
+  versionOfTagUrl,
   type VaultArch,
 } from '../../services/release.js';
+import type { ServerFlavor } from '../../core/server.js';
 import { sh } from '../../services/host/shell-quote.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { firstLine, hostExec, hostFacts, hostRun } from './facts.js';
-import { VAULT_BINARY } from './layout.js';
+import { hostLayout, releaseBaseUrlOf } from './layout.js';
 
 export const BINARY_MODE = 0o755;
 /** Temp directories of this step on the host; leftovers of an interrupted run are removed by the next one. */
@@ -49,8 +51,8 @@ export function localZipOf(profile: Profile): string | undefined {
 }
 
 /** curl as every download of this step uses it: fail on HTTP errors, quiet but with errors, bounded. */
-export function curlCommand(profile: Profile, url: string, output?: string): string {
-  const https = profile.vault.releaseBaseUrl.startsWith('https:');
+export function curlCommand(profile: Profile, url: string, output?: string, writeOut?: string): string {
+  const https = releaseBaseUrlOf(profile).startsWith('https:');
   const options = [
     '--fail',
     '--silent',
@@ -68,94 +70,114 @@ export function curlCommand(profile: Profile, url: string, output?: string): str
   ];
   if (profile.vault.httpProxy) options.push('--proxy', profile.vault.httpProxy);
   if (output !== undefined) options.push('--output', output);
+  if (writeOut !== undefined) options.push('--write-out', writeOut);
   return sh`curl ${options} -- ${url}`;
 }
 
 interface Installed {
   stat: FileStat;
-  /** Parsed from `vault version`; undefined when the file does not run or prints something else. */
+  /** Parsed from `<binary> version`; undefined when the file does not run or prints something else (the other server's binary included). */
   version: string | undefined;
   versionOutput: string;
 }
 
-async function installedBinary(ctx: StepContext): Promise<Installed> {
+async function installedBinary(ctx: StepContext, server: ServerFlavor): Promise<Installed> {
   const transport = await ctx.services.host();
-  const stat = await transport.stat(VAULT_BINARY, { signal: ctx.signal });
+  const stat = await transport.stat(server.binaryPath, { signal: ctx.signal });
   if (!stat.exists) return { stat, version: undefined, versionOutput: '' };
-  const result = await hostExec(ctx, sh`${VAULT_BINARY} version`, { echo: 'none', timeoutMs: 30_000 });
+  const result = await hostExec(ctx, sh`${server.binaryPath} version`, { echo: 'none', timeoutMs: 30_000 });
   const output = `${result.stdout}\n${result.stderr}`.trim();
-  return { stat, version: result.code === 0 ? parseVaultVersionOutput(result.stdout) : undefined, versionOutput: output };
+  return { stat, version: result.code === 0 ? parseServerVersionOutput(server, result.stdout) : undefined, versionOutput: output };
 }
 
 interface Wanted {
   version: string;
-  arch: VaultArch;
+  /** The release's architecture name (Vault: amd64/arm64/arm; OpenBao: amd64/arm64/armv6). */
+  arch: string;
   /** Set when the release comes from the user's zip rather than the release site. */
   localZip?: string;
 }
 
-async function wantedRelease(ctx: StepContext): Promise<Wanted> {
+const SITE_HINT = 'the host must reach the release site: check its network, vault.releaseBaseUrl and vault.httpProxy (or use a local release archive, vault.localZip)';
+
+/** The archive name a user should download for `server`, for hints. */
+function archiveNameFor(server: ServerFlavor, version: string, arch: string): string {
+  return releaseFiles(server, 'https://x', version, arch).archiveName;
+}
+
+async function wantedRelease(ctx: StepContext, server: ServerFlavor): Promise<Wanted> {
   const { vault } = ctx.profile;
-  const arch = vaultArchOf((await hostFacts(ctx)).machine);
+  const arch = releaseArchOf(server, (await hostFacts(ctx)).machine);
   const localZip = localZipOf(ctx.profile);
   if (localZip) {
-    const parsed = parseReleaseZipName(basename(localZip));
+    const parsed = parseReleaseArchiveName(server, basename(localZip));
     if (!parsed) {
-      throw new UserError(`${localZip} is not named like a Vault release (vault_<version>_linux_<arch>.zip)`, {
-        hint: 'keep the file name of the download from releases.hashicorp.com; the version and architecture are read from it',
+      throw new UserError(`${localZip} is not named like a ${server.name} release (${archiveNameFor(server, '<version>', '<arch>')})`, {
+        hint: `keep the file name of the download from ${server.release.defaultBaseUrl}; the version and architecture are read from it`,
       });
     }
     if (parsed.arch !== arch) {
       throw new UserError(`${basename(localZip)} is built for linux/${parsed.arch}, but the host needs linux/${arch}`, {
-        hint: `download vault_${parsed.version}_linux_${arch}.zip instead`,
+        hint: `download ${archiveNameFor(server, parsed.version, arch)} instead`,
       });
     }
     if (vault.version !== 'latest' && vault.version !== parsed.version) {
-      throw new UserError(`vault.version is ${vault.version} but the local zip is version ${parsed.version}`, {
-        hint: `set vault.version to ${parsed.version} (or latest), or use the zip of ${vault.version}`,
+      throw new UserError(`vault.version is ${vault.version} but the local release archive is version ${parsed.version}`, {
+        hint: `set vault.version to ${parsed.version} (or latest), or use the archive of ${vault.version}`,
       });
     }
     return { version: parsed.version, arch, localZip };
   }
   if (vault.version !== 'latest') return { version: vault.version, arch };
-  const url = releaseIndexUrl(vault.releaseBaseUrl);
-  const index = await hostRun(ctx, `fetching ${url}`, curlCommand(ctx.profile, url), {
-    echo: 'none',
-    timeoutMs: 120_000,
-    hint: 'the host must reach the release site: check its network, vault.releaseBaseUrl and vault.httpProxy (or use a local zip)',
-  });
-  const version = newestStableVersion(parseReleaseIndex(index, url), arch);
+  const url = latestReleaseUrl(server, releaseBaseUrlOf(ctx.profile));
+  if (server.release.layout === 'github') {
+    // GitHub answers <base>/latest with a redirect to the newest release's tag page; curl follows it
+    // and prints where it ended (never a prerelease: GitHub's "latest" skips those).
+    const finalUrl = await hostRun(ctx, `resolving ${url}`, curlCommand(ctx.profile, url, '/dev/null', '%{url_effective}'), { echo: 'none', timeoutMs: 120_000, hint: SITE_HINT });
+    const version = versionOfTagUrl(finalUrl);
+    if (!version) {
+      throw new UserError(`${url} did not lead to a release tag (it ended at ${firstLine(finalUrl) || 'nothing'})`, {
+        hint: 'set vault.version to an exact version, or check vault.releaseBaseUrl: it must be laid out like https://github.com/openbao/openbao/releases',
+      });
+    }
+    ctx.log.debug(`newest release: ${version}`);
+    return { version, arch };
+  }
+  const index = await hostRun(ctx, `fetching ${url}`, curlCommand(ctx.profile, url), { echo: 'none', timeoutMs: 120_000, hint: SITE_HINT });
+  const version = newestStableVersion(parseReleaseIndex(index, url), arch as VaultArch);
   ctx.log.debug(`newest stable release for linux/${arch}: ${version}`);
   return { version, arch };
 }
 
-function modeProblem(stat: FileStat): string | undefined {
-  if (stat.type !== 'file') return `${VAULT_BINARY} is a ${stat.type ?? 'special file'}`;
+function modeProblem(stat: FileStat, binary: string): string | undefined {
+  if (stat.type !== 'file') return `${binary} is a ${stat.type ?? 'special file'}`;
   if (stat.mode !== BINARY_MODE || stat.uid !== 0 || stat.gid !== 0) {
-    return `${VAULT_BINARY} is ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want root:root 0755`;
+    return `${binary} is ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want root:root 0755`;
   }
   return undefined;
 }
 
-function judge(installed: Installed, wanted: Wanted): Check {
-  if (!installed.stat.exists) return { state: 'todo', detail: `not installed; want vault ${wanted.version} (linux/${wanted.arch})` };
+function judge(installed: Installed, wanted: Wanted, server: ServerFlavor): Check {
+  const name = server.binaryName;
+  const binary = server.binaryPath;
+  if (!installed.stat.exists) return { state: 'todo', detail: `not installed; want ${name} ${wanted.version} (linux/${wanted.arch})` };
   if (installed.version === undefined) {
-    return { state: 'drift', detail: `${VAULT_BINARY} does not report a version (${firstLine(installed.versionOutput)}); want ${wanted.version}` };
+    return { state: 'drift', detail: `${binary} does not report a ${server.name} version (${firstLine(installed.versionOutput)}); want ${wanted.version}` };
   }
-  if (installed.version !== wanted.version) return { state: 'drift', detail: `vault ${installed.version} installed, want ${wanted.version}` };
-  const problem = modeProblem(installed.stat);
+  if (installed.version !== wanted.version) return { state: 'drift', detail: `${name} ${installed.version} installed, want ${wanted.version}` };
+  const problem = modeProblem(installed.stat, binary);
   if (problem) return { state: 'drift', detail: problem };
-  return { state: 'done', detail: `vault ${installed.version} at ${VAULT_BINARY}` };
+  return { state: 'done', detail: `${name} ${installed.version} at ${binary}` };
 }
 
 /** The release files on the host, in a fresh root-only temp dir: site download or upload of the local zip. */
-async function stageRelease(ctx: StepContext, wanted: Wanted, tmp: string): Promise<{ zipPath: string; zipName: string; sha256: string }> {
-  const { zip, sums, zipName, sumsName } = releaseUrls(ctx.profile.vault.releaseBaseUrl, wanted.version, wanted.arch);
+async function stageRelease(ctx: StepContext, server: ServerFlavor, wanted: Wanted, tmp: string): Promise<{ zipPath: string; zipName: string; sha256: string }> {
+  const { archive: zip, sums, archiveName: zipName, sumsName } = releaseFiles(server, releaseBaseUrlOf(ctx.profile), wanted.version, wanted.arch);
   const zipPath = `${tmp}/${zipName}`;
   if (wanted.localZip) {
     const sumsPath = join(dirname(wanted.localZip), sumsName);
     const [zipBytes, sumsText] = await Promise.all([
-      readLocal(wanted.localZip, 'the Vault zip'),
+      readLocal(wanted.localZip, `the ${server.name} release archive`),
       readLocal(sumsPath, `the checksum list ${sumsName} (it must sit beside the zip)`).then((b) => b.toString('utf8')),
     ]);
     const sha256 = expectedSha256(sumsText, zipName, sumsName);
@@ -166,7 +188,7 @@ async function stageRelease(ctx: StepContext, wanted: Wanted, tmp: string): Prom
     await transport.writeFile(zipPath, zipBytes, { mode: 0o600, sudo: true });
     return { zipPath, zipName, sha256 };
   }
-  const hint = 'the host must reach the release site: check its network, vault.releaseBaseUrl and vault.httpProxy (or use a local zip)';
+  const hint = SITE_HINT;
   const sumsText = await hostRun(ctx, `downloading ${sums}`, curlCommand(ctx.profile, sums), { echo: 'none', timeoutMs: 120_000, hint });
   const sha256 = expectedSha256(sumsText, zipName, sumsName);
   ctx.log.info(`downloading ${zip}`);
@@ -181,7 +203,7 @@ async function readLocal(path: string, what: string): Promise<Buffer> {
     return await readFile(path);
   } catch (error) {
     throw new UserError(`cannot read ${what} at ${path}: ${(error as Error).message}`, {
-      hint: 'check vault.localZip in the profile: the zip and vault_<version>_SHA256SUMS from the release site, in one directory',
+      hint: 'check vault.localZip in the profile: the release archive and its checksum list (vault_<version>_SHA256SUMS, or OpenBao\'s checksums.txt) from the release site, in one directory',
     });
   }
 }
@@ -200,7 +222,15 @@ async function verifyOnHost(ctx: StepContext, staged: { zipPath: string; zipName
   throw checksumMismatch(staged.zipName, sumsName, staged.sha256, actual.stdout.split(/\s/)[0] || 'unknown', 'on the host');
 }
 
-async function install(ctx: StepContext, wanted: Wanted, installed: Installed): Promise<void> {
+/** Unpacks only the executable from the verified archive into `dir` (unzip for Vault's zip, tar for OpenBao's tarball). */
+function unpackCommand(server: ServerFlavor, archive: string, dir: string): string {
+  if (server.release.archive === 'zip') return sh`unzip -q -o ${archive} ${server.binaryName} -d ${dir}`;
+  // --no-same-owner: root would otherwise keep the archive's uid/gid; only the one member is taken.
+  return sh`mkdir -p -- ${dir} && tar -xzf ${archive} -C ${dir} --no-same-owner --no-same-permissions -- ${server.binaryName}`;
+}
+
+async function install(ctx: StepContext, server: ServerFlavor, wanted: Wanted, installed: Installed): Promise<void> {
+  const VAULT_BINARY = server.binaryPath;
   const hostTimeout = { timeoutMs: 120_000 };
   // A run killed mid-download cannot clean up after itself: its temp dir (up to a few hundred MB
   // on an SD card) is removed by the next run. Two setups of one host at the same time are not
@@ -213,16 +243,16 @@ async function install(ctx: StepContext, wanted: Wanted, installed: Installed): 
   const tmp = (await hostRun(ctx, 'creating a temp directory', sh`mktemp -d ${`${RELEASE_TEMP_PREFIX}XXXXXXXX`}`, { sudo: true, echo: 'none', ...hostTimeout })).trim();
   if (!tmp.startsWith(RELEASE_TEMP_PREFIX)) throw new Error(`unexpected mktemp answer: ${tmp}`);
   try {
-    const staged = await stageRelease(ctx, wanted, tmp);
-    await verifyOnHost(ctx, staged, tmp, releaseSumsName(wanted.version));
+    const staged = await stageRelease(ctx, server, wanted, tmp);
+    await verifyOnHost(ctx, staged, tmp, releaseFiles(server, releaseBaseUrlOf(ctx.profile), wanted.version, wanted.arch).sumsName);
     const unpacked = `${tmp}/unpacked`;
-    await hostRun(ctx, `unzipping ${staged.zipName}`, sh`unzip -q -o ${staged.zipPath} vault -d ${unpacked}`, { sudo: true, echo: 'info', ...hostTimeout });
-    const newBinary = `${unpacked}/vault`;
+    await hostRun(ctx, `unpacking ${staged.zipName}`, unpackCommand(server, staged.zipPath, unpacked), { sudo: true, echo: 'info', ...hostTimeout });
+    const newBinary = `${unpacked}/${server.binaryName}`;
     const versionResult = await hostExec(ctx, sh`${newBinary} version`, { sudo: true, echo: 'info', timeoutMs: 60_000 });
-    const newVersion = versionResult.code === 0 ? parseVaultVersionOutput(versionResult.stdout) : undefined;
+    const newVersion = versionResult.code === 0 ? parseServerVersionOutput(server, versionResult.stdout) : undefined;
     if (newVersion !== wanted.version) {
       throw new UserError(
-        `the downloaded vault does not run as version ${wanted.version} on the host: ${firstLine(`${versionResult.stderr}\n${versionResult.stdout}`)}`,
+        `the downloaded ${server.binaryName} does not run as ${server.name} ${wanted.version} on the host: ${firstLine(`${versionResult.stderr}\n${versionResult.stdout}`)}`,
         { hint: 'nothing was installed; check that the host architecture matches the release (uname -m) and that the release is not damaged' },
       );
     }
@@ -233,7 +263,7 @@ async function install(ctx: StepContext, wanted: Wanted, installed: Installed): 
       sh`set -e; install -o root -g root -m 0755 -- ${newBinary} ${staging}; mv -f -- ${staging} ${VAULT_BINARY}`,
       { sudo: true, echo: 'info', ...hostTimeout },
     );
-    ctx.log.info(`installed vault ${wanted.version} at ${VAULT_BINARY}${installed.version ? ` (was ${installed.version})` : ''}`);
+    ctx.log.info(`installed ${server.binaryName} ${wanted.version} at ${VAULT_BINARY}${installed.version ? ` (was ${installed.version})` : ''}`);
   } finally {
     await hostExec(ctx, sh`rm -rf -- ${tmp}`, { sudo: true, echo: 'none', ...hostTimeout }).catch((error: unknown) => {
       ctx.log.warn(`could not remove ${tmp} on the host: ${(error as Error).message}`);
@@ -241,52 +271,56 @@ async function install(ctx: StepContext, wanted: Wanted, installed: Installed): 
   }
 }
 
-export const binaryStep: Step = {
+export function binaryStep(server: ServerFlavor): Step {
+  const VAULT_BINARY = server.binaryPath;
+  return {
   id: 'host.binary',
   phase: 'host',
-  title: 'Install the Vault binary (SHA-256 verified)',
+  title: `Install the ${server.name} binary (SHA-256 verified)`,
   describe(ctx): Planned[] {
     const { vault } = ctx.profile;
     const localZip = localZipOf(ctx.profile);
     const version = vault.version === 'latest' ? '<newest>' : vault.version;
+    const base = releaseBaseUrlOf(ctx.profile);
+    const files = releaseFiles(server, base, version, '<arch>');
     const planned: Planned[] = [];
     if (localZip) {
-      planned.push({ kind: 'local', summary: `check ${localZip} against the SHA256SUMS beside it, upload it to the host` });
+      planned.push({ kind: 'local', summary: `check ${localZip} against the ${files.sumsName} beside it, upload it to the host` });
     } else {
-      if (vault.version === 'latest') planned.push({ kind: 'command', summary: `curl ${releaseIndexUrl(vault.releaseBaseUrl)} (newest stable release)` });
-      const base = `${vault.releaseBaseUrl.replace(/\/+$/, '')}/vault/${version}`;
-      planned.push({ kind: 'command', summary: `curl ${base}/${releaseSumsName(version)} and ${base}/vault_${version}_linux_<arch>.zip${vault.httpProxy ? ` via ${vault.httpProxy}` : ''}` });
+      if (vault.version === 'latest') planned.push({ kind: 'command', summary: `curl ${latestReleaseUrl(server, base)} (newest stable release)` });
+      planned.push({ kind: 'command', summary: `curl ${files.sums} and ${files.archive}${vault.httpProxy ? ` via ${vault.httpProxy}` : ''}` });
     }
     planned.push(
-      { kind: 'command', summary: 'sha256sum -c (before unzipping)' },
-      { kind: 'command', summary: `unzip vault; vault version; install -m 0755 -o root -g root ${VAULT_BINARY}` },
+      { kind: 'command', summary: `sha256sum -c (before unpacking)` },
+      { kind: 'command', summary: `${server.release.archive === 'zip' ? 'unzip' : 'tar -xzf'} ${server.binaryName}; ${server.binaryName} version; install -m 0755 -o root -g root ${VAULT_BINARY}` },
     );
     return planned;
   },
   async check(ctx) {
-    const installed = await installedBinary(ctx);
-    return judge(installed, await wantedRelease(ctx));
+    const installed = await installedBinary(ctx, server);
+    return judge(installed, await wantedRelease(ctx, server), server);
   },
   async apply(ctx) {
-    const installed = await installedBinary(ctx);
-    const wanted = await wantedRelease(ctx);
+    const installed = await installedBinary(ctx, server);
+    const wanted = await wantedRelease(ctx, server);
     if (installed.version === wanted.version) {
       // The right version with the wrong owner or mode: fix those, no download.
-      ctx.log.info(`vault ${wanted.version} is installed; setting root:root 0755`);
+      ctx.log.info(`${server.binaryName} ${wanted.version} is installed; setting root:root 0755`);
       await hostRun(ctx, `chmod ${VAULT_BINARY}`, sh`chown root:root -- ${VAULT_BINARY} && chmod 0755 -- ${VAULT_BINARY}`, { sudo: true, echo: 'info', timeoutMs: 30_000 });
       return;
     }
     if (installed.version !== undefined && compareVersions(wanted.version, installed.version) < 0) {
-      const proceed = await ctx.prompt.confirm(`Downgrade Vault from ${installed.version} to ${wanted.version}?`, {
+      const proceed = await ctx.prompt.confirm(`Downgrade ${server.name} from ${installed.version} to ${wanted.version}?`, {
         defaultValue: false,
-        detail: 'Vault does not support downgrades: data written by the newer version may not be readable by the older one.',
+        detail: `${server.name} does not support downgrades: data written by the newer version may not be readable by the older one.`,
       });
       if (!proceed) {
-        throw new UserError(`vault ${installed.version} is installed; not downgrading to ${wanted.version}`, {
+        throw new UserError(`${server.binaryName} ${installed.version} is installed; not downgrading to ${wanted.version}`, {
           hint: `set vault.version to ${installed.version} or newer (or latest)`,
         });
       }
     }
-    await install(ctx, wanted, installed);
+    await install(ctx, server, wanted, installed);
   },
-};
+  };
+}

@@ -1,15 +1,19 @@
 /**
- * host.config: /etc/vault/vault_main.hcl rendered from assets/vault_main.hcl, vault:vault 0640.
+ * host.config: the server configuration, rendered from assets/vault_main.hcl into
+ * /etc/vault/vault_main.hcl (vault:vault 0640), or for OpenBao from assets/openbao.hcl into
+ * /etc/openbao/openbao.hcl (openbao:openbao 0640).
  * Drift is "the content differs from what the profile renders": shown as a unified diff in the log
  * (so a hand edit is visible before it is replaced) and fixed by writing the rendered file.
  */
 import { InputError } from '../../core/errors.js';
-import { renderAsset, VAULT_CONFIG_TEMPLATE } from '../../core/assets.js';
+import { renderAsset, serverConfigTemplate } from '../../core/assets.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { hostFacts } from './facts.js';
-import { hostLayout, VAULT_GROUP, VAULT_USER } from './layout.js';
+import { serverConfigTemplate as templateOf } from '../../core/assets.js';
+import type { ServerFlavor } from '../../core/server.js';
+import { hostLayout } from './layout.js';
 
 export const CONFIG_MODE = 0o640;
 
@@ -23,7 +27,7 @@ export function renderVaultConfig(profile: Profile, hostname: string): string {
     });
   }
   const layout = hostLayout(profile);
-  return renderAsset(VAULT_CONFIG_TEMPLATE, {
+  return renderAsset(serverConfigTemplate(layout.server.kind), {
     nodeAddress: vault.nodeIp.includes(':') ? `[${vault.nodeIp}]` : vault.nodeIp,
     apiPort: vault.apiPort,
     clusterPort: vault.clusterPort,
@@ -160,7 +164,8 @@ async function inspect(ctx: StepContext): Promise<ConfigState> {
   return { stat, content, wanted, path };
 }
 
-function ownershipProblem(stat: FileStat): string | undefined {
+function ownershipProblem(stat: FileStat, server: ServerFlavor): string | undefined {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
   if (stat.owner === VAULT_USER && stat.group === VAULT_GROUP && stat.mode === CONFIG_MODE) return undefined;
   return `${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want ${VAULT_USER}:${VAULT_GROUP} 0${CONFIG_MODE.toString(8)}`;
 }
@@ -171,12 +176,14 @@ function logDiff(ctx: StepContext, state: ConfigState): void {
   for (const line of diff.split('\n')) ctx.log.info(line, 'diff');
 }
 
-export const configStep: Step = {
+export function configStep(server: ServerFlavor): Step {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  return {
   id: 'host.config',
   phase: 'host',
-  title: 'Write the Vault server configuration',
+  title: `Write the ${server.name} server configuration`,
   describe(ctx): Planned[] {
-    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${VAULT_USER}:${VAULT_GROUP}) from assets/vault_main.hcl` }];
+    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${VAULT_USER}:${VAULT_GROUP}) from assets/${templateOf(server.kind).name}` }];
   },
   async check(ctx): Promise<Check> {
     const state = await inspect(ctx);
@@ -186,7 +193,7 @@ export const configStep: Step = {
       logDiff(ctx, state);
       return { state: 'drift', detail: `${state.path} differs from the profile's configuration (diff in the log)` };
     }
-    const problem = ownershipProblem(state.stat);
+    const problem = ownershipProblem(state.stat, server);
     if (problem) return { state: 'drift', detail: `${state.path} is ${problem}` };
     return { state: 'done', detail: `${state.path} matches the profile` };
   },
@@ -201,3 +208,4 @@ export const configStep: Step = {
     ctx.log.info(`wrote ${state.path} (0640 ${VAULT_USER}:${VAULT_GROUP})`);
   },
 };
+}

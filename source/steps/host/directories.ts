@@ -1,6 +1,6 @@
 /**
- * host.directories: Vault's directories (config, tls, policy, plugin, data, log) owned by
- * vault:vault with mode 0750. Only the directories themselves are changed: nothing inside them is
+ * host.directories: the server's directories (config, tls, policy, plugin, data, log) owned by
+ * its user and group (vault:vault, openbao:openbao) with mode 0750. Only the directories themselves are changed: nothing inside them is
  * chmod/chown-ed (the key file in tls/ has its own, stricter, mode).
  */
 import { UserError } from '../../core/errors.js';
@@ -9,7 +9,8 @@ import type { FileStat } from '../../services/host/transport.js';
 import { sh } from '../../services/host/shell-quote.js';
 import { parseStatLine, STAT_FORMAT } from '../../services/host/shell-file-ops.js';
 import { hostRun } from './facts.js';
-import { hostLayout, VAULT_GROUP, VAULT_USER } from './layout.js';
+import { VAULT, type ServerFlavor } from '../../core/server.js';
+import { hostLayout } from './layout.js';
 
 export const DIRECTORY_MODE = 0o750;
 
@@ -23,8 +24,9 @@ function octal(mode: number): string {
 }
 
 /** What is wrong with one directory, or undefined when it is as wanted. */
-export function directoryProblem(entry: DirectoryState): string | undefined {
+export function directoryProblem(entry: DirectoryState, server: ServerFlavor = VAULT): string | undefined {
   const { path, stat } = entry;
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
   if (!stat.exists) return `${path} is missing`;
   if (stat.type !== 'directory') return `${path} is a ${stat.type ?? 'file'}, not a directory`;
   const problems: string[] = [];
@@ -60,10 +62,12 @@ function refuseNonDirectories(states: readonly DirectoryState[]): void {
   }
 }
 
-export const directoriesStep: Step = {
+export function directoriesStep(server: ServerFlavor): Step {
+  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  return {
   id: 'host.directories',
   phase: 'host',
-  title: `Create Vault's directories (${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)})`,
+  title: `Create ${server.name}'s directories (${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)})`,
   describe(ctx): Planned[] {
     return hostLayout(ctx.profile).directories.map((path) => ({
       kind: 'command',
@@ -73,7 +77,7 @@ export const directoriesStep: Step = {
   async check(ctx): Promise<Check> {
     const states = await inspect(ctx);
     refuseNonDirectories(states);
-    const problems = states.map(directoryProblem).filter((p): p is string => p !== undefined);
+    const problems = states.map((state) => directoryProblem(state, server)).filter((p): p is string => p !== undefined);
     if (problems.length === 0) return { state: 'done', detail: `${states.length} directories ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` };
     const missing = states.filter((s) => !s.stat.exists).length;
     return { state: missing === states.length ? 'todo' : 'drift', detail: problems.join('; ') };
@@ -82,7 +86,7 @@ export const directoriesStep: Step = {
     const states = await inspect(ctx);
     refuseNonDirectories(states);
     for (const state of states) {
-      const problem = directoryProblem(state);
+      const problem = directoryProblem(state, server);
       if (!problem) continue;
       ctx.log.info(state.stat.exists ? `fixing ${problem}` : `creating ${state.path}`);
       await hostRun(
@@ -94,3 +98,4 @@ export const directoriesStep: Step = {
     }
   },
 };
+}

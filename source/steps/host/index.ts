@@ -1,8 +1,9 @@
 /**
- * Phase 1, the host: from a bare Raspberry Pi to a Vault server answering over TLS. The order is
+ * Phase 1, the host: from a bare Raspberry Pi to a Vault (or OpenBao) server answering over TLS. The order is
  * the order of dependencies: the account owns the directories, the TLS files go into them, the
  * config names the TLS files, the service runs the binary with the config, verify needs it running.
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import type { Step } from '../../core/step.js';
 import { accountStep } from './account.js';
 import { binaryStep } from './binary.js';
@@ -24,7 +25,10 @@ export const HOST_STEP_IDS = [
   'host.verify',
 ] as const;
 
-/** The host phase's steps; `options` reach the TLS step (which profile's custody holds the CA). */
-export function hostSteps(options: TlsStepOptions = {}): Step[] {
-  return [preflightStep, accountStep, directoriesStep, tlsStep(options), binaryStep, configStep, serviceStep, verifyStep];
+/**
+ * The host phase's steps for `server` (titles and names follow it); `options` reach the TLS step
+ * (which profile's custody holds the CA).
+ */
+export function hostSteps(server: ServerFlavor = VAULT, options: TlsStepOptions = {}): Step[] {
+  return [preflightStep, accountStep(server), directoriesStep(server), tlsStep(options), binaryStep(server), configStep(server), serviceStep(server), verifyStep(server)];
 }

@@ -1,18 +1,15 @@
 /**
- * Where Vault lives on the host. One place for every path and owner so steps, templates, checks
- * and tests agree (the guide mixes /etc/vault/tl, /vault/lib/vault and public.crt; see the errata).
+ * Where the server lives on the host. One place for every path and owner so steps, templates,
+ * checks and tests agree (the guide mixes /etc/vault/tl, /vault/lib/vault and public.crt; see the
+ * errata). Names follow the profile's server (core/server.ts): Vault's or OpenBao's.
  */
 import { InputError } from '../../core/errors.js';
+import { serverOf, type ServerFlavor } from '../../core/server.js';
 import type { Profile } from '../../profile/schema.js';
 
-export const VAULT_USER = 'vault';
-export const VAULT_GROUP = 'vault';
-export const VAULT_BINARY = '/usr/local/bin/vault';
-export const VAULT_UNIT = 'vault.service';
-export const VAULT_UNIT_FILE = '/etc/systemd/system/vault.service';
-export const VAULT_LOG_DIR = '/var/log/vault';
-
 export interface HostLayout {
+  /** Which server these paths belong to, with its names (user, unit, binary). */
+  server: ServerFlavor;
   configDir: string;
   tlsDir: string;
   policyDir: string;
@@ -20,31 +17,49 @@ export interface HostLayout {
   dataDir: string;
   logDir: string;
   configFile: string;
-  /** Server certificate (PEM), 0644 root:vault — public. */
+  /** Server certificate (PEM), 0644 root:<group> — public. */
   certFile: string;
-  /** Server private key (PEM), 0640 root:vault — never world-readable, never leaves the host when generated. */
+  /** Server private key (PEM), 0640 root:<group> — never world-readable, never leaves the host when generated. */
   keyFile: string;
   /** CA certificate that signed certFile (PEM), for curl --cacert and the unseal script. */
   caFile: string;
-  /** Directories created by the directories step, all vault:vault 0750. */
+  /** Directories created by the directories step, all <user>:<group> 0750. */
   directories: string[];
 }
 
+/** The config directory: the profile's, or the server's default (/etc/vault, /etc/openbao). */
+export function configDirOf(profile: Profile): string {
+  return profile.vault.configDir ?? serverOf(profile).defaultConfigDir;
+}
+
+/** The raft data directory: the profile's, or the server's default (/var/lib/vault, /var/lib/openbao). */
+export function dataDirOf(profile: Profile): string {
+  return profile.vault.dataDir ?? serverOf(profile).defaultDataDir;
+}
+
+/** The release site: the profile's, or the server's official one. */
+export function releaseBaseUrlOf(profile: Profile): string {
+  return profile.vault.releaseBaseUrl ?? serverOf(profile).release.defaultBaseUrl;
+}
+
 export function hostLayout(profile: Profile): HostLayout {
-  const configDir = profile.vault.configDir;
+  const server = serverOf(profile);
+  const configDir = configDirOf(profile);
+  const dataDir = dataDirOf(profile);
   const tlsDir = `${configDir}/tls`;
   return {
+    server,
     configDir,
     tlsDir,
     policyDir: `${configDir}/policy`,
     pluginDir: `${configDir}/plugin`,
-    dataDir: profile.vault.dataDir,
-    logDir: VAULT_LOG_DIR,
-    configFile: `${configDir}/vault_main.hcl`,
-    certFile: `${tlsDir}/vault.crt`,
-    keyFile: `${tlsDir}/vault.key`,
-    caFile: `${tlsDir}/vault-ca.crt`,
-    directories: [configDir, tlsDir, `${configDir}/policy`, `${configDir}/plugin`, profile.vault.dataDir, VAULT_LOG_DIR],
+    dataDir,
+    logDir: server.logDir,
+    configFile: `${configDir}/${server.configFileName}`,
+    certFile: `${tlsDir}/${server.tlsFiles.cert}`,
+    keyFile: `${tlsDir}/${server.tlsFiles.key}`,
+    caFile: `${tlsDir}/${server.tlsFiles.ca}`,
+    directories: [configDir, tlsDir, `${configDir}/policy`, `${configDir}/plugin`, dataDir, server.logDir],
   };
 }
 
@@ -60,7 +75,7 @@ export function vaultApiAddress(profile: Profile): string | undefined {
 export function requireApiAddress(profile: Profile): string {
   const address = vaultApiAddress(profile);
   if (!address) {
-    throw new InputError('the profile names no address for the Vault API', {
+    throw new InputError(`the profile names no address for the ${serverOf(profile).name} API`, {
       field: 'vault.nodeIp',
       hint: 'set vault.nodeIp (or vault.apiAddress) to the address this machine reaches the host at',
     });

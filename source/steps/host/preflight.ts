@@ -1,17 +1,26 @@
 /**
- * host.preflight: can Vault be installed on this host at all, before anything is changed?
- * sudo, systemd as PID 1, an architecture Vault is built for, the OS, free disk, the listener ports,
- * the tools the later steps use (curl, unzip, openssl, jq: installed with apt when missing) and a
- * sane clock (TLS certificates and tokens are checked against it).
+ * host.preflight: can the server be installed on this host at all, before anything is changed?
+ * sudo, systemd as PID 1, an architecture the server is built for, the OS, free disk, the listener
+ * ports, the tools the later steps use (curl, openssl, jq, and unzip for Vault's zip or tar and gzip
+ * for OpenBao's tarball: installed with apt when missing), a sane clock (TLS certificates and
+ * tokens are checked against it) — and that the host does not already run the OTHER server: the
+ * product never migrates a host between Vault and OpenBao, half-way or otherwise.
  */
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
-import { vaultArchOf } from '../../services/release.js';
+import { otherServer, type ServerFlavor } from '../../core/server.js';
+import { releaseArchOf } from '../../services/release.js';
 import { sh } from '../../services/host/shell-quote.js';
 import { hostExec, hostFacts, hostRun } from './facts.js';
-import { VAULT_UNIT } from './layout.js';
+import { dataDirOf, hostLayout } from './layout.js';
 
-export const REQUIRED_TOOLS = ['curl', 'unzip', 'openssl', 'jq'] as const;
+/** The tools every server's steps use on the host. */
+export const REQUIRED_TOOLS = ['curl', 'openssl', 'jq'] as const;
+
+/** The tools the later steps use for this server: its release archive's unpacker besides REQUIRED_TOOLS. */
+export function requiredTools(server: ServerFlavor): string[] {
+  return [...REQUIRED_TOOLS, ...(server.release.archive === 'zip' ? ['unzip'] : ['tar', 'gzip'])];
+}
 /** Room for the binary (~150 MB unpacked plus the zip while installing) and a start of raft data. */
 export const MIN_FREE_BYTES = 500 * 1024 * 1024;
 /** Certificates and tokens are judged against the clock; minutes of skew already break logins. */
@@ -66,19 +75,25 @@ interface Probe {
   missing: string[];
   hasApt: boolean;
   vaultMainPid: number;
+  /** What of the other server is on the host: its unit file, its unit running, its binary. */
+  other: { unitFile: boolean; active: boolean; binary: boolean };
   disks: { availableKiB: number; mount: string }[];
   listeners: Listener[] | undefined;
   /** Midpoint of the local clock around the probe, in seconds. */
   localNow: number;
 }
 
-function probeScript(dataDir: string): string {
+function probeScript(server: ServerFlavor, dataDir: string): string {
+  const other = otherServer(server);
   return [
     `echo "pid1=$(ps -p 1 -o comm= 2>/dev/null || cat /proc/1/comm 2>/dev/null)"`,
     'echo "now=$(date +%s)"',
-    sh`for tool in ${[...REQUIRED_TOOLS]}; do command -v "$tool" >/dev/null 2>&1 || echo "missing=$tool"; done`,
+    sh`for tool in ${requiredTools(server)}; do command -v "$tool" >/dev/null 2>&1 || echo "missing=$tool"; done`,
     'command -v apt-get >/dev/null 2>&1 && echo apt=yes',
-    sh`echo "mainpid=$(systemctl show -p MainPID --value ${VAULT_UNIT} 2>/dev/null)"`,
+    sh`echo "mainpid=$(systemctl show -p MainPID --value ${server.unit} 2>/dev/null)"`,
+    sh`if [ -e ${other.unitFile} ]; then echo other=unit-file; fi`,
+    sh`if systemctl is-active --quiet ${other.unit} 2>/dev/null; then echo other=active; fi`,
+    sh`if [ -e ${other.binaryPath} ]; then echo other=binary; fi`,
     // The data directory may not exist yet: measure the file system it will be created on.
     sh`d=${dataDir}; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done`,
     `df -Pk -- / "$d" | awk 'NR > 1 { print "df=" $4 " " $6 }'`,
@@ -90,7 +105,8 @@ async function probe(ctx: StepContext): Promise<Probe> {
   const before = Date.now();
   // Under sudo: proves sudo works (the transport asks for the password or explains why it cannot),
   // and `ss -p` shows other users' processes only to root.
-  const stdout = await hostRun(ctx, 'the preflight probe', probeScript(ctx.profile.vault.dataDir), { sudo: true, timeoutMs: 30_000 });
+  const server = hostLayout(ctx.profile).server;
+  const stdout = await hostRun(ctx, 'the preflight probe', probeScript(server, dataDirOf(ctx.profile)), { sudo: true, timeoutMs: 30_000 });
   const localNow = (before + Date.now()) / 2000;
   const values = stdout.split('\n').map((line) => {
     const eq = line.indexOf('=');
@@ -104,6 +120,7 @@ async function probe(ctx: StepContext): Promise<Probe> {
     missing: all('missing'),
     hasApt: one('apt') === 'yes',
     vaultMainPid: Number(one('mainpid')) || 0,
+    other: { unitFile: all('other').includes('unit-file'), active: all('other').includes('active'), binary: all('other').includes('binary') },
     disks: all('df').map((entry) => {
       const [available = '0', ...mount] = entry.split(' ');
       return { availableKiB: Number(available), mount: mount.join(' ') };
@@ -117,25 +134,43 @@ function gigabytes(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
 }
 
+/**
+ * Refuses a host where the other server is installed (its unit file) or running: setting up Vault
+ * beside OpenBao (or the reverse) would leave two servers fighting over ports, or a half-migrated
+ * host. Its binary alone (a CLI someone installed) is only mentioned.
+ */
+export function refuseOtherServer(server: ServerFlavor, other: Probe['other'], log: StepContext['log']): void {
+  const them = otherServer(server);
+  if (other.unitFile || other.active) {
+    const found = [other.unitFile ? them.unitFile : '', other.active ? `${them.unit} is running` : ''].filter(Boolean).join('; ');
+    throw new UserError(`this host already runs ${them.name} (${found}), but the profile sets up ${server.name} (vault.server=${server.kind})`, {
+      hint: `nothing was changed. To manage the ${them.name} that is there, set vault.server=${them.kind}; to replace it with ${server.name}, take a snapshot, stop and remove ${them.unit} and its files by hand first: the product does not migrate a host between servers`,
+    });
+  }
+  if (other.binary) log.info(`${them.binaryPath} (${them.name}'s CLI) is on the host but no ${them.unit}: left alone`);
+}
+
 async function examine(ctx: StepContext, level: 'debug' | 'info'): Promise<{ check: Check; missing: string[] }> {
   const { vault } = ctx.profile;
+  const server = hostLayout(ctx.profile).server;
   const result = await probe(ctx);
   const facts = await hostFacts(ctx);
 
   if (result.pid1 !== 'systemd') {
     throw new UserError(`the host does not run systemd as PID 1 (PID 1 is "${result.pid1 || 'unknown'}")`, {
-      hint: 'Vault is installed as a systemd service; use Raspberry Pi OS or another Debian-family system booted with systemd',
+      hint: `${server.name} is installed as a systemd service; use Raspberry Pi OS or another Debian-family system booted with systemd`,
     });
   }
-  const arch = vaultArchOf(facts.machine);
+  refuseOtherServer(server, result.other, ctx.log);
+  const arch = releaseArchOf(server, facts.machine);
   if (facts.machine.startsWith('armv6')) {
-    ctx.log.warn('ARMv6 CPU (Pi 1 / Zero): the arm build of Vault may not run here; the binary step checks `vault version` before installing it');
+    ctx.log.warn(`ARMv6 CPU (Pi 1 / Zero): the ${arch} build of ${server.name} may not run here; the binary step checks \`${server.binaryName} version\` before installing it`);
   }
 
   for (const disk of result.disks) {
     const bytes = disk.availableKiB * 1024;
     if (bytes < MIN_FREE_BYTES) {
-      throw new UserError(`only ${Math.floor(bytes / 1024 ** 2)} MB free on ${disk.mount || '/'} of the host; Vault needs at least ${MIN_FREE_BYTES / 1024 ** 2} MB`, {
+      throw new UserError(`only ${Math.floor(bytes / 1024 ** 2)} MB free on ${disk.mount || '/'} of the host; ${server.name} needs at least ${MIN_FREE_BYTES / 1024 ** 2} MB`, {
         hint: 'free some space (sudo apt-get clean, old logs in /var/log) or put vault.dataDir on a bigger disk',
       });
     }
@@ -154,7 +189,7 @@ async function examine(ctx: StepContext, level: 'debug' | 'info'): Promise<{ che
       });
     }
     const ours = result.vaultMainPid !== 0 && result.listeners.some((l) => ports.includes(l.port));
-    portDetail = `ports ${ports.join('/')} ${ours ? 'held by vault' : 'free'}`;
+    portDetail = `ports ${ports.join('/')} ${ours ? `held by ${server.binaryName}` : 'free'}`;
   }
 
   const skew = Math.round(result.hostNow - result.localNow);
@@ -166,7 +201,7 @@ async function examine(ctx: StepContext, level: 'debug' | 'info'): Promise<{ che
 
   const root = result.disks[0];
   ctx.log[level](
-    `${facts.hostname}: ${facts.os.prettyName}, ${facts.machine} (vault ${arch}), ${root ? `${gigabytes(root.availableKiB * 1024)} free on /` : 'disk not measured'}, ${portDetail}, clock off by ${Math.abs(skew)} s`,
+    `${facts.hostname}: ${facts.os.prettyName}, ${facts.machine} (${server.binaryName} ${arch}), ${root ? `${gigabytes(root.availableKiB * 1024)} free on /` : 'disk not measured'}, ${portDetail}, clock off by ${Math.abs(skew)} s`,
   );
 
   if (result.missing.length > 0) {
@@ -186,9 +221,13 @@ export const preflightStep: Step = {
   title: 'Check the host (sudo, systemd, architecture, disk, ports, tools, clock)',
   describe(ctx): Planned[] {
     const { vault } = ctx.profile;
+    const server = hostLayout(ctx.profile).server;
     return [
-      { kind: 'command', summary: `sudo: ps -p 1 -o comm=; uname -m; df -Pk / ${vault.dataDir}; ss -ltnp (ports ${vault.apiPort}, ${vault.clusterPort}); date +%s` },
-      { kind: 'command', summary: `apt-get install -y ${REQUIRED_TOOLS.join(' ')} (only the missing ones)` },
+      {
+        kind: 'command',
+        summary: `sudo: ps -p 1 -o comm=; uname -m; df -Pk / ${dataDirOf(ctx.profile)}; ss -ltnp (ports ${vault.apiPort}, ${vault.clusterPort}); date +%s; no ${otherServer(server).unit} on the host`,
+      },
+      { kind: 'command', summary: `apt-get install -y ${requiredTools(server).join(' ')} (only the missing ones)` },
     ];
   },
   check: async (ctx) => (await examine(ctx, 'debug')).check,

@@ -1,5 +1,6 @@
 /**
- * host.service: the hardened vault.service unit from assets/vault.service, enabled, running, and
+ * host.service: the server's hardened unit (vault.service from assets/vault.service, or
+ * openbao.service from assets/openbao.service), enabled, running, and
  * running the current binary, config, certificate and key, then the API answering on the host.
  *
  * "Running the current files" is decided from the host's real state, never from saved progress:
@@ -15,12 +16,13 @@
  * a new invocation whose start is after the files' mtimes -> nothing to do.
  */
 import { UserError } from '../../core/errors.js';
-import { renderAsset, VAULT_UNIT_TEMPLATE } from '../../core/assets.js';
+import { renderAsset, serverUnitTemplate } from '../../core/assets.js';
+import type { ServerFlavor } from '../../core/server.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import { sh } from '../../services/host/shell-quote.js';
 import { hostExec, hostRun } from './facts.js';
-import { hostLayout, VAULT_BINARY, VAULT_GROUP, VAULT_UNIT, VAULT_UNIT_FILE, VAULT_USER } from './layout.js';
+import { hostLayout } from './layout.js';
 
 export const UNIT_MODE = 0o644;
 /** /v1/sys/health codes of a Vault that is up: active, standby, DR secondary, perf standby, not initialized, sealed. */
@@ -33,18 +35,19 @@ export function serviceInputsFile(profile: Profile): string {
 }
 
 export function renderVaultUnit(profile: Profile): string {
-  return renderAsset(VAULT_UNIT_TEMPLATE, {
-    configFile: hostLayout(profile).configFile,
-    user: VAULT_USER,
-    group: VAULT_GROUP,
-    binary: VAULT_BINARY,
+  const { server, configFile } = hostLayout(profile);
+  return renderAsset(serverUnitTemplate(server.kind), {
+    configFile,
+    user: server.user,
+    group: server.group,
+    binary: server.binaryPath,
   });
 }
 
-/** The files vault reads when it starts; a change to any of them needs a restart. */
+/** The files the server reads when it starts; a change to any of them needs a restart. */
 export function serviceInputs(profile: Profile): string[] {
   const layout = hostLayout(profile);
-  return [VAULT_BINARY, layout.configFile, layout.certFile, layout.keyFile, VAULT_UNIT_FILE];
+  return [layout.server.binaryPath, layout.configFile, layout.certFile, layout.keyFile, layout.server.unitFile];
 }
 
 export interface InputsRecord {
@@ -91,18 +94,19 @@ function parseRecord(text: string): InputsRecord | undefined {
 const SHOW_PROPERTIES = ['LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'InvocationID', 'MainPID', 'NeedDaemonReload'];
 
 async function probe(ctx: StepContext): Promise<ServiceProbe> {
+  const { server } = hostLayout(ctx.profile);
   const inputs = serviceInputs(ctx.profile);
   const script = [
-    sh`systemctl show ${VAULT_UNIT} --property=${SHOW_PROPERTIES.join(',')} | sed 's/^/show./'`,
+    sh`systemctl show ${server.unit} --property=${SHOW_PROPERTIES.join(',')} | sed 's/^/show./'`,
     'echo "now=$(date +%s)"',
-    sh`pid=$(systemctl show -p MainPID --value ${VAULT_UNIT})`,
+    sh`pid=$(systemctl show -p MainPID --value ${server.unit})`,
     `if [ "\${pid:-0}" -gt 0 ] 2>/dev/null; then echo "elapsed=$(ps -o etimes= -p "$pid" | tr -d ' ')"; fi`,
     // Hashes read through stdin: sha256sum escapes unusual file names in its output, stdin has none.
     sh`for f in ${inputs}; do if [ -f "$f" ]; then echo "mtime=$(stat -c %Y -- "$f") $f"; echo "sha=$(sha256sum < "$f" | cut -d' ' -f1) $f"; fi; done`,
     sh`if [ -f ${serviceInputsFile(ctx.profile)} ]; then printf 'record='; tr -d '\\n' < ${serviceInputsFile(ctx.profile)}; echo; fi`,
-    sh`if [ -f ${VAULT_UNIT_FILE} ]; then echo unit=present; fi`,
+    sh`if [ -f ${server.unitFile} ]; then echo unit=present; fi`,
   ].join('\n');
-  const stdout = await hostRun(ctx, 'looking at vault.service', script, { sudo: true, echo: 'none', timeoutMs: 60_000 });
+  const stdout = await hostRun(ctx, `looking at ${server.unit}`, script, { sudo: true, echo: 'none', timeoutMs: 60_000 });
   const show: Record<string, string> = {};
   const mtimes: Record<string, number> = {};
   const hashes: Record<string, string> = {};
@@ -127,7 +131,7 @@ async function probe(ctx: StepContext): Promise<ServiceProbe> {
     else if (key === 'unit') unitPresent = true;
   }
   const transport = await ctx.services.host();
-  const unitContent = unitPresent ? (await transport.readFile(VAULT_UNIT_FILE, { signal: ctx.signal })).toString('utf8') : undefined;
+  const unitContent = unitPresent ? (await transport.readFile(server.unitFile, { signal: ctx.signal })).toString('utf8') : undefined;
   return { unitContent, show, hostNow, elapsed, mtimes, hashes, record };
 }
 
@@ -141,6 +145,7 @@ interface Judgement {
 }
 
 function judge(profile: Profile, state: ServiceProbe): Judgement {
+  const { server } = hostLayout(profile);
   const wantedUnit = renderVaultUnit(profile);
   const unitCurrent = state.unitContent === wantedUnit;
   const needsReload = state.show['NeedDaemonReload'] === 'yes' || (state.unitContent !== undefined && state.show['LoadState'] !== 'loaded');
@@ -148,28 +153,30 @@ function judge(profile: Profile, state: ServiceProbe): Judgement {
   const active = state.show['ActiveState'] === 'active';
   const stale = active ? staleInputs(state, serviceInputs(profile)) : [];
   const problems: string[] = [];
-  if (state.unitContent === undefined) problems.push(`${VAULT_UNIT_FILE} does not exist`);
-  else if (!unitCurrent) problems.push(`${VAULT_UNIT_FILE} differs from assets/vault.service`);
+  if (state.unitContent === undefined) problems.push(`${server.unitFile} does not exist`);
+  else if (!unitCurrent) problems.push(`${server.unitFile} differs from assets/${serverUnitTemplate(server.kind).name}`);
   else if (needsReload) problems.push('systemd has not loaded the current unit file (daemon-reload)');
   if (!enabled) problems.push(`not enabled (${state.show['UnitFileState'] || 'no unit'})`);
   if (!active) problems.push(`not running (${state.show['ActiveState'] || 'unknown'}${state.show['SubState'] ? `/${state.show['SubState']}` : ''})`);
-  if (stale.length > 0) problems.push(`restart needed: ${stale.join(', ')} changed since vault started`);
+  if (stale.length > 0) problems.push(`restart needed: ${stale.join(', ')} changed since ${server.binaryName} started`);
   const check: Check =
     problems.length === 0
-      ? { state: 'done', detail: `${VAULT_UNIT} enabled and running the current binary, config and certificate` }
+      ? { state: 'done', detail: `${server.unit} enabled and running the current binary, config and certificate` }
       : { state: state.unitContent === undefined ? 'todo' : 'drift', detail: problems.join('; ') };
   return { check, unitCurrent, needsReload, enabled, active, stale };
 }
 
 /** `systemctl <verb> [vault.service]` as root, its output in the log. */
 async function systemctl(ctx: StepContext, verb: 'daemon-reload' | 'enable' | 'restart', what: string): Promise<void> {
-  const command = verb === 'daemon-reload' ? 'systemctl daemon-reload' : sh`systemctl ${verb} ${VAULT_UNIT}`;
-  ctx.log.info(verb === 'daemon-reload' ? 'systemctl daemon-reload' : `systemctl ${verb} ${VAULT_UNIT}`);
+  const { server } = hostLayout(ctx.profile);
+  const command = verb === 'daemon-reload' ? 'systemctl daemon-reload' : sh`systemctl ${verb} ${server.unit}`;
+  ctx.log.info(verb === 'daemon-reload' ? 'systemctl daemon-reload' : `systemctl ${verb} ${server.unit}`);
   await hostRun(ctx, what, command, { sudo: true, echo: 'info', timeoutMs: 120_000 });
 }
 
 async function journalTail(ctx: StepContext): Promise<string[]> {
-  const result = await hostExec(ctx, sh`journalctl -u ${VAULT_UNIT} -n ${JOURNAL_LINES} --no-pager -o short-iso`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
+  const { server } = hostLayout(ctx.profile);
+  const result = await hostExec(ctx, sh`journalctl -u ${server.unit} -n ${JOURNAL_LINES} --no-pager -o short-iso`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
   return result.stdout.split('\n').filter((line) => line.trim().length > 0);
 }
 
@@ -191,11 +198,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Waits until /v1/sys/health answers over TLS (verified with our CA) on the host itself. */
 export async function waitForApi(ctx: StepContext, timeoutMs = API_WAIT_MS): Promise<number> {
   const layout = hostLayout(ctx.profile);
+  const { server } = layout;
   const url = `https://127.0.0.1:${ctx.profile.vault.apiPort}/v1/sys/health`;
   const script = [
     sh`code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 3 --cacert ${layout.caFile} -- ${url} 2>/dev/null)`,
     'echo "code=$code"',
-    sh`echo "state=$(systemctl is-active ${VAULT_UNIT})"`,
+    sh`echo "state=$(systemctl is-active ${server.unit})"`,
   ].join('\n');
   const deadline = Date.now() + timeoutMs;
   let last = { code: 0, state: 'unknown' };
@@ -204,7 +212,7 @@ export async function waitForApi(ctx: StepContext, timeoutMs = API_WAIT_MS): Pro
     const out = (await hostExec(ctx, script, { sudo: true, echo: 'none', timeoutMs: 15_000 })).stdout;
     last = { code: Number(/code=(\d+)/.exec(out)?.[1] ?? 0), state: /state=(\S+)/.exec(out)?.[1] ?? 'unknown' };
     if ((HEALTH_UP_CODES as readonly number[]).includes(last.code)) {
-      ctx.log.info(`vault answers: HTTP ${last.code} from /v1/sys/health`);
+      ctx.log.info(`${server.binaryName} answers: HTTP ${last.code} from /v1/sys/health`);
       return last.code;
     }
     // failed = gave up (or start limit hit); inactive right after a start = a Condition failed.
@@ -215,23 +223,24 @@ export async function waitForApi(ctx: StepContext, timeoutMs = API_WAIT_MS): Pro
   const journal = await journalTail(ctx).catch(() => [] as string[]);
   throw new UserError(
     [
-      `vault did not answer on ${url} ${last.state === 'active' ? `within ${Math.round(timeoutMs / 1000)} s` : `(the service is ${last.state})`}${last.code ? `; last HTTP status ${last.code}` : ''}`,
+      `${server.binaryName} did not answer on ${url} ${last.state === 'active' ? `within ${Math.round(timeoutMs / 1000)} s` : `(the service is ${last.state})`}${last.code ? `; last HTTP status ${last.code}` : ''}`,
       ...(journal.length > 0 ? [`last ${journal.length} journal lines:`, ...journal.map((line) => `  ${line}`)] : []),
     ].join('\n'),
-    { hint: `read the journal above (sudo journalctl -u ${VAULT_UNIT}); a wrong path in ${layout.configFile}, an unreadable key, or a taken port are the usual causes` },
+    { hint: `read the journal above (sudo journalctl -u ${server.unit}); a wrong path in ${layout.configFile}, an unreadable key, or a taken port are the usual causes` },
   );
 }
 
-export const serviceStep: Step = {
+export function serviceStep(server: ServerFlavor): Step {
+  return {
   id: 'host.service',
   phase: 'host',
-  title: 'Install and start the vault.service unit',
+  title: `Install and start the ${server.unit} unit`,
   describe(ctx): Planned[] {
     const layout = hostLayout(ctx.profile);
     return [
-      { kind: 'file', summary: `${VAULT_UNIT_FILE} (0644 root:root) from assets/vault.service; systemctl daemon-reload when it changed` },
-      { kind: 'command', summary: `systemctl enable ${VAULT_UNIT}; systemctl start (or restart when the binary, config, certificate or key changed)` },
-      { kind: 'file', summary: `${serviceInputsFile(ctx.profile)} (0600 root:root): hashes of what vault was started with` },
+      { kind: 'file', summary: `${server.unitFile} (0644 root:root) from assets/${serverUnitTemplate(server.kind).name}; systemctl daemon-reload when it changed` },
+      { kind: 'command', summary: `systemctl enable ${server.unit}; systemctl start (or restart when the binary, config, certificate or key changed)` },
+      { kind: 'file', summary: `${serviceInputsFile(ctx.profile)} (0600 root:root): hashes of what ${server.binaryName} was started with` },
       { kind: 'command', summary: `curl --cacert ${layout.caFile} https://127.0.0.1:${ctx.profile.vault.apiPort}/v1/sys/health (wait up to ${API_WAIT_MS / 1000} s)` },
     ];
   },
@@ -243,27 +252,27 @@ export const serviceStep: Step = {
     let state = await probe(ctx);
     const judged = judge(ctx.profile, state);
     let restart = !judged.active || judged.stale.length > 0;
-    if (judged.stale.length > 0) ctx.log.info(`changed since vault started: ${judged.stale.join(', ')}`);
+    if (judged.stale.length > 0) ctx.log.info(`changed since ${server.binaryName} started: ${judged.stale.join(', ')}`);
 
     if (!judged.unitCurrent) {
-      await transport.writeFile(VAULT_UNIT_FILE, renderVaultUnit(ctx.profile), { mode: UNIT_MODE, owner: 'root', group: 'root', sudo: true });
-      ctx.log.info(`wrote ${VAULT_UNIT_FILE}`);
+      await transport.writeFile(server.unitFile, renderVaultUnit(ctx.profile), { mode: UNIT_MODE, owner: 'root', group: 'root', sudo: true });
+      ctx.log.info(`wrote ${server.unitFile}`);
       await systemctl(ctx, 'daemon-reload', 'systemctl daemon-reload');
       restart = true;
     } else if (judged.needsReload) {
       await systemctl(ctx, 'daemon-reload', 'systemctl daemon-reload');
       restart = true;
     }
-    if (!judged.enabled) await systemctl(ctx, 'enable', `enabling ${VAULT_UNIT}`);
+    if (!judged.enabled) await systemctl(ctx, 'enable', `enabling ${server.unit}`);
 
-    // Hash what vault will read before starting it, so the record describes this start.
+    // Hash what the server will read before starting it, so the record describes this start.
     state = await probe(ctx);
     if (restart) {
       // reset-failed clears a start limit hit by earlier failures; restart also starts a stopped unit.
-      await hostExec(ctx, sh`systemctl reset-failed ${VAULT_UNIT} 2>/dev/null; :`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
-      await systemctl(ctx, 'restart', `${judged.active ? 'restarting' : 'starting'} ${VAULT_UNIT}`);
+      await hostExec(ctx, sh`systemctl reset-failed ${server.unit} 2>/dev/null; :`, { sudo: true, echo: 'none', timeoutMs: 30_000 });
+      await systemctl(ctx, 'restart', `${judged.active ? 'restarting' : 'starting'} ${server.unit}`);
     }
-    const invocation = (await hostRun(ctx, 'reading the InvocationID', sh`systemctl show -p InvocationID --value ${VAULT_UNIT}`, { sudo: true, echo: 'none', timeoutMs: 30_000 })).trim();
+    const invocation = (await hostRun(ctx, 'reading the InvocationID', sh`systemctl show -p InvocationID --value ${server.unit}`, { sudo: true, echo: 'none', timeoutMs: 30_000 })).trim();
     const recorded = state.record;
     const upToDate =
       recorded !== undefined &&
@@ -276,3 +285,4 @@ export const serviceStep: Step = {
     await waitForApi(ctx);
   },
 };
+}

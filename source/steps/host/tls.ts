@@ -40,7 +40,7 @@ import {
   type CertificateInfo,
   type SanSet,
 } from '../../services/tls.js';
-import { hostLayout, requireApiAddress, vaultApiAddress, VAULT_GROUP, VAULT_UNIT } from './layout.js';
+import { hostLayout, requireApiAddress, vaultApiAddress } from './layout.js';
 import { expandHome } from '../../profile/paths.js';
 
 export const TLS_STEP_ID = 'host.tls';
@@ -171,7 +171,12 @@ async function inspectHost(ctx: StepContext): Promise<HostTls> {
   };
 }
 
-function ownershipProblem(file: { path: string; stat: FileStat }, mode: number): string | undefined {
+/** The server's group (vault, openbao): it reads the TLS files, root owns them. */
+function groupOf(ctx: StepContext): string {
+  return hostLayout(ctx.profile).server.group;
+}
+
+function ownershipProblem(file: { path: string; stat: FileStat }, mode: number, VAULT_GROUP: string): string | undefined {
   const { stat } = file;
   if (!stat.exists) return undefined;
   if (stat.owner === FILE_OWNER && stat.group === VAULT_GROUP && stat.mode === mode) return undefined;
@@ -277,7 +282,7 @@ async function evaluate(ctx: StepContext, host: HostTls, want: { caPem: string; 
     [host.key, KEY_MODE],
     [host.ca, CA_MODE],
   ] as const) {
-    const problem = ownershipProblem(file, mode);
+    const problem = ownershipProblem(file, mode, groupOf(ctx));
     if (problem) findings.push({ kind: 'drift', text: problem });
   }
   return { findings, notes, ...(info ? { info } : {}), ...(want.sans ? { sans: want.sans } : {}), certStale };
@@ -434,15 +439,15 @@ function registerKey(ctx: StepContext, keyPem: string): void {
 // Host writes
 
 async function fixOwnership(ctx: StepContext, file: { path: string; stat: FileStat }, mode: number): Promise<void> {
-  const problem = ownershipProblem(file, mode);
+  const problem = ownershipProblem(file, mode, groupOf(ctx));
   if (!problem) return;
   ctx.log.info(`fixing ${problem}`);
-  await mustRun(ctx, `setting owner and mode of ${file.path}`, sh`chown -- ${`${FILE_OWNER}:${VAULT_GROUP}`} ${file.path} && chmod -- ${octal(mode)} ${file.path}`, {
+  await mustRun(ctx, `setting owner and mode of ${file.path}`, sh`chown -- ${`${FILE_OWNER}:${groupOf(ctx)}`} ${file.path} && chmod -- ${octal(mode)} ${file.path}`, {
     sudo: true,
   });
 }
 
-function generateKeyCommand(keyFile: string, tlsDir: string): string {
+function generateKeyCommand(keyFile: string, tlsDir: string, group: string): string {
   const template = `${tlsDir}/.vault-key.tmp.XXXXXXXX`;
   return [
     'set -e',
@@ -451,7 +456,7 @@ function generateKeyCommand(keyFile: string, tlsDir: string): string {
     sh`tmp=$(mktemp -- ${template})`,
     `trap 'rm -f -- "$tmp"' EXIT`,
     `${GENERATE_KEY} -out "$tmp"`,
-    sh`chown -- ${`${FILE_OWNER}:${VAULT_GROUP}`} "$tmp"`,
+    sh`chown -- ${`${FILE_OWNER}:${group}`} "$tmp"`,
     sh`chmod -- ${octal(KEY_MODE)} "$tmp"`,
     'sync -- "$tmp" 2>/dev/null || :',
     // Renamed into place only when complete: a cut-off run never leaves half a key as keyFile.
@@ -468,7 +473,7 @@ function csrCommand(keyFile: string, hostname: string): string {
 
 async function writeHostFile(ctx: StepContext, path: string, content: string, mode: number): Promise<void> {
   const transport = await ctx.services.host();
-  await transport.writeFile(path, content, { mode, owner: FILE_OWNER, group: VAULT_GROUP, sudo: true });
+  await transport.writeFile(path, content, { mode, owner: FILE_OWNER, group: groupOf(ctx), sudo: true });
 }
 
 function requireTlsDir(ctx: StepContext, host: HostTls): void {
@@ -492,8 +497,8 @@ async function applyGenerate(ctx: StepContext, profileName: string, now: Date, i
 
   if (host.key.publicKeyPem === undefined) {
     if (host.key.problem) ctx.log.warn(`${host.key.problem}: making a new key`);
-    ctx.log.info(`generating the server key on the host: ${GENERATE_KEY} -> ${layout.keyFile} (${octal(KEY_MODE)} ${FILE_OWNER}:${VAULT_GROUP})`);
-    await mustRun(ctx, 'generating the server key', generateKeyCommand(layout.keyFile, layout.tlsDir), { sudo: true });
+    ctx.log.info(`generating the server key on the host: ${GENERATE_KEY} -> ${layout.keyFile} (${octal(KEY_MODE)} ${FILE_OWNER}:${groupOf(ctx)})`);
+    await mustRun(ctx, 'generating the server key', generateKeyCommand(layout.keyFile, layout.tlsDir, layout.server.group), { sudo: true });
     host = { ...host, key: await readHostKey(await ctx.services.host(), ctx, layout.keyFile) };
     if (host.key.publicKeyPem === undefined) throw new UserError(`the new server key is not usable: ${host.key.problem ?? 'unknown problem'}`);
   } else {
@@ -502,7 +507,7 @@ async function applyGenerate(ctx: StepContext, profileName: string, now: Date, i
   }
 
   if (host.ca.pem !== ca.certPem) {
-    ctx.log.info(`writing the CA certificate ${layout.caFile} (${octal(CA_MODE)} ${FILE_OWNER}:${VAULT_GROUP})`);
+    ctx.log.info(`writing the CA certificate ${layout.caFile} (${octal(CA_MODE)} ${FILE_OWNER}:${groupOf(ctx)})`);
     await writeHostFile(ctx, layout.caFile, ca.certPem, CA_MODE);
   } else {
     await fixOwnership(ctx, host.ca, CA_MODE);
@@ -525,7 +530,7 @@ async function applyGenerate(ctx: StepContext, profileName: string, now: Date, i
     if (!host.key.publicKeyPem || !sameSpki(host.key.publicKeyPem, info.publicKeyPem)) {
       throw new UserError('the certificate request from the host is not for the server key on the host');
     }
-    ctx.log.info(`writing the certificate ${layout.certFile} (${octal(CERT_MODE)} ${FILE_OWNER}:${VAULT_GROUP})`);
+    ctx.log.info(`writing the certificate ${layout.certFile} (${octal(CERT_MODE)} ${FILE_OWNER}:${groupOf(ctx)})`);
     await writeHostFile(ctx, layout.certFile, certPem, CERT_MODE);
     logCertificate(ctx, info, layout.certFile);
   } else {
@@ -558,19 +563,19 @@ async function applyProvided(ctx: StepContext, now: Date): Promise<void> {
   requireTlsDir(ctx, host);
 
   if (host.ca.pem !== provided.caPem) {
-    ctx.log.info(`uploading the CA certificate to ${layout.caFile} (${octal(CA_MODE)} ${FILE_OWNER}:${VAULT_GROUP})`);
+    ctx.log.info(`uploading the CA certificate to ${layout.caFile} (${octal(CA_MODE)} ${FILE_OWNER}:${groupOf(ctx)})`);
     await writeHostFile(ctx, layout.caFile, provided.caPem, CA_MODE);
   } else {
     await fixOwnership(ctx, host.ca, CA_MODE);
   }
   if (host.key.publicKeyPem === undefined || !sameSpki(host.key.publicKeyPem, provided.info.publicKeyPem)) {
-    ctx.log.info(`uploading the private key to ${layout.keyFile} (${octal(KEY_MODE)} ${FILE_OWNER}:${VAULT_GROUP}; over the SSH channel, not in a command line)`);
+    ctx.log.info(`uploading the private key to ${layout.keyFile} (${octal(KEY_MODE)} ${FILE_OWNER}:${groupOf(ctx)}; over the SSH channel, not in a command line)`);
     await writeHostFile(ctx, layout.keyFile, provided.keyPem, KEY_MODE);
   } else {
     await fixOwnership(ctx, host.key, KEY_MODE);
   }
   if (host.cert.pem !== provided.certPem) {
-    ctx.log.info(`uploading the certificate to ${layout.certFile} (${octal(CERT_MODE)} ${FILE_OWNER}:${VAULT_GROUP})`);
+    ctx.log.info(`uploading the certificate to ${layout.certFile} (${octal(CERT_MODE)} ${FILE_OWNER}:${groupOf(ctx)})`);
     await writeHostFile(ctx, layout.certFile, provided.certPem, CERT_MODE);
   } else {
     await fixOwnership(ctx, host.cert, CERT_MODE);
@@ -585,7 +590,6 @@ export const PROVIDED_RENEWAL_HINT =
   'the certificate is yours (vault.tls.mode provided): renew it where it came from (e.g. `certbot renew`), keep vault.tls.certFile, keyFile and caFile pointing at the renewed files, then run `renew-cert` to upload them and restart Vault';
 
 /** The auto-unseal unit (steps/vault/autounseal.ts owns it; named here to keep host steps free of vault-phase imports). */
-const UNSEAL_UNIT_NAME = 'vault-unseal.service';
 /** How long Vault gets to serve the new certificate after the restart. */
 export const SERVE_WAIT_MS = 30_000;
 const SERVE_POLL_MS = 500;
@@ -657,7 +661,9 @@ function describeInfo(info: CertificateInfo): string {
 }
 
 async function restartVault(ctx: StepContext): Promise<void> {
-  ctx.log.info(`restarting ${VAULT_UNIT} so it serves the new certificate (Vault comes back sealed; vault-unseal.service unseals it when auto-unseal is installed)`);
+  const { server } = hostLayout(ctx.profile);
+  const VAULT_UNIT = server.unit;
+  ctx.log.info(`restarting ${VAULT_UNIT} so it serves the new certificate (${server.name} comes back sealed; ${server.unsealUnit} unseals it when auto-unseal is installed)`);
   const restart = sh`systemctl restart ${VAULT_UNIT}`;
   const result = await exec(ctx, restart, { sudo: true });
   if (result.code === 0) return;
@@ -674,7 +680,7 @@ async function restartVault(ctx: StepContext): Promise<void> {
     await mustRun(
       ctx,
       `restarting ${VAULT_UNIT}`,
-      sh`systemctl reset-failed ${VAULT_UNIT} && { systemctl reset-failed ${UNSEAL_UNIT_NAME} 2>/dev/null || :; } && systemctl restart ${VAULT_UNIT}`,
+      sh`systemctl reset-failed ${VAULT_UNIT} && { systemctl reset-failed ${server.unsealUnit} 2>/dev/null || :; } && systemctl restart ${VAULT_UNIT}`,
       { sudo: true },
     );
     return;
@@ -686,6 +692,7 @@ async function restartVault(ctx: StepContext): Promise<void> {
 
 /** Polls the API until it serves the certificate with `fingerprint` (verified with our CA). */
 async function waitServed(ctx: StepContext, address: string, caPem: string, fingerprint: string, options: { now: () => Date; waitMs: number }): Promise<CertificateInfo> {
+  const { server } = hostLayout(ctx.profile);
   const deadline = Date.now() + options.waitMs;
   let last = 'no answer yet';
   for (;;) {
@@ -699,8 +706,8 @@ async function waitServed(ctx: StepContext, address: string, caPem: string, fing
       last = (error as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new UserError(`Vault at ${address} does not serve the new certificate ${Math.round(options.waitMs / 1000)} s after the restart: ${last}`, {
-        hint: `look at the service's log (\`journalctl -u ${VAULT_UNIT}\` on the host, or the \`logs\` command), then run \`renew-cert\` again`,
+      throw new UserError(`${server.name} at ${address} does not serve the new certificate ${Math.round(options.waitMs / 1000)} s after the restart: ${last}`, {
+        hint: `look at the service's log (\`journalctl -u ${server.unit}\` on the host, or the \`logs\` command), then run \`renew-cert\` again`,
       });
     }
     await new Promise((resolve) => setTimeout(resolve, SERVE_POLL_MS));
@@ -812,7 +819,7 @@ export function tlsStep(options: TlsStepOptions = {}): Step {
 
     describe(ctx): Planned[] {
       const layout = hostLayout(ctx.profile);
-      const owner = `${FILE_OWNER}:${VAULT_GROUP}`;
+      const owner = `${FILE_OWNER}:${groupOf(ctx)}`;
       if (ctx.profile.vault.tls.mode === 'provided') {
         const { certFile = '(vault.tls.certFile)', keyFile = '(vault.tls.keyFile)', caFile = '(vault.tls.caFile)' } = ctx.profile.vault.tls;
         return [

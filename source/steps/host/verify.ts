@@ -3,6 +3,7 @@
  * verified with the CA installed on the host — what the cluster and the later phases will use.
  * It changes nothing on the host; apply only waits (bounded) for the API to become reachable.
  */
+import type { ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { connectVault, type SealStatus } from '../../services/vault.js';
@@ -50,10 +51,11 @@ async function lookAtApi(ctx: StepContext): Promise<{ status: SealStatus; addres
   }
 }
 
-export const verifyStep: Step = {
+export function verifyStep(server: ServerFlavor): Step {
+  return {
   id: 'host.verify',
   phase: 'host',
-  title: 'Reach the Vault API over verified TLS',
+  title: `Reach the ${server.name} API over verified TLS`,
   describe(ctx): Planned[] {
     const address = vaultApiAddress(ctx.profile) ?? '<vault.nodeIp not set>';
     return [{ kind: 'api', summary: `GET ${address}/v1/sys/seal-status (TLS verified with ${hostLayout(ctx.profile).caFile} from the host)` }];
@@ -84,3 +86,4 @@ export const verifyStep: Step = {
     }
   },
 };
+}

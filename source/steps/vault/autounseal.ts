@@ -24,13 +24,29 @@ import { custodyExists, custodyIsEncrypted, custodyPath } from '../../profile/cu
 import { shellQuote, sh } from '../../services/host/shell-quote.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { hostExec, hostRun } from '../host/facts.js';
-import { hostLayout, VAULT_UNIT } from '../host/layout.js';
+import { hostLayout } from '../host/layout.js';
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { INIT_CUSTODY_NAME, readInitRecord, VaultSession } from './session.js';
 
-export const UNSEAL_UNIT = 'vault-unseal.service';
-export const UNSEAL_UNIT_FILE = '/etc/systemd/system/vault-unseal.service';
+/** Vault's auto-unseal unit, unit file and script; OpenBao's are named after it (core/server.ts). */
+export const UNSEAL_UNIT = VAULT.unsealUnit;
+export const UNSEAL_UNIT_FILE = VAULT.unsealUnitFile;
 /** /usr/local/sbin: root's local programs; the unit runs it, nobody else needs to. */
-export const UNSEAL_SCRIPT_FILE = '/usr/local/sbin/vault-unseal.sh';
+export const UNSEAL_SCRIPT_FILE = VAULT.unsealScriptFile;
+
+/** The auto-unseal names of a profile's server: vault-unseal.* or openbao-unseal.*. */
+export interface UnsealNames {
+  server: ServerFlavor;
+  unit: string;
+  unitFile: string;
+  scriptFile: string;
+  logId: string;
+}
+
+export function unsealNames(profile: Profile): UnsealNames {
+  const { server } = hostLayout(profile);
+  return { server, unit: server.unsealUnit, unitFile: server.unsealUnitFile, scriptFile: server.unsealScriptFile, logId: server.unsealLogId };
+}
 export const KEYS_FILE_MODE = 0o600;
 export const SCRIPT_MODE = 0o750;
 export const UNIT_FILE_MODE = 0o644;
@@ -41,8 +57,10 @@ export const UNSEAL_WAIT = { attempts: 60, intervalSeconds: 2 } as const;
 const SCRIPT_TEMPLATE = 'vault-unseal.sh';
 const UNIT_TEMPLATE = 'vault-unseal.service';
 
-export const TRADE_OFF =
-  'auto-unseal keeps the unseal keys on the host (root-only file): anyone with root on the Pi can unseal Vault; without it, every restart of Vault needs `picluster-vault-tui unseal`';
+export function tradeOff(server: ServerFlavor): string {
+  return `auto-unseal keeps the unseal keys on the host (root-only file): anyone with root on the Pi can unseal ${server.name}; without it, every restart of ${server.name} needs \`picluster-vault-tui unseal\``;
+}
+export const TRADE_OFF = tradeOff(VAULT);
 
 export function unsealKeysFile(profile: Profile): string {
   return `${hostLayout(profile).configDir}/unseal.json`;
@@ -76,6 +94,8 @@ export function renderShellTemplate(text: string, values: TemplateValues, label 
 }
 
 export interface UnsealScriptSettings {
+  /** The server's name in the script's messages (Vault, OpenBao). */
+  serverName: string;
   apiPort: number;
   caFile: string;
   keysFile: string;
@@ -85,6 +105,7 @@ export interface UnsealScriptSettings {
 
 export function unsealScriptSettings(profile: Profile): UnsealScriptSettings {
   return {
+    serverName: hostLayout(profile).server.name,
     apiPort: profile.vault.apiPort,
     caFile: hostLayout(profile).caFile,
     keysFile: unsealKeysFile(profile),
@@ -108,11 +129,20 @@ export function systemdPathListWord(path: string): string {
   return path.replace(/[\s"'\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-export function renderUnsealUnit(profile: Profile, script = UNSEAL_SCRIPT_FILE): string {
+export function renderUnsealUnit(profile: Profile, script = unsealNames(profile).scriptFile): string {
   const layout = hostLayout(profile);
+  const { server } = layout;
   return renderTemplate(
     readAsset(UNIT_TEMPLATE),
-    { script, dataDir: systemdPathListWord(layout.dataDir), tlsKeyFile: systemdPathListWord(layout.keyFile) },
+    {
+      script,
+      dataDir: systemdPathListWord(layout.dataDir),
+      tlsKeyFile: systemdPathListWord(layout.keyFile),
+      serverName: server.fullName,
+      serverUnit: server.unit,
+      logId: server.unsealLogId,
+      docsUrl: server.docsUrl,
+    },
     'systemd',
     UNIT_TEMPLATE,
   );
@@ -188,8 +218,9 @@ interface HostState {
   keysFile: FileState;
   script: FileState;
   unit: FileState;
-  /** systemctl show properties of vault-unseal.service */
+  /** systemctl show properties of the auto-unseal unit */
   show: Record<string, string>;
+  names: UnsealNames;
 }
 
 async function readState(ctx: StepContext): Promise<HostState> {
@@ -199,10 +230,11 @@ async function readState(ctx: StepContext): Promise<HostState> {
     const content = stat.exists && stat.type === 'file' ? (await transport.readFile(path, { sudo: true, signal: ctx.signal })).toString('utf8') : undefined;
     return { path, stat, content };
   };
+  const names = unsealNames(ctx.profile);
   const keysFile = await file(unsealKeysFile(ctx.profile));
-  const script = await file(UNSEAL_SCRIPT_FILE);
-  const unit = await file(UNSEAL_UNIT_FILE);
-  const shown = await hostRun(ctx, `looking at ${UNSEAL_UNIT}`, sh`systemctl show ${UNSEAL_UNIT} --property=LoadState,UnitFileState,NeedDaemonReload,ActiveState,Result`, {
+  const script = await file(names.scriptFile);
+  const unit = await file(names.unitFile);
+  const shown = await hostRun(ctx, `looking at ${names.unit}`, sh`systemctl show ${names.unit} --property=LoadState,UnitFileState,NeedDaemonReload,ActiveState,Result`, {
     echo: 'none',
     timeoutMs: 30_000,
   });
@@ -211,7 +243,7 @@ async function readState(ctx: StepContext): Promise<HostState> {
     const eq = line.indexOf('=');
     if (eq > 0) show[line.slice(0, eq)] = line.slice(eq + 1);
   }
-  return { keysFile, script, unit, show };
+  return { keysFile, script, unit, show, names };
 }
 
 /** `path is 0644 pi:pi, want 0600 root:root`, or undefined when mode and owner are right. */
@@ -261,17 +293,17 @@ function judge(profile: Profile, state: HostState, wanted: HostKeys | undefined)
 
   const wantedScript = renderUnsealScript(unsealScriptSettings(profile));
   const scriptProblem = !state.script.stat.exists
-    ? `${UNSEAL_SCRIPT_FILE} does not exist`
+    ? `${state.names.scriptFile} does not exist`
     : state.script.content !== wantedScript
-      ? `${UNSEAL_SCRIPT_FILE} differs from assets/vault-unseal.sh`
+      ? `${state.names.scriptFile} differs from assets/vault-unseal.sh`
       : ownershipProblem(state.script, SCRIPT_MODE);
   if (scriptProblem) problems.push(scriptProblem);
 
   const wantedUnit = renderUnsealUnit(profile);
   const unitProblem = !state.unit.stat.exists
-    ? `${UNSEAL_UNIT_FILE} does not exist`
+    ? `${state.names.unitFile} does not exist`
     : state.unit.content !== wantedUnit
-      ? `${UNSEAL_UNIT_FILE} differs from assets/vault-unseal.service`
+      ? `${state.names.unitFile} differs from assets/vault-unseal.service`
       : ownershipProblem(state.unit, UNIT_FILE_MODE);
   if (unitProblem) problems.push(unitProblem);
   const writeUnit = unitProblem !== undefined;
@@ -279,12 +311,12 @@ function judge(profile: Profile, state: HostState, wanted: HostKeys | undefined)
   if (!writeUnit && reload) problems.push('systemd has not loaded the current unit file (daemon-reload)');
 
   const enable = state.show['UnitFileState'] !== 'enabled';
-  if (enable) problems.push(`${UNSEAL_UNIT} is not enabled (${state.show['UnitFileState'] || 'no unit'})`);
+  if (enable) problems.push(`${state.names.unit} is not enabled (${state.show['UnitFileState'] || 'no unit'})`);
 
   const nothingThere = !state.keysFile.stat.exists && !state.script.stat.exists && !state.unit.stat.exists;
   const check: Check =
     problems.length === 0
-      ? { state: 'done', detail: `${UNSEAL_UNIT} enabled: Vault unseals itself after every start${notes.length > 0 ? ` (${notes.join('; ')})` : ''}` }
+      ? { state: 'done', detail: `${state.names.unit} enabled: ${state.names.server.name} unseals itself after every start${notes.length > 0 ? ` (${notes.join('; ')})` : ''}` }
       : { state: nothingThere ? 'todo' : 'drift', detail: problems.join('; ') };
   return { check, writeKeys, writeScript: scriptProblem !== undefined, writeUnit, reload, enable };
 }
@@ -292,29 +324,32 @@ function judge(profile: Profile, state: HostState, wanted: HostKeys | undefined)
 /** With auto-unseal off: which of our things are still on the host. */
 function leftovers(state: HostState): string[] {
   const found = [state.keysFile, state.script, state.unit].filter((file) => file.stat.exists).map((file) => file.path);
-  if (state.show['UnitFileState'] === 'enabled' && !state.unit.stat.exists) found.push(`${UNSEAL_UNIT} (enabled)`);
+  if (state.show['UnitFileState'] === 'enabled' && !state.unit.stat.exists) found.push(`${state.names.unit} (enabled)`);
   return found;
 }
 
 /** `systemctl daemon-reload`, or `systemctl enable|disable|start vault-unseal.service`, as root, its output in the log. */
 async function systemctl(ctx: StepContext, verb: 'daemon-reload' | 'enable' | 'disable'): Promise<void> {
+  const UNSEAL_UNIT = unsealNames(ctx.profile).unit;
   const command = verb === 'daemon-reload' ? 'systemctl daemon-reload' : sh`systemctl ${verb} ${UNSEAL_UNIT}`;
   const shown = verb === 'daemon-reload' ? command : `systemctl ${verb} ${UNSEAL_UNIT}`;
   ctx.log.info(shown);
   await hostRun(ctx, shown, command, { sudo: true, echo: 'info', timeoutMs: 120_000 });
 }
 
-/** What the script printed in the unit's last run (its own lines only: SyslogIdentifier=vault-unseal). */
+/** What the script printed in the unit's last run (its own lines only: SyslogIdentifier=<server>-unseal). */
 async function lastRunJournal(ctx: StepContext): Promise<string[]> {
+  const { unit: UNSEAL_UNIT, logId } = unsealNames(ctx.profile);
   const script = [
     sh`id=$(systemctl show -p InvocationID --value ${UNSEAL_UNIT})`,
-    sh`if [ -n "$id" ]; then journalctl -t vault-unseal "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat -n 30; else journalctl -u ${UNSEAL_UNIT} --no-pager -o cat -n 15; fi`,
+    sh`if [ -n "$id" ]; then journalctl -t ${logId} "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat -n 30; else journalctl -u ${UNSEAL_UNIT} --no-pager -o cat -n 15; fi`,
   ].join('\n');
   const result = await hostExec(ctx, script, { sudo: true, echo: 'none', timeoutMs: 30_000 });
   return result.stdout.split('\n').filter((line) => line.trim().length > 0);
 }
 
 async function removeEverything(ctx: StepContext, state: HostState): Promise<void> {
+  const { unitFile: UNSEAL_UNIT_FILE, scriptFile: UNSEAL_SCRIPT_FILE, server } = state.names;
   if (state.unit.stat.exists || state.show['UnitFileState'] === 'enabled') {
     // disable also removes the vault.service.wants/ link made by enable.
     await systemctl(ctx, 'disable');
@@ -332,7 +367,7 @@ async function removeEverything(ctx: StepContext, state: HostState): Promise<voi
     // shred first: on media that overwrite in place it leaves nothing behind (flash may keep old blocks).
     const file = state.keysFile.path;
     await hostRun(ctx, `removing ${file}`, sh`shred --remove -- ${file} 2>/dev/null || rm -f -- ${file}`, { sudo: true, timeoutMs: 30_000 });
-    ctx.log.info(`removed ${file}: every restart of Vault now needs \`picluster-vault-tui unseal\``);
+    ctx.log.info(`removed ${file}: every restart of ${server.name} now needs \`picluster-vault-tui unseal\``);
   }
 }
 
@@ -340,26 +375,28 @@ async function removeEverything(ctx: StepContext, state: HostState): Promise<voi
  * The step, sharing the plan's VaultSession (a custody passphrase typed by an earlier step is not
  * asked again). Without one, each check/apply has a session of its own: nothing outlives a call.
  */
-export function autoUnsealStepFor(shared?: VaultSession): Step {
+export function autoUnsealStepFor(shared?: VaultSession, server: ServerFlavor = VAULT): Step {
   const sessionOf = (): VaultSession => shared ?? new VaultSession();
   return {
     id: 'vault.autounseal',
     phase: 'vault',
-    title: 'Auto-unseal after every start of Vault',
+    title: `Auto-unseal after every start of ${server.name}`,
     describe(ctx): Planned[] {
       const keysFile = unsealKeysFile(ctx.profile);
+      const { unit: UNSEAL_UNIT, unitFile: UNSEAL_UNIT_FILE, scriptFile: UNSEAL_SCRIPT_FILE } = unsealNames(ctx.profile);
+      const VAULT_UNIT = server.unit;
       if (!ctx.profile.vault.autoUnseal) {
         return [
           {
             kind: 'command',
-            summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of Vault then needs \`unseal\``,
+            summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of ${server.name} then needs \`unseal\``,
           },
         ];
       }
       return [
-        { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${TRADE_OFF}` },
-        { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/vault-unseal.sh` },
-        { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/vault-unseal.service; systemctl daemon-reload when it changed` },
+        { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${tradeOff(server)}` },
+        { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/${SCRIPT_TEMPLATE}` },
+        { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/${UNIT_TEMPLATE}; systemctl daemon-reload when it changed` },
         { kind: 'command', summary: `systemctl enable ${UNSEAL_UNIT} (wanted by ${VAULT_UNIT}); systemctl start ${UNSEAL_UNIT} to prove it reaches the API` },
       ];
     },
@@ -380,7 +417,8 @@ export function autoUnsealStepFor(shared?: VaultSession): Step {
         return;
       }
       const transport = await ctx.services.host();
-      ctx.log.warn(TRADE_OFF);
+      const { unit: UNSEAL_UNIT, unitFile: UNSEAL_UNIT_FILE, scriptFile: UNSEAL_SCRIPT_FILE, logId } = state.names;
+      ctx.log.warn(tradeOff(state.names.server));
       // Ask for a passphrase only when the keys file must be (re)written; otherwise compare what can be.
       const session = sessionOf();
       let wanted = await wantedKeysWithoutPrompt(ctx, session);
@@ -415,7 +453,7 @@ export function autoUnsealStepFor(shared?: VaultSession): Step {
             hint: `read sudo journalctl -u ${UNSEAL_UNIT}; the script names what it could not do`,
           });
         }
-        for (const line of journal) ctx.log.info(line, 'vault-unseal');
+        for (const line of journal) ctx.log.info(line, logId);
       }
     },
   };

@@ -1,8 +1,9 @@
 /**
- * Phase 2, Vault itself: initialize (keys to custody first), unseal, auto-unseal on the host, the KV v2
+ * Phase 2, the server itself (Vault or OpenBao): initialize (keys to custody first), unseal, auto-unseal on the host, the KV v2
  * engine, the policies, the tokens, and a self-test of the policies; optionally the root token is
  * revoked at the end. One VaultSession per plan, so a passphrase or a typed token is asked once.
  */
+import { serverOf } from '../../core/server.js';
 import type { Step } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import { autoUnsealStepFor } from './autounseal.js';
@@ -19,14 +20,15 @@ export { VaultSession, type VaultStepOptions } from './session.js';
 
 export function vaultSteps(profile: Profile, options: VaultStepOptions & { session?: VaultSession } = {}): Step[] {
   const session = options.session ?? new VaultSession(options);
+  const server = serverOf(profile);
   return [
-    initStep(),
-    unsealStep(session),
+    initStep(server),
+    unsealStep(session, server),
     // Installed, or removed when vault.autoUnseal is off: the step itself decides.
-    autoUnsealStepFor(session),
+    autoUnsealStepFor(session, server),
     kvStep(session),
     policiesStep(session),
-    ...(profile.vault.issueAccess ? [tokensStep(session)] : []),
+    ...(profile.vault.issueAccess ? [tokensStep(session, server)] : []),
     selftestStep(session),
     ...(profile.vault.revokeRootAtEnd ? [revokeRootStep(session)] : []),
   ];

@@ -11,6 +11,7 @@
  * says how to go on (type the keys with the unseal step).
  * API: https://developer.hashicorp.com/vault/api-docs/system/init
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { InputError, UserError } from '../../core/errors.js';
@@ -78,11 +79,11 @@ async function waitForTestRelease(file: string, signal: AbortSignal): Promise<vo
   }
 }
 
-export function initStep(): Step {
+export function initStep(server: ServerFlavor = VAULT): Step {
   return {
     id: INIT_STEP_ID,
     phase: 'vault',
-    title: 'Initialize Vault (keys to custody first, shown once)',
+    title: `Initialize ${server.name} (keys to custody first, shown once)`,
     describe(ctx): Planned[] {
       const { keyShares, keyThreshold } = ctx.profile.vault;
       return [

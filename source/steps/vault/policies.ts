@@ -54,7 +54,7 @@ async function hostFileProblem(transport: Transport, ctx: StepContext, session: 
   if (stat.type !== 'file') return `is a ${stat.type ?? 'special file'}`;
   const content = (await transport.readFile(path, { sudo: true, signal: ctx.signal })).toString('utf8');
   if (normalizePolicy(content) !== normalizePolicy(want)) return 'differs';
-  const { user, group } = session.fileOwner;
+  const { user, group } = session.fileOwner(ctx.profile);
   const problems: string[] = [];
   if (stat.mode !== POLICY_FILE_MODE) problems.push(`mode 0${(stat.mode ?? 0).toString(8)}, want 0${POLICY_FILE_MODE.toString(8)}`);
   if (stat.owner !== user || stat.group !== group) problems.push(`owner ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}, want ${user}:${group}`);
@@ -97,7 +97,7 @@ export function policiesStep(session: VaultSession): Step {
     phase: 'vault',
     title: 'Write the readonly and readwrite policies',
     describe(ctx): Planned[] {
-      const { user, group } = session.fileOwner;
+      const { user, group } = session.fileOwner(ctx.profile);
       return POLICY_NAMES.flatMap((name): Planned[] => [
         { kind: 'api', summary: `PUT ${apiAddress(ctx)}/v1/sys/policies/acl/${name} (from assets/policies/${name}.hcl, when missing or different)` },
         { kind: 'file', summary: `${policyFile(ctx, name)} (0${POLICY_FILE_MODE.toString(8)} ${user}:${group})` },
@@ -119,7 +119,7 @@ export function policiesStep(session: VaultSession): Step {
       }
       const client = await adminClient(ctx, session);
       const transport = await ctx.services.host();
-      const { user, group } = session.fileOwner;
+      const { user, group } = session.fileOwner(ctx.profile);
       for (const finding of findings) {
         if (finding.vault) {
           ctx.log.info(finding.vault === 'missing' ? `writing policy ${finding.name} to Vault` : `policy ${finding.name} in Vault differs from the template: rewriting it`);

@@ -11,7 +11,8 @@ import { InputError, UserError } from '../../core/errors.js';
 import type { StepContext } from '../../core/step.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
 import { connectVault, type AuthenticatedVault, type VaultApi } from '../../services/vault.js';
-import { hostLayout, requireApiAddress, VAULT_GROUP, VAULT_USER } from '../host/layout.js';
+import { hostLayout, requireApiAddress } from '../host/layout.js';
+import type { Profile } from '../../profile/schema.js';
 import { CA_CERT_NAME } from '../host/tls.js';
 import { expandHome } from '../../profile/paths.js';
 
@@ -53,8 +54,9 @@ export interface TokensRecord {
 
 export interface VaultStepOptions {
   /**
-   * Owner of the policy files on the host; vault:vault unless a host without the vault account is
-   * used (the integration tests run the steps against this machine, which has no such account).
+   * Owner of the policy files on the host; the server's account (vault:vault, openbao:openbao)
+   * unless a host without it is used (the integration tests run the steps against this machine,
+   * which has no such account).
    */
   fileOwner?: { user: string; group: string };
 }
@@ -64,10 +66,16 @@ export class VaultSession {
   passphrase: string | undefined;
   /** A token typed because custody holds no usable root token. */
   typedToken: string | undefined;
-  readonly fileOwner: { user: string; group: string };
+  private readonly fileOwnerOverride: { user: string; group: string } | undefined;
 
   constructor(options: VaultStepOptions = {}) {
-    this.fileOwner = options.fileOwner ?? { user: VAULT_USER, group: VAULT_GROUP };
+    this.fileOwnerOverride = options.fileOwner;
+  }
+
+  /** Who owns the files the vault phase writes on the host for this profile's server. */
+  fileOwner(profile: Profile): { user: string; group: string } {
+    const { server } = hostLayout(profile);
+    return this.fileOwnerOverride ?? { user: server.user, group: server.group };
   }
 }
 

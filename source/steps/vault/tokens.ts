@@ -9,6 +9,7 @@
  * replacing it would leave a live token nobody has a copy of).
  * API: https://developer.hashicorp.com/vault/api-docs/auth/token
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { custodyPath } from '../../profile/custody.js';
@@ -53,7 +54,7 @@ async function tokenStates(ctx: StepContext, session: VaultSession, vault: Vault
   return { record, states };
 }
 
-export function tokensStep(session: VaultSession): Step {
+export function tokensStep(session: VaultSession, server: ServerFlavor = VAULT): Step {
   return {
     id: TOKENS_STEP_ID,
     phase: 'vault',
@@ -90,7 +91,7 @@ export function tokensStep(session: VaultSession): Step {
       const file = await writeTokensRecord(ctx, session, next);
       ctx.log.info(`tokens saved in ${file} (0600)`);
       await ctx.prompt.revealOnce({
-        title: `Vault tokens issued (TTL ${ttl})`,
+        title: `${server.name} tokens issued (TTL ${ttl})`,
         lines: wanted.map((name) => `${name.padEnd(9)} ${next.tokens[name]!.token}`),
         note: `They are kept in ${file} (mode 0600). Give the readwrite token only to whoever manages secrets; the cluster uses the readonly policy through Kubernetes auth. They expire after ${ttl}; run the setup again to issue new ones.`,
       });

@@ -4,6 +4,7 @@
  * submitted, and submitting stops as soon as Vault reports itself unsealed.
  * API: https://developer.hashicorp.com/vault/api-docs/system/unseal
  */
+import { VAULT, type ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { custodyPath } from '../../profile/custody.js';
@@ -127,11 +128,11 @@ export async function hostKeys(ctx: StepContext): Promise<{ keys: string[]; file
   return keys.length > 0 ? { keys, file: `${file} on the host` } : undefined;
 }
 
-export function unsealStep(session: VaultSession): Step {
+export function unsealStep(session: VaultSession, server: ServerFlavor = VAULT): Step {
   return {
     id: UNSEAL_STEP_ID,
     phase: 'vault',
-    title: 'Unseal Vault',
+    title: `Unseal ${server.name}`,
     describe(ctx): Planned[] {
       return [
         {

@@ -7,10 +7,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import path from 'node:path';
 import { sh } from '../../../source/services/host/shell-quote.js';
-import { VAULT_BINARY, VAULT_UNIT, VAULT_UNIT_FILE } from '../../../source/steps/host/layout.js';
+import { VAULT } from '../../../source/core/server.js';
 import type { FileEntry, LabHostShell } from './host.js';
 
-export { VAULT_BINARY, VAULT_UNIT, VAULT_UNIT_FILE };
+export const VAULT_BINARY = VAULT.binaryPath;
+export const VAULT_UNIT = VAULT.unit;
+export const VAULT_UNIT_FILE = VAULT.unitFile;
 
 export const CONFIG_DIR = '/etc/vault';
 export const CONFIG_FILE = '/etc/vault/vault_main.hcl';
