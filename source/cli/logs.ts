@@ -1,5 +1,6 @@
 /**
- * `logs [-f|--follow] [-n N]`: the journal of vault.service and vault-unseal.service on the host
+ * `logs [-f|--follow] [-n N]`: the journal of the server's units on the host (vault.service and
+ * vault-unseal.service, or openbao.service and openbao-unseal.service)
  * (journalctl -o short-iso), read over the profile's transport (SSH, or local on the Pi). Without -f
  * it prints the last N lines and ends; with -f it keeps streaming until Ctrl+C (or SIGTERM/SIGHUP),
  * which stops journalctl on the host too. Journal lines go to stdout, notes and errors to stderr.
@@ -9,7 +10,8 @@
  */
 import { InputError } from '../core/errors.js';
 import { DEFAULT_JOURNAL_LINES, followJournal } from '../services/host/journal.js';
-import { STATUS_UNITS } from '../services/status.js';
+import { statusUnits } from '../services/status.js';
+import { serverOf } from '../core/server.js';
 import { openCommandContext } from './command-context.js';
 import type { GlobalOptions, Output } from './output.js';
 
@@ -34,9 +36,10 @@ export async function logs(global: GlobalOptions, options: LogsOptions, output: 
   const command = openCommandContext(global, output, { command: 'logs', assumeYes: false });
   try {
     const transport = await command.services.host();
-    if (options.follow) output.err(output.errStyle.dim(`following ${STATUS_UNITS.vault} and ${STATUS_UNITS.vaultUnseal} on ${transport.description} (Ctrl+C to stop)`));
+    const units = statusUnits(serverOf(command.profile));
+    if (options.follow) output.err(output.errStyle.dim(`following ${units.vault} and ${units.vaultUnseal} on ${transport.description} (Ctrl+C to stop)`));
     await followJournal(transport, {
-      units: [STATUS_UNITS.vault, STATUS_UNITS.vaultUnseal],
+      units: [units.vault, units.vaultUnseal],
       lines,
       follow: options.follow === true,
       onLine: (line) => output.out(line),

@@ -20,7 +20,8 @@ import { commandFor, loadProfile } from '../profile/read.js';
 import type { ProfileStore } from '../profile/store.js';
 import { openRunServices, type RunServices } from '../services/run-services.js';
 import { clusterConfigured, describeClusterStatus, kubeconfigReadOptions, readClusterStatus } from '../services/cluster-status.js';
-import { collectStatus, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, type StatusReport, type UnitStatus } from '../services/status.js';
+import { collectStatus, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, statusUnits, type StatusReport, type UnitStatus } from '../services/status.js';
+import { SERVERS, serverOf, VAULT, type ServerFlavor } from '../core/server.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
 import { caPemFor } from '../steps/vault/session.js';
 import { printProblem, type GlobalOptions, type Output } from './output.js';
@@ -78,10 +79,11 @@ export function commandStepContext(options: {
   };
 }
 
-function failedReport(profileName: string, message: string): StatusReport {
+function failedReport(profileName: string, message: string, server: ServerFlavor = VAULT): StatusReport {
   return {
     schemaVersion: STATUS_SCHEMA_VERSION,
     profile: profileName,
+    server: { kind: server.kind, name: server.name },
     checkedAt: new Date().toISOString(),
     state: 'error',
     exitCode: STATUS_EXIT.error,
@@ -122,6 +124,7 @@ export async function status(global: GlobalOptions, options: StatusOptions, outp
       // Like the host, the cluster is skipped with --no-host: that answer asks Vault's API only.
       cluster: withHost && clusterConfigured(profile) ? () => readClusterStatus(profile, kubeconfigReadOptions(profile, () => services.host())) : undefined,
       autoUnseal: profile.vault.autoUnseal,
+      server: serverOf(profile),
     });
     if (options.json) output.json(report);
     else printStatus(output, report, { tlsMode: profile.vault.tls.mode });
@@ -150,13 +153,15 @@ export function printStatus(output: Output, report: StatusReport, options: { tls
     unreachable: s.red('unreachable'),
     error: s.red('error'),
   };
-  rows.push(['Vault', `${stateText[report.state]}${vault.address ? `  ${vault.address}` : ''}`]);
+  // Reports of older versions of this tool have no server: they were all Vault.
+  const serverName = report.server?.name ?? 'Vault';
+  rows.push([serverName, `${stateText[report.state]}${vault.address ? `  ${vault.address}` : ''}`]);
   if (vault.error) rows.push(['Problem', vault.error]);
   if (vault.reachable) {
     rows.push(['Initialized', yesNo(vault.initialized)]);
     const unseal = vault.unseal;
     rows.push(['Sealed', `${yesNo(vault.sealed)}${unseal ? `  (unseal progress ${unseal.progress}/${unseal.threshold}, ${unseal.shares} key shares)` : ''}`]);
-    rows.push(['Version', vault.version ?? 'unknown']);
+    rows.push(['Version', vault.version ? `${serverName} ${vault.version}` : 'unknown']);
     rows.push(['Storage', vault.storageType ?? 'unknown']);
     rows.push(['HA', vault.ha ? (vault.ha.enabled ? `enabled, ${vault.ha.isSelf ? 'active node' : `standby (active: ${vault.ha.leaderAddress ?? 'unknown'})`}` : 'disabled') : 'unknown while sealed']);
   }
@@ -170,7 +175,8 @@ export function printStatus(output: Output, report: StatusReport, options: { tls
   else if (!host.reachable) rows.push(['Host', `${s.red('unreachable')}${host.transport ? ` ${host.transport}` : ''}: ${host.error ?? ''}`]);
   else {
     rows.push(['Host', host.transport ?? '']);
-    rows.push(['Services', `${unitText(host.services.vault, 'vault.service')}; ${unitText(host.services.vaultUnseal, 'vault-unseal.service')}`]);
+    const units = statusUnits(SERVERS[report.server?.kind ?? 'vault']);
+    rows.push(['Services', `${unitText(host.services.vault, units.vault)}; ${unitText(host.services.vaultUnseal, units.vaultUnseal)}`]);
   }
   if (report.cluster) {
     const cluster = report.cluster;

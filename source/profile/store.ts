@@ -16,6 +16,7 @@
  * Paths are computed at call time (XDG_* variables can change between calls, e.g. in tests), and a
  * fresh Conf instance is made for every write so no path is cached.
  */
+import { followServerDefaults } from './server-switch.js';
 import Conf from 'conf';
 import * as z from 'zod';
 import fs from 'node:fs';
@@ -281,7 +282,10 @@ export class ProfileStore {
    */
   save(name: string, profile: Profile, options: { replaceInvalid?: boolean } = {}): Profile {
     const file = this.file(name);
-    const result = validateProfileData(profile);
+    const previous = readJson(file);
+    const candidate = structuredClone(profile) as unknown as Record<string, unknown>;
+    if (previous.state === 'parsed') followServerDefaults(previous.data, candidate);
+    const result = validateProfileData(candidate);
     if (!result.ok) {
       throw new InputError(`profile "${name}" was not saved: ${plural(result.issues.length, 'invalid field')}:\n${listIssues(result.issues)}`, {
         ...(result.issues[0] ? { field: result.issues[0].path } : {}),
@@ -374,7 +378,9 @@ export class ProfileStore {
     const created = read.state === 'missing';
     const raw = read.state === 'parsed' ? structuredClone(read.data) : {};
     if (!isPlainObject(raw)) throw invalidProfileError(file, [{ path: formatFieldPath([]), message: 'must be a JSON object ({ ... })' }], 'profile');
+    const before = structuredClone(raw);
     for (const change of changes) setAtPath(raw, change.key, change.value, file);
+    followServerDefaults(before, raw, new Set(changes.map((change) => change.key)));
     const result = validateProfileData(raw);
     if (!result.ok) {
       const assigned = new Set(changes.map((change) => change.key));

@@ -1,7 +1,7 @@
 /**
- * Vault at a glance, like `vault status` plus the host's services: initialized, sealed, unseal
+ * The server (Vault or OpenBao) at a glance, like `vault status` / `bao status` plus the host's services: initialized, sealed, unseal
  * progress k/t, version, storage, HA mode, API address, days until the server certificate expires,
- * and the vault / vault-unseal units on the host. One collection serves `status` (plain and --json)
+ * and the server's units on the host (vault / vault-unseal, or openbao / openbao-unseal). One collection serves `status` (plain and --json)
  * and the interactive status screen.
  *
  * Speed matters: `status --no-host` is what a user types on a phone after a power cut. So this module
@@ -21,6 +21,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { clusterWarning, type ClusterStatus as ClusterReading } from './cluster-status.js';
 import { sh } from './host/shell-quote.js';
 import type { Transport } from './host/transport.js';
+import { VAULT, type ServerFlavor, type ServerKind } from '../core/server.js';
 
 /** Bumped only when a field changes meaning or disappears; new fields may be added within a version. */
 export const STATUS_SCHEMA_VERSION = 1;
@@ -31,7 +32,11 @@ export const CERT_WARN_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Units read on the host: the server and the oneshot that unseals it after every start. */
-export const STATUS_UNITS = { vault: 'vault.service', vaultUnseal: 'vault-unseal.service' } as const;
+export function statusUnits(server: ServerFlavor): { vault: string; vaultUnseal: string } {
+  return { vault: server.unit, vaultUnseal: server.unsealUnit };
+}
+/** Vault's (the default server's) units. */
+export const STATUS_UNITS = statusUnits(VAULT);
 
 /** Exit codes of `status`: the state a script acts on. */
 export const STATUS_EXIT = { unsealed: 0, error: 1, sealed: 2, uninitialized: 3 } as const;
@@ -120,6 +125,8 @@ export type ClusterStatus = ClusterReading | null;
 export interface StatusReport {
   schemaVersion: typeof STATUS_SCHEMA_VERSION;
   profile: string;
+  /** Which server the profile sets up (its version is vault.version, read from the server). Added within schema version 1. */
+  server: { kind: ServerKind; name: string };
   /** ISO 8601 */
   checkedAt: string;
   state: VaultState;
@@ -142,8 +149,10 @@ export interface StatusInput {
   host?: (() => Promise<Transport>) | undefined;
   /** Reads the cluster's ClusterSecretStore; undefined when the cluster is not configured or skipped. */
   cluster?: (() => Promise<ClusterReading>) | undefined;
-  /** Whether the profile installs auto-unseal (a disabled vault-unseal unit is then worth a warning). */
+  /** Whether the profile installs auto-unseal (a disabled unseal unit is then worth a warning). */
   autoUnseal?: boolean;
+  /** The profile's server (default Vault): its name in messages, its units on the host. */
+  server?: ServerFlavor;
   timeoutMs?: number;
   signal?: AbortSignal;
   now?: () => Date;
@@ -174,20 +183,21 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const now = input.now ?? (() => new Date());
   const [{ vault, attempted }, host, cluster] = await Promise.all([
     readVaultStatus(input, now),
-    input.host ? readHostStatus(input.host, input.signal, input.timeoutMs) : Promise.resolve(null),
+    input.host ? readHostStatus(input.host, input.server ?? VAULT, input.signal, input.timeoutMs) : Promise.resolve(null),
     input.cluster ? input.cluster() : Promise.resolve(null),
   ]);
   const state = vaultState(vault, attempted);
   return {
     schemaVersion: STATUS_SCHEMA_VERSION,
     profile: input.profileName,
+    server: { kind: (input.server ?? VAULT).kind, name: (input.server ?? VAULT).name },
     checkedAt: now().toISOString(),
     state,
     exitCode: statusExitCode(state),
     vault,
     host,
     cluster,
-    warnings: [...statusWarnings(vault, host, input.autoUnseal ?? true), ...[clusterWarning(cluster)].filter((warning): warning is string => warning !== undefined)],
+    warnings: [...statusWarnings(vault, host, input.autoUnseal ?? true, input.server ?? VAULT), ...[clusterWarning(cluster)].filter((warning): warning is string => warning !== undefined)],
   };
 }
 
@@ -215,7 +225,7 @@ export function statusExitCode(state: VaultState): StatusExitCode {
   }
 }
 
-export function statusWarnings(vault: VaultStatus, host: HostStatus | null, autoUnseal: boolean): string[] {
+export function statusWarnings(vault: VaultStatus, host: HostStatus | null, autoUnseal: boolean, server: ServerFlavor = VAULT): string[] {
   const warnings: string[] = [];
   const cert = vault.certificate;
   if (cert && cert.daysLeft <= CERT_WARN_DAYS) {
@@ -226,7 +236,7 @@ export function statusWarnings(vault: VaultStatus, host: HostStatus | null, auto
   if (units?.vault && units.vault.active !== 'active') warnings.push(`${units.vault.unit} is ${units.vault.active} on the host`);
   if (units?.vault && units.vault.enabled !== 'enabled') warnings.push(`${units.vault.unit} is ${units.vault.enabled} on the host: it will not start at boot`);
   if (autoUnseal && units?.vaultUnseal && units.vaultUnseal.enabled !== 'enabled') {
-    warnings.push(`${units.vaultUnseal.unit} is ${units.vaultUnseal.enabled}: Vault stays sealed after a restart until \`unseal\``);
+    warnings.push(`${units.vaultUnseal.unit} is ${units.vaultUnseal.enabled}: ${server.name} stays sealed after a restart until \`unseal\``);
   }
   if (units?.vaultUnseal?.active === 'failed') warnings.push(`the last run of ${units.vaultUnseal.unit} failed (journalctl -u ${units.vaultUnseal.unit})`);
   return warnings;
@@ -234,13 +244,13 @@ export function statusWarnings(vault: VaultStatus, host: HostStatus | null, auto
 
 async function readVaultStatus(input: StatusInput, now: () => Date): Promise<{ vault: VaultStatus; attempted: boolean }> {
   if (!input.address) {
-    return { vault: { ...emptyVaultStatus(null), error: 'the profile names no address for the Vault API (set vault.nodeIp or vault.apiAddress)' }, attempted: false };
+    return { vault: { ...emptyVaultStatus(null), error: `the profile names no address for the ${(input.server ?? VAULT).name} API (set vault.nodeIp or vault.apiAddress)` }, attempted: false };
   }
   let caPem: string;
   try {
     caPem = await input.caPem();
   } catch (error) {
-    return { vault: { ...emptyVaultStatus(input.address), error: `no CA certificate to verify Vault's TLS with: ${messageOf(error)}` }, attempted: false };
+    return { vault: { ...emptyVaultStatus(input.address), error: `no CA certificate to verify ${(input.server ?? VAULT).name}'s TLS with: ${messageOf(error)}` }, attempted: false };
   }
   return { vault: await readVaultApi(input, caPem, now), attempted: true };
 }
@@ -334,7 +344,7 @@ function getJson(agent: Agent, address: string, path: string, timeoutMs: number,
 function describeRequestError(error: NodeJS.ErrnoException, origin: string): string {
   switch (error.code) {
     case 'ECONNREFUSED':
-      return `connection refused by ${origin} (is vault.service running?)`;
+      return `connection refused by ${origin} (is the server's unit, vault.service or openbao.service, running?)`;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return `${origin} is unreachable from here (${error.code})`;
@@ -381,7 +391,8 @@ function distinguishedName(name: PeerCertificate['subject'] | undefined): string
     .join(', ');
 }
 
-async function readHostStatus(open: () => Promise<Transport>, signal: AbortSignal | undefined, timeoutMs = STATUS_TIMEOUT_MS * 2): Promise<HostStatus> {
+async function readHostStatus(open: () => Promise<Transport>, server: ServerFlavor, signal: AbortSignal | undefined, timeoutMs = STATUS_TIMEOUT_MS * 2): Promise<HostStatus> {
+  const STATUS_UNITS = statusUnits(server);
   const services: HostStatus['services'] = { vault: null, vaultUnseal: null };
   let transport: Transport;
   try {

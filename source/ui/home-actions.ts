@@ -6,6 +6,7 @@
  * so the TUI's start does not pay for node-vault.
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal
  */
+import { VAULT, type ServerFlavor } from '../core/server.js';
 import type { StepContext } from '../core/step.js';
 import { commandStepContext } from '../cli/status.js';
 import type { Transport } from '../services/host/transport.js';
@@ -50,12 +51,20 @@ export async function snapshotVault(env: ActionEnvironment): Promise<SnapshotRes
 }
 
 /** The units `l` follows: the server and the oneshot that unseals it after every start. */
-export const LOG_UNITS = ['vault', 'vault-unseal'] as const;
+export function logUnits(server: ServerFlavor): string[] {
+  return [server.unit, server.unsealUnit];
+}
+/** Vault's units (the default server). */
+export const LOG_UNITS = logUnits(VAULT);
 
 /** Streams the units' journal until `signal` aborts; resolves then (rejects when following could not start). */
-export async function followVaultLogs(transport: Transport, options: { onLine(line: string): void; signal: AbortSignal; lines?: number }): Promise<void> {
+export async function followVaultLogs(
+  transport: Transport,
+  options: { onLine(line: string): void; signal: AbortSignal; lines?: number; server?: ServerFlavor },
+): Promise<void> {
   const { followJournal } = await import('../services/host/journal.js');
-  await followJournal(transport, { units: [...LOG_UNITS], onLine: options.onLine, signal: options.signal, ...(options.lines === undefined ? {} : { lines: options.lines }) });
+  const units = logUnits(options.server ?? VAULT);
+  await followJournal(transport, { units, onLine: options.onLine, signal: options.signal, ...(options.lines === undefined ? {} : { lines: options.lines }) });
 }
 
 /** `12.3 MiB`, `850 B`: a snapshot's size as the home screen says it. */

@@ -33,6 +33,7 @@ function reportWith(daysLeft: number): StatusReport {
     checkedAt: now.toISOString(),
     state: 'unsealed',
     exitCode: 0,
+    server: { kind: 'vault', name: 'Vault' },
     vault: { ...emptyVaultStatus('https://10.0.0.11:8200'), reachable: true, initialized: true, sealed: false, certificate },
     host: null,
     cluster: null,

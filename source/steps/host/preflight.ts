@@ -69,14 +69,20 @@ export function portConflicts(listeners: readonly Listener[], wanted: readonly n
   return conflicts;
 }
 
+/** What of the other server is on the host: its unit file, its unit running, its binary. */
+export interface OtherServerFound {
+  unitFile: boolean;
+  active: boolean;
+  binary: boolean;
+}
+
 interface Probe {
   pid1: string;
   hostNow: number;
   missing: string[];
   hasApt: boolean;
   vaultMainPid: number;
-  /** What of the other server is on the host: its unit file, its unit running, its binary. */
-  other: { unitFile: boolean; active: boolean; binary: boolean };
+  other: OtherServerFound;
   disks: { availableKiB: number; mount: string }[];
   listeners: Listener[] | undefined;
   /** Midpoint of the local clock around the probe, in seconds. */
@@ -139,7 +145,7 @@ function gigabytes(bytes: number): string {
  * beside OpenBao (or the reverse) would leave two servers fighting over ports, or a half-migrated
  * host. Its binary alone (a CLI someone installed) is only mentioned.
  */
-export function refuseOtherServer(server: ServerFlavor, other: Probe['other'], log: StepContext['log']): void {
+export function refuseOtherServer(server: ServerFlavor, other: OtherServerFound, log: Pick<StepContext['log'], 'info'>): void {
   const them = otherServer(server);
   if (other.unitFile || other.active) {
     const found = [other.unitFile ? them.unitFile : '', other.active ? `${them.unit} is running` : ''].filter(Boolean).join('; ');

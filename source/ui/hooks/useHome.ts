@@ -7,6 +7,7 @@
  * a password question dismissed) polls read Vault alone until the user re-checks with `r`, so a dead
  * host neither stalls every poll on a connect timeout nor asks the same question every 5 seconds.
  */
+import { serverOf } from '../../core/server.js';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { useCallback, useEffect, useMemo, useRef, useState, type Dispatch } from 'react';
@@ -174,6 +175,7 @@ export function useHome(options: {
         if (controller.signal.aborted) return;
         dispatch({ type: 'logs-following' });
         await followVaultLogs(transport, {
+          server: serverOf(latest.current.profile),
           signal: controller.signal,
           onLine: (line) => journal.push({ ...journalLine(line), level: 'info', source: 'journal' }),
         });
