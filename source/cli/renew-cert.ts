@@ -14,6 +14,7 @@
  * 1 not renewed (a provided certificate that is due, no CA in custody, the new certificate not
  * served), or Vault left sealed after the restart; 2 bad input; 130 cancelled.
  */
+import { serverOf } from '../core/server.js';
 import { isAbortError, UserError } from '../core/errors.js';
 import { commandFor } from '../profile/store.js';
 import type { CertificateInfo } from '../services/tls.js';
@@ -53,31 +54,32 @@ async function unsealAfterRestart(command: CommandContext, vault: VaultApi): Pro
   const autoUnseal = command.profile.vault.autoUnseal;
   const deadline = Date.now() + (autoUnseal ? AUTO_UNSEAL_WAIT_MS : 0);
   let status = await vault.sealStatus();
-  if (status.sealed && autoUnseal) ctx.log.info('waiting for vault-unseal.service to unseal Vault');
+  const server = serverOf(command.profile);
+  if (status.sealed && autoUnseal) ctx.log.info(`waiting for ${server.unsealUnit} to unseal ${server.name}`);
   while (status.sealed && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     ctx.signal.throwIfAborted();
     status = await vault.sealStatus();
   }
   if (!status.sealed) {
-    ctx.log.info(`Vault at ${vault.address} is unsealed`);
+    ctx.log.info(`${server.name} at ${vault.address} is unsealed`);
     return false;
   }
   const record = await readInitRecord(ctx, command.session);
   if (!record) {
-    ctx.log.warn(`Vault at ${vault.address} is sealed after the restart and custody holds no keys (${custodyPath(command.profileName, INIT_CUSTODY_NAME)})`);
+    ctx.log.warn(`${server.name} at ${vault.address} is sealed after the restart and custody holds no keys (${custodyPath(command.profileName, INIT_CUSTODY_NAME)})`);
     return true;
   }
   await unsealWithKeys(ctx, vault, status, record.keys, custodyPath(command.profileName, INIT_CUSTODY_NAME));
   return (await vault.sealStatus()).sealed;
 }
 
-function printResult(output: Output, result: RenewResult): void {
+function printResult(output: Output, result: RenewResult, serverName: string): void {
   const served = result.served;
   const line = `serial ${served.serialNumber}, expires ${served.notAfter.toISOString().slice(0, 10)} (${served.daysLeft} days), SHA-256 ${served.fingerprint256}`;
   const verb: Record<RenewResult['outcome'], string> = {
     renewed: 'renewed',
-    restarted: 'restarted Vault to serve the installed certificate',
+    restarted: `restarted ${serverName} to serve the installed certificate`,
     uploaded: 'uploaded your certificate',
     'not-due': 'not due',
   };
@@ -108,11 +110,11 @@ export async function renewCert(global: GlobalOptions, options: RenewCertOptions
         sealed: sealedAfter ?? null,
       });
     } else {
-      printResult(output, result);
+      printResult(output, result, serverOf(command.profile).name);
       if (result.outcome === 'not-due') output.err(result.reason);
     }
     if (sealedAfter === true && sealedBefore !== true) {
-      throw new UserError(`the certificate was renewed, but Vault at ${vault.address} is sealed after the restart`, {
+      throw new UserError(`the certificate was renewed, but ${serverOf(command.profile).name} at ${vault.address} is sealed after the restart`, {
         hint: `unseal it with \`${commandFor(command.profileName, 'unseal')}\``,
       });
     }

@@ -10,6 +10,7 @@
  * question, Vault unreachable or not initialized, the token refused); 2 bad input (no terminal to
  * ask and no --yes, or a token is needed and there is no terminal to type it).
  */
+import { serverOf } from '../core/server.js';
 import { InputError, UserError } from '../core/errors.js';
 import { commandFor } from '../profile/store.js';
 import { openVault } from '../steps/vault/session.js';
@@ -30,23 +31,24 @@ export async function seal(global: GlobalOptions, options: SealOptions, output: 
   }
   const command = openCommandContext(global, output, { command: 'seal', assumeYes: yes });
   const { ctx } = command;
+  const name = serverOf(command.profile).name;
   const s = output.errStyle;
   try {
     const vault = await openVault(ctx);
     const before = await vault.sealStatus();
     if (!before.initialized) {
-      throw new UserError(`Vault at ${vault.address} is not initialized: there is nothing to seal`, {
+      throw new UserError(`${name} at ${vault.address} is not initialized: there is nothing to seal`, {
         hint: `initialize it with \`${commandFor(command.profileName, 'setup --phase vault')}\``,
       });
     }
     if (before.sealed) {
-      output.err(`Vault at ${vault.address} is already sealed`);
+      output.err(`${name} at ${vault.address} is already sealed`);
       return 0;
     }
     if (!yes) {
-      const go = await command.prompt.confirm(`Seal Vault at ${vault.address}?`, {
+      const go = await command.prompt.confirm(`Seal ${name} at ${vault.address}?`, {
         defaultValue: false,
-        detail: `Every client (External Secrets, apps, the Vault CLI) loses access until it is unsealed again with ${before.t} of the ${before.n} unseal keys.`,
+        detail: `Every client (External Secrets, apps, the ${name} CLI) loses access until it is unsealed again with ${before.t} of the ${before.n} unseal keys.`,
       });
       if (!go) {
         output.err('not sealed');
@@ -56,8 +58,8 @@ export async function seal(global: GlobalOptions, options: SealOptions, output: 
     const token = await command.rootToken();
     await vault.withToken(token).seal();
     const after = await vault.sealStatus();
-    if (!after.sealed) throw new UserError(`Vault at ${vault.address} answered the seal request but still reports itself unsealed`);
-    output.err(s.green(`Vault at ${vault.address} is sealed`));
+    if (!after.sealed) throw new UserError(`${name} at ${vault.address} answered the seal request but still reports itself unsealed`);
+    output.err(s.green(`${name} at ${vault.address} is sealed`));
     output.err(`hint: unseal it with \`${commandFor(command.profileName, 'unseal')}\``);
     return 0;
   } finally {

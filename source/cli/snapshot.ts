@@ -9,6 +9,7 @@
  * the connection cut: no partial file is left); 2 bad input (a token is needed and there is no
  * terminal to type it); 130 cancelled (Ctrl+C).
  */
+import { serverOf } from '../core/server.js';
 import { isAbortError } from '../core/errors.js';
 import { commandFor } from '../profile/store.js';
 import { takeSnapshot } from '../services/snapshot.js';
@@ -28,11 +29,12 @@ export async function snapshot(global: GlobalOptions, options: SnapshotCommandOp
     const caPem = await caPemFor(ctx);
     const token = await command.rootToken();
     const takenAt = new Date();
-    ctx.log.info(`taking a raft snapshot of Vault at ${address}`);
+    const server = serverOf(command.profile);
+    ctx.log.info(`taking a raft snapshot of ${server.name} at ${address}`);
     const result = await takeSnapshot({ vault: { address, caPem, token }, profileName: command.profileName, signal: command.signal, now: () => takenAt });
     ctx.log.info(`snapshot written: ${result.file} (${result.bytes} bytes, SHA-256 ${result.sha256}, mode 0600)`);
     ctx.log.info(
-      `it is encrypted with Vault's keys: restoring it needs this Vault's unseal keys (custody init.json); restore with \`vault operator raft snapshot restore FILE\``,
+      `it is encrypted with ${server.name}'s keys: restoring it needs this ${server.name}'s unseal keys (custody init.json); restore with \`${server.binaryName} operator raft snapshot restore FILE\``,
     );
     if (options.json) output.json({ file: result.file, bytes: result.bytes, sha256: result.sha256, address, takenAt: takenAt.toISOString() });
     else output.out(result.file);

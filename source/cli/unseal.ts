@@ -18,6 +18,7 @@
  * question with no terminal to ask it on).
  * API: https://developer.hashicorp.com/vault/api-docs/system/unseal
  */
+import { serverOf } from '../core/server.js';
 import { createInterface } from 'node:readline';
 import { InputError, UserError } from '../core/errors.js';
 import { createHeadlessPrompter } from '../core/headless-prompter.js';
@@ -115,27 +116,28 @@ export async function unseal(global: GlobalOptions, options: UnsealOptions, outp
     },
   });
   const session = new VaultSession();
+  const name = serverOf(ctx.profile).name;
   try {
     const vault = await openVault(ctx);
     const status = await vault.sealStatus();
     if (!status.initialized) {
-      throw new UserError(`Vault at ${vault.address} is not initialized: there is nothing to unseal`, {
+      throw new UserError(`${name} at ${vault.address} is not initialized: there is nothing to unseal`, {
         hint: `initialize it with \`${commandFor(global.profile, 'setup --phase vault')}\``,
       });
     }
     if (!status.sealed) {
-      ctx.log.info(`Vault at ${vault.address} is already unsealed`);
+      ctx.log.info(`${name} at ${vault.address} is already unsealed`);
       return 0;
     }
-    ctx.log.info(`Vault at ${vault.address} is sealed (unseal progress ${describeProgress(status)}, ${status.n} key shares)`);
+    ctx.log.info(`${name} at ${vault.address} is sealed (unseal progress ${describeProgress(status)}, ${status.n} key shares)`);
     await unsealFrom(source, { ctx, vault, status, session, keyPrompt, profileName: global.profile });
     const after = await vault.sealStatus();
     if (after.sealed) {
-      throw new UserError(`Vault at ${vault.address} is still sealed (unseal progress ${describeProgress(after)})`, {
+      throw new UserError(`${name} at ${vault.address} is still sealed (unseal progress ${describeProgress(after)})`, {
         hint: `give the missing keys: \`${commandFor(global.profile, 'unseal --from typed')}\``,
       });
     }
-    output.err(s.green(`Vault at ${vault.address} is unsealed`));
+    output.err(s.green(`${name} at ${vault.address} is unsealed`));
     return 0;
   } finally {
     await services.close().catch(() => undefined);
@@ -198,8 +200,8 @@ async function unsealFrom(source: UnsealSource, run: UnsealRun): Promise<void> {
       });
     }
     const now = await vault.sealStatus();
-    throw new UserError(`the ${read} key(s) read from stdin did not unseal Vault at ${vault.address} (unseal progress ${describeProgress(now)})`, {
-      hint: `give ${now.t - now.progress} more key(s) of this Vault; a refused key resets the progress to 0, then all ${now.t} are needed again`,
+    throw new UserError(`the ${read} key(s) read from stdin did not unseal ${serverOf(ctx.profile).name} at ${vault.address} (unseal progress ${describeProgress(now)})`, {
+      hint: `give ${now.t - now.progress} more key(s) of this ${serverOf(ctx.profile).name}; a refused key resets the progress to 0, then all ${now.t} are needed again`,
     });
   }
 }
