@@ -19,7 +19,6 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { sh } from '../../../source/services/host/shell-quote.js';
-import { UNSEAL_SCRIPT_FILE, UNSEAL_UNIT, UNSEAL_UNIT_FILE } from '../../../source/steps/vault/autounseal.js';
 import { describeResult, type CliSession, type CliInfo, type CliResult, type RunningCli, type SetupSummary, type StepSummary } from '../support/cli.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,12 +28,20 @@ import { LabHostShell } from '../support/host.js';
 import type { FreshLab } from '../support/labs.js';
 import type { PinnedCli } from './pinned-cli.js';
 import { VaultHttp } from '../support/vault-api.js';
-import { phaseSnapshot, VAULT_UNIT } from '../support/vault-host.js';
+import { phaseSnapshot, serverPaths } from '../support/vault-host.js';
+import { e2eServer, labProfileFile } from '../support/server.js';
 
 export const FAULT_ENV = 'PICLUSTER_VAULT_TUI_TEST_FAULT';
 export const SETUP = ['setup', '--yes', '--json'];
 export const RUN_TIMEOUT_MS = 180_000;
-const KEYS_FILE = '/etc/vault/unseal.json';
+/** The server these suites set up (PVT_E2E_SERVER; Vault unless it says openbao) and where its files are. */
+export const SERVER = e2eServer();
+export const PATHS = serverPaths(SERVER);
+const KEYS_FILE = PATHS.keysFile;
+const VAULT_UNIT = PATHS.unit;
+const UNSEAL_UNIT = SERVER.unsealUnit;
+const UNSEAL_UNIT_FILE = SERVER.unsealUnitFile;
+const UNSEAL_SCRIPT_FILE = SERVER.unsealScriptFile;
 
 export type FaultKind = 'before-apply' | 'mid-apply' | 'after-apply' | 'ssh-cut';
 export const FAULT_KINDS: readonly FaultKind[] = ['before-apply', 'mid-apply', 'after-apply', 'ssh-cut'];
@@ -123,7 +130,7 @@ export class Lanes {
     // The lab's helm first on PATH, with its repositories and cache in the user's home.
     session.env['PATH'] = `${lab.state.helmBinDir}:${session.env['PATH'] ?? ''}`;
     session.env['XDG_CACHE_HOME'] = path.join(session.home, 'cache');
-    await session.ok(['profile', 'import', lab.state.profileFile]);
+    await session.ok(['profile', 'import', labProfileFile(lab.state, SERVER)]);
     const env: LabEnv = { lab, session, info: await session.info() };
     lane.current = env;
     return env;
@@ -342,10 +349,10 @@ export async function resetVault(env: LabEnv): Promise<void> {
     [
       sh`systemctl disable --now ${UNSEAL_UNIT} 2>/dev/null || :`,
       sh`rm -f -- ${UNSEAL_UNIT_FILE} ${UNSEAL_SCRIPT_FILE} ${KEYS_FILE}`,
-      'rm -f -- /etc/vault/policy/*',
+      `rm -f -- ${PATHS.configDir}/policy/*`,
       'systemctl daemon-reload',
       sh`systemctl stop ${VAULT_UNIT}`,
-      'find /var/lib/vault -mindepth 1 -delete',
+      sh`find ${PATHS.dataDir} -mindepth 1 -delete`,
       sh`systemctl start ${VAULT_UNIT}`,
     ].join(' && '),
   );
@@ -389,10 +396,10 @@ export async function endState(env: LabEnv, withCluster: boolean): Promise<Snaps
       .replaceAll(String(ports.clusterPort), '<cluster-port>')
       .replaceAll(String(state.cluster.port), '<k8s-port>')
       .replaceAll(env.session.home, '<home>');
-  const phase = await phaseSnapshot(host, ports);
+  const phase = await phaseSnapshot(host, ports, PATHS);
   // The service step's record names the Vault invocation it started; kept apart, because a restart
   // the test itself makes (a reset, the restart fault) changes it without the product being at fault.
-  const inputsFile = '/etc/vault/.vault-service-inputs.json';
+  const inputsFile = PATHS.serviceInputsFile;
   const inputs = phase.texts[inputsFile]?.split('\n') ?? [];
   const serviceInvocation = inputs[0] ?? 'no record';
   if (phase.texts[inputsFile] !== undefined) phase.texts[inputsFile] = inputs.slice(1).join('\n');

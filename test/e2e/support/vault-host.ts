@@ -7,25 +7,72 @@ import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import path from 'node:path';
 import { sh } from '../../../source/services/host/shell-quote.js';
-import { VAULT } from '../../../source/core/server.js';
+import { VAULT, type ServerFlavor } from '../../../source/core/server.js';
 import type { FileEntry, LabHostShell } from './host.js';
 
-export const VAULT_BINARY = VAULT.binaryPath;
-export const VAULT_UNIT = VAULT.unit;
-export const VAULT_UNIT_FILE = VAULT.unitFile;
+/** Where the host phase puts a server's files: the product's own table (core/server.ts), so tests and steps name the same paths. */
+export interface ServerPaths {
+  server: ServerFlavor;
+  binary: string;
+  unit: string;
+  unitFile: string;
+  configDir: string;
+  configFile: string;
+  tlsDir: string;
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  dataDir: string;
+  logDir: string;
+  /** Every directory the directories step owns: <user>:<group> 0750. */
+  directories: string[];
+  /** What Phase 1 writes that no running server changes (it writes under its data and log directories). */
+  writtenBySetup: string[];
+  /** The service step's record of the inputs the running server was started with. */
+  serviceInputsFile: string;
+  /** The auto-unseal keys file. */
+  keysFile: string;
+}
 
-export const CONFIG_DIR = '/etc/vault';
-export const CONFIG_FILE = '/etc/vault/vault_main.hcl';
-export const TLS_DIR = '/etc/vault/tls';
-export const CERT_FILE = '/etc/vault/tls/vault.crt';
-export const KEY_FILE = '/etc/vault/tls/vault.key';
-export const CA_FILE = '/etc/vault/tls/vault-ca.crt';
+export function serverPaths(server: ServerFlavor): ServerPaths {
+  const configDir = server.defaultConfigDir;
+  const tlsDir = `${configDir}/tls`;
+  return {
+    server,
+    binary: server.binaryPath,
+    unit: server.unit,
+    unitFile: server.unitFile,
+    configDir,
+    configFile: `${configDir}/${server.configFileName}`,
+    tlsDir,
+    certFile: `${tlsDir}/${server.tlsFiles.cert}`,
+    keyFile: `${tlsDir}/${server.tlsFiles.key}`,
+    caFile: `${tlsDir}/${server.tlsFiles.ca}`,
+    dataDir: server.defaultDataDir,
+    logDir: server.logDir,
+    directories: [configDir, tlsDir, `${configDir}/policy`, `${configDir}/plugin`, server.defaultDataDir, server.logDir],
+    writtenBySetup: [configDir, server.unitFile, server.binaryPath],
+    serviceInputsFile: `${configDir}/.vault-service-inputs.json`,
+    keysFile: `${configDir}/unseal.json`,
+  };
+}
+
+const VAULT_PATHS = serverPaths(VAULT);
+export const VAULT_BINARY = VAULT_PATHS.binary;
+export const VAULT_UNIT = VAULT_PATHS.unit;
+export const VAULT_UNIT_FILE = VAULT_PATHS.unitFile;
+export const CONFIG_DIR = VAULT_PATHS.configDir;
+export const CONFIG_FILE = VAULT_PATHS.configFile;
+export const TLS_DIR = VAULT_PATHS.tlsDir;
+export const CERT_FILE = VAULT_PATHS.certFile;
+export const KEY_FILE = VAULT_PATHS.keyFile;
+export const CA_FILE = VAULT_PATHS.caFile;
 /** Every directory the directories step owns: vault:vault 0750. */
-export const VAULT_DIRECTORIES = ['/etc/vault', '/etc/vault/tls', '/etc/vault/policy', '/etc/vault/plugin', '/var/lib/vault', '/var/log/vault'];
+export const VAULT_DIRECTORIES = VAULT_PATHS.directories;
 /** What Phase 1 writes that no running Vault changes (Vault writes under /var/lib/vault and /var/log/vault). */
-export const WRITTEN_BY_SETUP = [CONFIG_DIR, VAULT_UNIT_FILE, VAULT_BINARY];
+export const WRITTEN_BY_SETUP = VAULT_PATHS.writtenBySetup;
 /** The service step's record of the inputs the running Vault was started with. */
-export const SERVICE_INPUTS_FILE = '/etc/vault/.vault-service-inputs.json';
+export const SERVICE_INPUTS_FILE = VAULT_PATHS.serviceInputsFile;
 
 /** `path type owner:group mode size mtime inode` lines: any rewrite shows as a changed mtime or inode. */
 export function writeStamps(entries: readonly FileEntry[]): string[] {
@@ -49,7 +96,9 @@ export interface PhaseSnapshot {
  * history: the TLS material differs per CA (each user has their own), so it is compared by owner,
  * mode and SANs, not by bytes; the lab's ports differ per instance, so they are normalized.
  */
-export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number; clusterPort: number }): Promise<PhaseSnapshot> {
+export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number; clusterPort: number }, paths: ServerPaths = VAULT_PATHS): Promise<PhaseSnapshot> {
+  const { directories: VAULT_DIRECTORIES, unitFile: VAULT_UNIT_FILE, binary: VAULT_BINARY, writtenBySetup: WRITTEN_BY_SETUP, tlsDir: TLS_DIR, unit: VAULT_UNIT, configDir: CONFIG_DIR } = paths;
+  const { serviceInputsFile: SERVICE_INPUTS_FILE, certFile: CERT_FILE } = paths;
   const listing = await host.list([...VAULT_DIRECTORIES, VAULT_UNIT_FILE, VAULT_BINARY]);
   const normalize = (text: string): string =>
     text.replaceAll(String(ports.apiPort), '<api-port>').replaceAll(String(ports.clusterPort), '<cluster-port>');
@@ -62,11 +111,11 @@ export async function phaseSnapshot(host: LabHostShell, ports: { apiPort: number
     const text = await host.readFile(entry.path);
     texts[entry.path] = entry.path === SERVICE_INPUTS_FILE ? describeServiceInputs(text, invocationId, sums) : normalize(text);
   }
-  const account = (await host.exec(sh`getent passwd vault`)).stdout.trim().split(':');
+  const account = (await host.exec(sh`getent passwd ${paths.server.user}`)).stdout.trim().split(':');
   return {
-    // Vault's own data (raft files under /var/lib/vault) is its business: only the directory is Phase 1's.
+    // The server's own data (raft files under its data directory) is its business: only the directory is Phase 1's.
     entries: listing
-      .filter((entry) => !entry.path.startsWith('/var/lib/vault/') && !entry.path.startsWith('/var/log/vault/'))
+      .filter((entry) => !entry.path.startsWith(`${paths.dataDir}/`) && !entry.path.startsWith(`${paths.logDir}/`))
       .map((entry) => `${entry.path} ${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`),
     texts,
     binarySha256: sums.get(VAULT_BINARY),
