@@ -4,11 +4,23 @@
 //   /vault/<v>/vault_<v>_SHA256SUMS            `<sha256>  <file>` lines
 // index.json follows the shape of the real one (name, versions{<v>: {name, version, shasums,
 // shasums_signature, builds[{name, version, os, arch, filename, url}]}}).
+//
+// and like OpenBao's GitHub releases (https://github.com/openbao/openbao/releases), 2.6.0 and later:
+//   /openbao/releases/latest                                          302 to .../tag/v<latest>
+//   /openbao/releases/tag/v<v>                                        200, a small HTML page
+//   /openbao/releases/download/v<v>/openbao_<v>_linux_<arch>.tar.gz   the release archive
+//   /openbao/releases/download/v<v>/checksums.txt                     `<sha256>  <file>` lines
+// On disk: <root>/openbao/releases/download/v<v>/<file>, and <root>/openbao/releases.json naming
+// the latest release (else the highest version is). github.com redirects downloads to its asset
+// host; the mirror answers them itself.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { buildVaultRelease, releaseSumsName, releaseZipName } from '../vault-sim/package.js';
+import { linkOrCopy, OPENBAO_SUMS_NAME, openbaoArchiveName } from '../openbao/release.js';
 
 export interface MirrorOptions {
   root: string;
@@ -69,6 +81,88 @@ export async function buildMirrorTree(options: MirrorTreeOptions): Promise<Mirro
   return builds;
 }
 
+/** Where the OpenBao releases live, in the tree and in URLs: `<mirror>/openbao/releases` is a releaseBaseUrl. */
+export const OPENBAO_RELEASES = 'openbao/releases';
+const OPENBAO_VERSION_PATTERN = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+
+export interface OpenBaoTreeOptions {
+  root: string;
+  /** Archives to serve (ensureOpenBaoArchive's results): each is hard-linked into the tree, or copied. */
+  archives: { version: string; arch: string; path: string; sha256: string }[];
+  /** The release `latest` redirects to. */
+  latest: string;
+  /** Versions whose archives are served with one byte altered while checksums.txt lists the real checksum. */
+  corrupt?: string[];
+}
+
+export interface OpenBaoMirrorBuild {
+  version: string;
+  arch: string;
+  archivePath: string;
+  /** The checksum checksums.txt lists (for corrupt versions, not the served archive's). */
+  sha256: string;
+  corrupt: boolean;
+  /** How the archive came into the tree: a hard link to the cache, a copy, or an altered copy. */
+  placed: 'linked' | 'copied' | 'altered copy';
+}
+
+/** Alters the byte corruptBytes alters, in place in a file (the file must not be a link to a cache). */
+async function corruptFileInPlace(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    const { size } = await handle.stat();
+    const index = Math.floor(size / 2);
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, index);
+    byte[0] = byte[0]! ^ 0xff;
+    await handle.write(byte, 0, 1, index);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Lays out OpenBao's releases under <root>/openbao/releases/download/v<v>/: the archives and one
+ * checksums.txt per version (sorted by file name, as goreleaser writes it), plus releases.json.
+ */
+export async function buildOpenBaoTree(options: OpenBaoTreeOptions): Promise<OpenBaoMirrorBuild[]> {
+  const corrupt = new Set(options.corrupt ?? []);
+  const base = join(options.root, OPENBAO_RELEASES);
+  const byVersion = new Map<string, OpenBaoTreeOptions['archives']>();
+  for (const archive of options.archives) {
+    if (!OPENBAO_VERSION_PATTERN.test(archive.version)) throw new Error(`not an OpenBao release version: ${JSON.stringify(archive.version)}`);
+    byVersion.set(archive.version, [...(byVersion.get(archive.version) ?? []), archive]);
+  }
+  if (!byVersion.has(options.latest)) throw new Error(`the latest OpenBao release ${options.latest} is not among the archives`);
+  const builds: OpenBaoMirrorBuild[] = [];
+  for (const [version, archives] of byVersion) {
+    const dir = join(base, 'download', `v${version}`);
+    await mkdir(dir, { recursive: true });
+    const lines: string[] = [];
+    for (const archive of archives) {
+      const name = openbaoArchiveName(version, archive.arch);
+      const target = join(dir, name);
+      await rm(target, { force: true });
+      let placed: OpenBaoMirrorBuild['placed'];
+      if (corrupt.has(version)) {
+        // Never alter a link: it is the cache's file.
+        await copyFile(archive.path, target);
+        await corruptFileInPlace(target);
+        placed = 'altered copy';
+      } else {
+        placed = await linkOrCopy(archive.path, target);
+      }
+      lines.push(`${archive.sha256}  ${name}`);
+      builds.push({ version, arch: archive.arch, archivePath: target, sha256: archive.sha256, corrupt: corrupt.has(version), placed });
+    }
+    lines.sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1));
+    await writeFile(join(dir, OPENBAO_SUMS_NAME), `${lines.join('\n')}\n`);
+  }
+  const versions = [...byVersion.keys()].sort(compareVersions);
+  await writeFile(join(options.root, 'openbao', 'releases.json'), `${JSON.stringify({ latest: options.latest, versions, corrupt: [...corrupt] }, null, 2)}\n`);
+  return builds;
+}
+
 function compareVersions(a: string, b: string): number {
   const parse = (v: string): number[] => v.split(/[-+]/)[0]!.split('.').map(Number);
   const [x, y] = [parse(a), parse(b)];
@@ -107,6 +201,28 @@ async function buildIndex(root: string, baseUrl: string): Promise<unknown> {
   return { name: PRODUCT, versions };
 }
 
+async function openbaoVersions(root: string): Promise<string[]> {
+  const entries = await readdir(join(root, OPENBAO_RELEASES, 'download'), { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isDirectory() && e.name.startsWith('v') && OPENBAO_VERSION_PATTERN.test(e.name.slice(1)))
+    .map((e) => e.name.slice(1))
+    .sort(compareVersions);
+}
+
+/** The release `latest` points at: releases.json's, else the highest version served. */
+async function openbaoLatest(root: string): Promise<string | undefined> {
+  const versions = await openbaoVersions(root);
+  const recorded = await readFile(join(root, 'openbao', 'releases.json'), 'utf8')
+    .then((text) => (JSON.parse(text) as { latest?: unknown }).latest)
+    .catch(() => undefined);
+  if (typeof recorded === 'string' && versions.includes(recorded)) return recorded;
+  return versions.at(-1);
+}
+
+function tagPage(version: string): string {
+  return `<!DOCTYPE html>\n<html><head><title>Release v${version} · openbao/openbao</title></head><body><h1>OpenBao v${version}</h1><p>Served by the picluster-vault-tui lab mirror.</p></body></html>\n`;
+}
+
 function listingPage(title: string, links: string[]): string {
   const items = links.map((href) => `<li><a href="${href}">${href.replace(/\/$/, '').split('/').pop()}</a></li>`).join('\n');
   return `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><ul>\n${items}\n</ul></body></html>\n`;
@@ -123,10 +239,54 @@ export async function startMirror(options: MirrorOptions): Promise<RunningMirror
     response.end(headOnly ? undefined : payload);
   };
 
+  /** GitHub-style OpenBao releases; `rest` is the path after /openbao/releases. */
+  const handleOpenBao = async (rest: string, response: ServerResponse, headOnly: boolean): Promise<void> => {
+    const notFound = () => respond(response, 404, 'Not Found\n', 'text/plain', headOnly);
+    const releases = `${baseUrl}/${OPENBAO_RELEASES}`;
+    if (rest === '' || rest === '/') {
+      const versions = await openbaoVersions(root);
+      return respond(response, 200, listingPage('openbao releases', versions.reverse().map((v) => `/${OPENBAO_RELEASES}/tag/v${v}`)), 'text/html; charset=utf-8', headOnly);
+    }
+    if (rest === '/latest') {
+      const latest = await openbaoLatest(root);
+      if (!latest) return notFound();
+      const location = `${releases}/tag/v${latest}`;
+      const body = `<html><body>You are being <a href="${location}">redirected</a>.</body></html>`;
+      response.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) });
+      response.end(headOnly ? undefined : body);
+      return;
+    }
+    const tag = /^\/tag\/v([^/]+)$/.exec(rest);
+    if (tag) {
+      const version = tag[1]!;
+      if (!OPENBAO_VERSION_PATTERN.test(version) || !(await openbaoVersions(root)).includes(version)) return notFound();
+      return respond(response, 200, tagPage(version), 'text/html; charset=utf-8', headOnly);
+    }
+    const download = /^\/download\/v([^/]+)\/([^/]+)$/.exec(rest);
+    if (!download || !OPENBAO_VERSION_PATTERN.test(download[1]!)) return notFound();
+    const [, version, file] = download as unknown as [string, string, string];
+    const directory = join(root, OPENBAO_RELEASES, 'download', `v${version}`);
+    const target = resolve(directory, file);
+    if (!target.startsWith(directory + sep)) return notFound();
+    const info = await stat(target).catch(() => null);
+    if (!info?.isFile()) return notFound();
+    const isArchive = file.endsWith('.tar.gz');
+    // Archives are ~80 MB: streamed from disk, not read into memory.
+    response.writeHead(200, { 'Content-Type': isArchive ? 'application/octet-stream' : 'text/plain; charset=utf-8', 'Content-Length': String(info.size) });
+    if (headOnly) {
+      response.end();
+      return;
+    }
+    await pipeline(createReadStream(target), response);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const headOnly = request.method === 'HEAD';
     if (request.method !== 'GET' && !headOnly) return respond(response, 405, 'method not allowed\n', 'text/plain', false);
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://mirror.invalid').pathname);
+    if (path === `/${OPENBAO_RELEASES}` || path.startsWith(`/${OPENBAO_RELEASES}/`)) {
+      return handleOpenBao(path.slice(OPENBAO_RELEASES.length + 1), response, headOnly);
+    }
     if (path === `/${PRODUCT}/index.json`) {
       return respond(response, 200, `${JSON.stringify(await buildIndex(root, baseUrl), null, 2)}\n`, 'application/json', headOnly);
     }
