@@ -560,7 +560,7 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
         latest: LAB_OPENBAO.latest,
         corrupt: [...LAB_OPENBAO.corrupt],
         arches: [...LAB_OPENBAO.arches],
-        hostArch: vaultArch(), // OpenBao names amd64 and arm64 as Vault does
+        hostArch: openbaoArch(),
         releaseBaseUrl: `${mirrorResult.value.mirror.url}/openbao/releases`,
       },
       cluster: clusterResult.value.cluster,
@@ -598,6 +598,12 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
 function vaultArch(): string {
   const names: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm' };
   return names[arch()] ?? arch();
+}
+
+/** OpenBao's name for this machine's architecture (goreleaser's: 32-bit ARM is armv6, the rest as Vault's). */
+function openbaoArch(): string {
+  const name = vaultArch();
+  return name === 'arm' ? 'armv6' : name;
 }
 
 /** A profile the CLI can import to set up Vault on this lab (checked against the product's schema). */
