@@ -1,0 +1,216 @@
+// Servers for the Vault conformance suite (test/integration/vault-sim-*.test.ts): the lab's
+// simulator (the packaged `vault` executable, test/lab/vault-sim) and the real OpenBao server
+// (the official `bao` executable, test/lab/openbao/binary.ts), each started the way the product
+// runs it on a host: with the configuration the product writes (renderVaultConfig, from the
+// profile), its paths (hostLayout), and a TLS certificate made with openssl, verified by every
+// client. Each test file starts one server per kind in beforeAll; the same assertions then run
+// against both, so what vault-sim answers is checked against what a real server answers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProfileSchema, type Profile } from '../../../source/profile/schema.js';
+import { renderVaultConfig } from '../../../source/steps/host/config.js';
+import { hostLayout, type HostLayout } from '../../../source/steps/host/layout.js';
+import { ensureOpenBaoBinary, LAB_OPENBAO_DEFAULT, localOpenBaoArch } from '../../lab/openbao/binary.js';
+import { freePort, makeTlsMaterial, vaultRequest, writeVaultExecutable, type TlsMaterial, type VaultResponse } from '../../lab/vault-sim/testing.js';
+
+export type ServerKind = 'vault-sim' | 'openbao';
+/** The kinds every conformance assertion runs against (describe.each over this list). */
+export const SERVER_KINDS: readonly ServerKind[] = ['vault-sim', 'openbao'];
+
+/** The version the simulator is built as (any Vault 2.x release number) and the OpenBao release run. */
+export const SIM_VERSION = '2.0.4';
+export const OPENBAO_VERSION = LAB_OPENBAO_DEFAULT;
+
+/** The node_id the product writes is the host's name; the lab's is this one. */
+export const NODE_ID = 'lab-node-1';
+
+export type RequestOptions = Parameters<typeof vaultRequest>[2];
+
+export interface ConformanceServer {
+  kind: ServerKind;
+  /** The version the server reports (sys/seal-status `version`). */
+  version: string;
+  /** The executable: vault-sim's `vault` or OpenBao's `bao`. */
+  executable: string;
+  url: string;
+  port: number;
+  clusterPort: number;
+  tls: TlsMaterial;
+  profile: Profile;
+  layout: HostLayout;
+  /** Scratch space of this server (removed by stop({ remove: true })). */
+  dir: string;
+  /** One HTTPS request to /v1/<path>, TLS verified against the server's CA. */
+  call(options: RequestOptions): Promise<VaultResponse>;
+  /** What the server wrote on stderr since it was last started. */
+  stderr(): string;
+  /** SIGTERM and wait: resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** Starts the server again on the same ports, configuration and data (after stop()). */
+  start(): Promise<void>;
+  /** Stops the server (if running) and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+let simExecutable: Promise<string> | undefined;
+
+/** The packaged simulator, built once per test file (process) into a temp directory. */
+function vaultSimExecutable(): Promise<string> {
+  simExecutable ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conformance-vault-sim-bin-'));
+    process.once('exit', () => {
+      // best effort: the directory holds only the executable
+      void rm(dir, { recursive: true, force: true });
+    });
+    return writeVaultExecutable(dir, SIM_VERSION);
+  })();
+  return simExecutable;
+}
+
+async function executableFor(kind: ServerKind): Promise<string> {
+  if (kind === 'vault-sim') return vaultSimExecutable();
+  return (await ensureOpenBaoBinary(OPENBAO_VERSION, localOpenBaoArch())).path;
+}
+
+/**
+ * The profile the product would hold for a node at 127.0.0.1 with these ports and directories:
+ * vault.server follows the kind (the simulator stands in for HashiCorp Vault).
+ */
+export function conformanceProfile(kind: ServerKind, options: { apiPort: number; clusterPort: number; root: string }): Profile {
+  return ProfileSchema.parse({
+    vault: {
+      server: kind === 'openbao' ? 'openbao' : 'vault',
+      nodeIp: '127.0.0.1',
+      apiPort: options.apiPort,
+      clusterPort: options.clusterPort,
+      configDir: join(options.root, 'etc'),
+      dataDir: join(options.root, 'data'),
+    },
+  });
+}
+
+export interface StartOptions {
+  /** A label for the temp directory. */
+  name?: string;
+}
+
+/** Starts a fresh, uninitialised server of `kind` and waits until its API answers. */
+export async function startServer(kind: ServerKind, options: StartOptions = {}): Promise<ConformanceServer> {
+  const dir = await mkdtemp(join(tmpdir(), `conformance-${kind}-${options.name ?? 'node'}-`));
+  const executable = await executableFor(kind);
+  const tls = await makeTlsMaterial(join(dir, 'tls-made'));
+  const port = await freePort();
+  const clusterPort = await freePort();
+  const profile = conformanceProfile(kind, { apiPort: port, clusterPort, root: dir });
+  const layout = hostLayout(profile);
+  for (const directory of [layout.configDir, layout.tlsDir, layout.policyDir, layout.pluginDir, layout.dataDir]) await mkdir(directory, { recursive: true });
+  await copyFile(tls.certFile, layout.certFile);
+  await copyFile(tls.keyFile, layout.keyFile);
+  await copyFile(tls.caFile, layout.caFile);
+  await writeFile(layout.configFile, renderVaultConfig(profile, NODE_ID), { mode: 0o640 });
+  const url = `https://127.0.0.1:${port}`;
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<number | null> = Promise.resolve(null);
+  let stderr = '';
+
+  const start = async (): Promise<void> => {
+    if (child && child.exitCode === null && child.signalCode === null) throw new Error(`${kind} is already running`);
+    stderr = '';
+    const spawned = spawn(executable, ['server', `-config=${layout.configFile}`], { stdio: ['ignore', 'ignore', 'pipe'], env: serverEnv() });
+    child = spawned;
+    spawned.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    exited = new Promise((resolve) => spawned.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (spawned.exitCode !== null) throw new Error(`${kind} exited with ${spawned.exitCode}:\n${stderr}`);
+      try {
+        await vaultRequest(url, tls.caPem, { path: 'sys/seal-status' });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`${kind} did not answer at ${url}: ${(error as Error).message}\n${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+
+  const stop = async (): Promise<number | null> => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+
+  await start();
+  return {
+    kind,
+    version: kind === 'openbao' ? OPENBAO_VERSION : SIM_VERSION,
+    executable,
+    url,
+    port,
+    clusterPort,
+    tls,
+    profile,
+    layout,
+    dir,
+    call: (request) => vaultRequest(url, tls.caPem, request),
+    stderr: () => stderr,
+    stop,
+    start,
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The environment a unit gives the server: no VAULT_ or BAO_ variables leak in from the test run. */
+function serverEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!/^(VAULT_|BAO_)/.test(key)) env[key] = value;
+  return env;
+}
+
+export interface InitResult {
+  keys: string[];
+  keys_base64: string[];
+  root_token: string;
+}
+
+export async function initialize(server: ConformanceServer, shares = 3, threshold = 2): Promise<InitResult> {
+  const response = await server.call({ method: 'PUT', path: 'sys/init', body: { secret_shares: shares, secret_threshold: threshold } });
+  if (response.status !== 200) throw new Error(`sys/init answered ${response.status}: ${response.raw.toString()}`);
+  return response.json as InitResult;
+}
+
+/** Submits the shares in order; resolves with the last answer. */
+export async function unsealWith(server: ConformanceServer, keys: string[]): Promise<VaultResponse> {
+  let last: VaultResponse | undefined;
+  for (const key of keys) last = await server.call({ method: 'PUT', path: 'sys/unseal', body: { key } });
+  return last!;
+}
+
+/**
+ * Polls sys/health until the node is active (200). A raft node that was just unsealed is a
+ * standby (429) until it has won the leader election; writes fail until then. Resolves with the
+ * health codes seen, in order (repeats collapsed).
+ */
+export async function waitActive(server: ConformanceServer, timeoutMs = 15_000): Promise<number[]> {
+  const seen: number[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status } = await server.call({ path: 'sys/health' });
+    if (seen.at(-1) !== status) seen.push(status);
+    if (status === 200) return seen;
+    if (Date.now() > deadline) throw new Error(`${server.kind} did not become active within ${timeoutMs} ms (health codes ${seen.join(', ')})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Init (3 shares, threshold 2 unless told), unseal and wait for the node to be active. */
+export async function initUnsealed(server: ConformanceServer, shares = 3, threshold = 2): Promise<InitResult> {
+  const init = await initialize(server, shares, threshold);
+  await unsealWith(server, init.keys.slice(0, threshold));
+  await waitActive(server);
+  return init;
+}
