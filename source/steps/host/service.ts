@@ -6,7 +6,7 @@
  * "Running the current files" is decided from the host's real state, never from saved progress:
  * right after each (re)start this step records, on the host, the SHA-256 of every file vault reads
  * at start together with systemd's InvocationID of that start (a fresh id per start)
- * (`<configDir>/.vault-service-inputs.json`, 0600 root). While the running invocation is the
+ * (`<configDir>/.vault-service-inputs.json`, or `.openbao-service-inputs.json`, 0600 root). While the running invocation is the
  * recorded one, a restart is needed exactly when a hash differs — exact, whatever the clock says
  * (a Pi has no battery-backed clock) and however close together the writes and the start were.
  * When vault was started by something else since (a reboot, Restart=on-failure, an admin), the
@@ -30,8 +30,10 @@ export const HEALTH_UP_CODES = [200, 429, 472, 473, 501, 503] as const;
 export const API_WAIT_MS = 30_000;
 export const JOURNAL_LINES = 20;
 
+/** `<configDir>/.vault-service-inputs.json`, or `.openbao-service-inputs.json` for OpenBao. */
 export function serviceInputsFile(profile: Profile): string {
-  return `${hostLayout(profile).configDir}/.vault-service-inputs.json`;
+  const { configDir, server } = hostLayout(profile);
+  return `${configDir}/.${server.user}-service-inputs.json`;
 }
 
 export function renderVaultUnit(profile: Profile): string {

@@ -52,7 +52,7 @@ export function serverPaths(server: ServerFlavor): ServerPaths {
     logDir: server.logDir,
     directories: [configDir, tlsDir, `${configDir}/policy`, `${configDir}/plugin`, server.defaultDataDir, server.logDir],
     writtenBySetup: [configDir, server.unitFile, server.binaryPath],
-    serviceInputsFile: `${configDir}/.vault-service-inputs.json`,
+    serviceInputsFile: `${configDir}/.${server.user}-service-inputs.json`,
     keysFile: `${configDir}/unseal.json`,
   };
 }
