@@ -1,13 +1,14 @@
 /**
- * What the Status pane says about Vault itself, like `vault status`: initialized, sealed, unseal
- * progress k/t, version, storage. Read from THIS machine at the address the profile names, over TLS
- * verified with the profile's CA (custody `ca.crt` in generate mode, vault.tls.caFile in provided
- * mode) — the same way every later phase reaches the API. A failure is a reading too ("unreachable:
- * <reason>"): the pane never throws.
+ * What the Status pane says about the server itself (Vault or OpenBao), like `vault status`:
+ * initialized, sealed, unseal progress k/t, version, storage. Read from THIS machine at the address
+ * the profile names, over TLS verified with the profile's CA (custody `ca.crt` in generate mode,
+ * vault.tls.caFile in provided mode) — the same way every later phase reaches the API. A failure
+ * is a reading too ("unreachable: <reason>"): the pane never throws.
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal-status
  */
 import { readFile } from 'node:fs/promises';
 import { describeError, UserError } from '../core/errors.js';
+import { serverOf } from '../core/server.js';
 import { custodyExists, readCustody } from '../profile/custody.js';
 import type { Profile } from '../profile/schema.js';
 import type { Transport } from '../services/host/transport.js';
@@ -27,7 +28,7 @@ export type VaultStatusReading =
   | { kind: 'no-ca'; address: string; reason: string; at: number }
   | { kind: 'unreachable'; address: string; reason: string; at: number };
 
-/** Reads Vault's status for a profile; undefined when the profile names no API address (nothing to ask). */
+/** Reads the server's status for a profile; undefined when the profile names no API address (nothing to ask). */
 export type ReadVaultStatus = (profileName: string, profile: Profile) => Promise<VaultStatusReading | undefined>;
 
 export interface VaultStatusSources {
@@ -71,7 +72,7 @@ export function vaultStatusReader(sources: VaultStatusSources = {}): ReadVaultSt
       const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS });
       return { kind: 'status', address, status: await api.sealStatus(), at: Date.now() };
     } catch (error) {
-      // The address is on the Vault line already; the pane keeps its two rows for the cause (ECONNREFUSED...).
+      // The address is on the server's line already; the pane keeps its two rows for the cause (ECONNREFUSED...).
       return failed('unreachable', describeError(error).message.replace(` at ${address}`, ''));
     }
   };
@@ -85,9 +86,10 @@ export function vaultUnsealResetter(sources: VaultStatusSources = {}): ResetVaul
   const readCa = sources.readCa ?? profileCaPem;
   return async (profileName, profile) => {
     const address = vaultApiAddress(profile);
-    if (!address) throw new UserError('the profile names no address for the Vault API');
+    const { name } = serverOf(profile);
+    if (!address) throw new UserError(`the profile names no address for the ${name} API`);
     const caPem = await readCa(profileName, profile);
-    if (!caPem) throw new UserError('there is no CA certificate to verify Vault with yet');
+    if (!caPem) throw new UserError(`there is no CA certificate to verify ${name} with yet`);
     const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS });
     return api.unsealReset();
   };
@@ -133,5 +135,7 @@ export function homeStatusReader(sources: Pick<VaultStatusSources, 'readCa'> & {
       // As `status` does: the cluster is read with the host, once the cluster phase created the store.
       cluster: host && clusterConfigured(profile) ? () => readCluster(profileName, profile) : undefined,
       autoUnseal: profile.vault.autoUnseal,
+      // Its name in the report and the messages, its units on the host.
+      server: serverOf(profile),
     });
 }
