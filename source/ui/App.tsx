@@ -10,6 +10,7 @@
 import { Box, Text, useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
 import { describeError } from '../core/errors.js';
+import { serverOf } from '../core/server.js';
 import type { StepInfo } from '../core/step.js';
 import { stepInfo } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
@@ -113,6 +114,8 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   const request = usePromptRequest(prompter);
 
   const profile = form.saved;
+  // Named wherever the screens speak of the server: the saved profile's, until a save switches it.
+  const server = serverOf(profile);
   const unsaved = isDirty(form);
   const onRunStarted = useCallback(() => {
     dispatchApp({ type: 'run-started' });
@@ -263,6 +266,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
         width={layout.width}
         height={layout.bodyHeight}
         {...(onUnsealReset ? { onUnsealReset } : {})}
+        serverName={server.name}
       />
     );
     footer = request.kind === 'secret' && unsealProgressOf(request.question) ? UNSEAL_KEYS : DIALOG_KEYS;
@@ -270,14 +274,16 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     body = <ProfileScreen state={form} dispatch={dispatchForm} onSaved={onSaved} width={layout.width} height={layout.bodyHeight} />;
     footer = form.editing !== undefined ? FIELD_EDIT_KEYS : [...PROFILE_KEYS, ...GLOBAL_KEYS];
   } else if (app.screen === 'home') {
-    body = <HomeScreen home={home} dispatch={dispatchHome} setup={setup} startRun={runs.start} controls={homeControls} width={layout.width} height={layout.bodyHeight} />;
+    body = (
+      <HomeScreen home={home} dispatch={dispatchHome} setup={setup} startRun={runs.start} controls={homeControls} server={server} width={layout.width} height={layout.bodyHeight} />
+    );
     const hasUnsealStep = setup.steps.some((row) => row.id === 'vault.unseal');
     // Every action key fits the footer at 80 columns; tab is in the header's tabs.
     footer = home.confirmSeal
       ? DIALOG_KEYS
       : [...HOME_KEYS.filter((binding) => binding.action !== 'unseal' || hasUnsealStep), ...GLOBAL_KEYS.filter((binding) => binding.action === 'help' || binding.action === 'quit')];
   } else if (app.screen === 'help') {
-    body = <HelpScreen width={layout.width} height={layout.bodyHeight} />;
+    body = <HelpScreen server={server} width={layout.width} height={layout.bodyHeight} />;
     footer = [...HELP_KEYS, ...GLOBAL_KEYS.filter((binding) => binding.action === 'quit')];
   } else {
     body = (
@@ -300,7 +306,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : app.notice;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.frameHeight} overflow="hidden">
-      {layout.frameHeight >= 3 ? <Header screen={app.screen} profileName={deps.profileName} width={layout.width} /> : null}
+      {layout.frameHeight >= 3 ? <Header screen={app.screen} profileName={deps.profileName} serverName={server.name} width={layout.width} /> : null}
       <Box height={layout.bodyHeight} width={layout.width} overflow="hidden">
         {body}
       </Box>

@@ -8,6 +8,8 @@
  * printable keys (so typing `q` types a q), and whatever is left falls through to the global keys.
  */
 import type { Key } from 'ink';
+import type { ServerFlavor } from '../core/server.js';
+import { unitName } from './components/text.js';
 
 /** A key press reduced to one name: `q`, `?`, `G`, `enter`, `esc`, `tab`, `shift+tab`, `ctrl+c`, `up`... */
 export interface KeyPress {
@@ -68,15 +70,23 @@ export class KeyDispatcher {
   }
 }
 
+/** What a key's help line may name: the profile's server and its units. */
+export type KeyServer = Pick<ServerFlavor, 'name' | 'unit' | 'unsealUnit'>;
+
 export interface KeyBinding<Action extends string = string> {
   action: Action;
   keys: readonly string[];
   /** Short label for the footer. */
   label: string;
-  /** One line for the help screen. */
-  description: string;
+  /** One line for the help screen; a function when it names the server (read with describeBinding). */
+  description: string | ((server: KeyServer) => string);
   /** Shown in the footer (the footer has one row: only the keys one needs to get going). */
   footer: boolean;
+}
+
+/** The help line of a binding for the profile's server. */
+export function describeBinding(binding: KeyBinding, server: KeyServer): string {
+  return typeof binding.description === 'function' ? binding.description(server) : binding.description;
 }
 
 export function actionFor<Action extends string>(bindings: readonly KeyBinding<Action>[], press: KeyPress): Action | undefined {
@@ -100,9 +110,9 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
 ];
 
 export type HomeKeyAction = 'unseal' | 'recheck' | 'fix' | 'fix-all' | 'seal' | 'logs' | 'snapshot' | 'select-down' | 'select-up';
-/** The Home screen: Vault at a glance and one key per day-2 task. Every action key is in the footer (it fits 80 columns). */
+/** The Home screen: the server at a glance and one key per day-2 task. Every action key is in the footer (it fits 80 columns). */
 export const HOME_KEYS: readonly KeyBinding<HomeKeyAction>[] = [
-  { action: 'unseal', keys: ['u'], label: 'unseal', description: 'Unseal Vault (keys from custody, the host keys file, or typed one by one)', footer: true },
+  { action: 'unseal', keys: ['u'], label: 'unseal', description: (server) => `Unseal ${server.name} (keys from custody, the host keys file, or typed one by one)`, footer: true },
   {
     action: 'recheck',
     keys: ['r'],
@@ -112,8 +122,8 @@ export const HOME_KEYS: readonly KeyBinding<HomeKeyAction>[] = [
   },
   { action: 'fix', keys: ['enter'], label: 'fix', description: 'Fix the selected step of the drift table (applies that step alone, then verifies it)', footer: true },
   { action: 'fix-all', keys: ['F'], label: 'all', description: 'Fix every step the re-check found drifted or not done, in plan order', footer: true },
-  { action: 'seal', keys: ['s'], label: 'seal', description: 'Seal Vault now (asks first; uses the root token from custody, or asks for a token)', footer: true },
-  { action: 'logs', keys: ['l'], label: 'logs', description: 'Follow the vault and vault-unseal service logs on the host live; l or esc stops', footer: true },
+  { action: 'seal', keys: ['s'], label: 'seal', description: (server) => `Seal ${server.name} now (asks first; uses the root token from custody, or asks for a token)`, footer: true },
+  { action: 'logs', keys: ['l'], label: 'logs', description: (server) => `Follow the ${unitName(server.unit)} and ${unitName(server.unsealUnit)} service logs on the host live; l or esc stops`, footer: true },
   { action: 'snapshot', keys: ['b'], label: 'snapshot', description: 'Take a raft snapshot into the custody snapshots folder (0600); shows its path and size', footer: true },
   { action: 'select-down', keys: ['j', 'down'], label: 'select', description: 'Select the next row of the drift table', footer: false },
   { action: 'select-up', keys: ['k', 'up'], label: 'select', description: 'Select the previous row of the drift table', footer: false },
@@ -127,7 +137,7 @@ export const SETUP_KEYS: readonly KeyBinding<SetupAction>[] = [
     action: 'unseal',
     keys: ['u'],
     label: 'unseal',
-    description: 'Unseal Vault now (only the unseal step: keys from custody, the host keys file, or typed one by one)',
+    description: (server) => `Unseal ${server.name} now (only the unseal step: keys from custody, the host keys file, or typed one by one)`,
     footer: true,
   },
   { action: 'follow', keys: ['f'], label: 'follow log', description: 'Follow the log (new lines scroll into view) on/off', footer: true },

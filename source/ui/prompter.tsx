@@ -163,10 +163,12 @@ export interface PromptDialogProps {
   height: number;
   /** Discards the unseal key shares submitted so far (ctrl+r on an unseal question); resolves with the progress after. */
   onUnsealReset?: () => Promise<UnsealProgress>;
+  /** The profile's server (`Vault`, `OpenBao`): the unseal dialog's title names it. */
+  serverName: string;
 }
 
 /** Renders the current question of `prompter` and takes every key while it is open. */
-export function PromptDialog({ prompter, request, width, height, onUnsealReset }: PromptDialogProps) {
+export function PromptDialog({ prompter, request, width, height, onUnsealReset, serverName }: PromptDialogProps) {
   // Keyed by request id by the caller, so the typed text never carries over to the next question.
   const [value, setValue] = useState(request.kind === 'text' ? (request.defaultValue ?? '') : '');
   const [error, setError] = useState<string | undefined>();
@@ -243,7 +245,7 @@ export function PromptDialog({ prompter, request, width, height, onUnsealReset }
   if (unseal) {
     return (
       <Dialog
-        title="Unseal Vault (key hidden, never saved)"
+        title={`Unseal ${serverName} (key hidden, never saved)`}
         question={request.question}
         progress={{ label: 'Keys accepted', done: unseal.submitted, of: unseal.threshold }}
         {...(resetTo ? { detail: `Progress reset: the key shares submitted before were discarded (${resetTo.submitted}/${resetTo.threshold}).` } : {})}

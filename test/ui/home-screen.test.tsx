@@ -202,6 +202,38 @@ describe('Home screen (real status reader, runner and Vault simulator)', () => {
     expectFramesFit(app);
   });
 
+  it('an OpenBao profile: the real reader names OpenBao and reads its units; s seals OpenBao, saying so; u unseals it', { timeout: 40_000 }, async () => {
+    await initVault({ unseal: true });
+    // The simulator speaks the API both servers share.
+    const base = await simulatorProfile();
+    base.vault.server = 'openbao';
+    const plan = { steps: [unsealStep(base)] };
+    app = renderSized(<App deps={dependencies(completed(base, plan), plan)} theme={ascii} />);
+
+    const frame = await waitForFrame(app, (f) => f.includes('UNSEALED') && f.includes('Version'), 'the home screen, unsealed');
+    expect(frame).toContain(`OpenBao API ${vault!.url}`);
+    // The units the reader asked this machine about are OpenBao's.
+    expect(frame).toMatch(/^Version .* openbao +\S+/m);
+    expect(frame).toMatch(/^Storage .* openbao-unseal +\S+/m);
+    expect(frame).toMatch(/profile: lab \(OpenBao\)\s*$/m);
+    await waitForInput(app);
+
+    await press(app, 's');
+    const question = await waitForFrame(app, (f) => f.includes('Seal OpenBao?'), 'the seal question');
+    expect(question.replace(/\s+/g, ' ')).toContain(`OpenBao at ${vault!.url} stops serving secrets`);
+    await press(app, 'y');
+    const after = await waitForFrame(app, (f) => f.includes('OpenBao is sealed: u unseals it') && /\|\s+SEALED\s+\|/.test(f), 'sealed', 15_000);
+    expect(after).toMatch(/Sealed\s+yes/);
+    expect(await sealed()).toBe(true);
+
+    await press(app, 'u');
+    await waitForFrame(app, (f) => f.includes('UNSEALED') && f.includes('serving secrets'), 'unsealed by the unseal step', 15_000);
+    expect(await sealed()).toBe(false);
+    // Not once did Home call it Vault (the product's own name aside).
+    for (const shown of app.frames) expect(stripVTControlCharacters(shown).replaceAll('picluster-vault-tui', '')).not.toMatch(/vault/i);
+    expectFramesFit(app);
+  });
+
   it('b takes a raft snapshot into custody (0600) and shows its path and size', { timeout: 30_000 }, async () => {
     await initVault({ unseal: true });
     const base = await simulatorProfile();

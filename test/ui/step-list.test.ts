@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hiddenCounts, visibleWindow } from '../../source/ui/components/StepList.js';
+import { OPENBAO, VAULT } from '../../source/core/server.js';
+import { hiddenCounts, phaseTitle, visibleWindow } from '../../source/ui/components/StepList.js';
 
 describe('step list window', () => {
   it('keeps the focused row in view with a few rows of what comes next', () => {
@@ -21,5 +22,14 @@ describe('step list window', () => {
     expect(hiddenCounts(20, 12, 8)).toEqual({ above: 13, below: 0 });
     // everything fits: no marker
     expect(hiddenCounts(5, 0, 5)).toEqual({ above: 0, below: 0 });
+  });
+});
+
+describe('phase headings', () => {
+  it("name the vault phase after the profile's server; the others are fixed", () => {
+    expect(phaseTitle('vault', OPENBAO)).toBe('OpenBao');
+    expect(phaseTitle('vault', VAULT)).toBe('Vault');
+    expect(phaseTitle('host', OPENBAO)).toBe('Host');
+    expect(phaseTitle('cluster', OPENBAO)).toBe('Cluster');
   });
 });

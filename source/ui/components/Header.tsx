@@ -9,8 +9,8 @@ const TABS: readonly { screen: Screen; title: string }[] = [
   { screen: 'help', title: 'Help' },
 ];
 
-/** One row: the product, the screens (current one highlighted) and the profile name. */
-export function Header({ screen, profileName, width }: { screen: Screen; profileName: string; width: number }) {
+/** One row: the product, the screens (current one highlighted), the profile name and the server it sets up. */
+export function Header({ screen, profileName, serverName, width }: { screen: Screen; profileName: string; serverName: string; width: number }) {
   const theme = useTheme();
   return (
     <Box height={1} width={width} overflow="hidden">
@@ -24,7 +24,7 @@ export function Header({ screen, profileName, width }: { screen: Screen; profile
       ))}
       <Box flexGrow={1} justifyContent="flex-end">
         <Text dimColor wrap="truncate-start">
-          profile: {profileName}
+          profile: {profileName} ({serverName})
         </Text>
       </Box>
     </Box>

@@ -5,6 +5,7 @@
 import { Box, Text } from 'ink';
 import { memo, type ReactNode } from 'react';
 import type { Profile } from '../../profile/schema.js';
+import { serverOf } from '../../core/server.js';
 import { describeClusterStatus } from '../../services/cluster-status.js';
 import type { SetupState } from '../state/setup-state.js';
 import { useTheme } from '../theme.js';
@@ -70,7 +71,7 @@ export const StatusPane = memo(function StatusPane({
         {unsavedChanges ? <Text color={theme.color('warning')}> (unsaved changes)</Text> : null}
       </Field>
       <Field label="Target">{sanitize(describeTarget(profile))}</Field>
-      <Field label="Vault">
+      <Field label={serverOf(profile).name}>
         {sanitize(profile.vault.version)}
         {profile.vault.nodeIp ? ` at ${sanitize(profile.vault.nodeIp)}` : ''}
       </Field>
@@ -112,7 +113,7 @@ export const StatusPane = memo(function StatusPane({
   );
 });
 
-/** Vault as `vault status` sees it, read from this machine; a failure is one line, never a crash. */
+/** The server as `vault status` / `bao status` sees it, read from this machine; a failure is one line, never a crash. */
 function VaultState({ reading, width }: { reading: VaultStatusReading; width: number }) {
   const theme = useTheme();
   if (reading.kind !== 'status') {

@@ -5,12 +5,17 @@
 import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
 import { memo, useEffect, useState } from 'react';
+import type { ServerFlavor } from '../../core/server.js';
 import type { Phase } from '../../core/step.js';
 import type { StepRow } from '../state/setup-state.js';
 import { useTheme, type ColorName, type StepVisualState } from '../theme.js';
 import { fit, formatDuration, sanitize } from './text.js';
 
-const PHASE_TITLES: Record<Phase, string> = { host: 'Host', vault: 'Vault', cluster: 'Cluster' };
+/** A phase's heading; the vault phase (its id stays `vault`) is named after the profile's server. */
+export function phaseTitle(phase: Phase, server: Pick<ServerFlavor, 'name'>): string {
+  const titles: Record<Phase, string> = { host: 'Host', vault: server.name, cluster: 'Cluster' };
+  return titles[phase];
+}
 
 const STATE_COLORS: Record<StepVisualState, ColorName> = {
   pending: 'muted',
@@ -97,12 +102,15 @@ export const StepList = memo(function StepList({
   height,
   width,
   selectedId,
+  server,
 }: {
   steps: readonly StepRow[];
   height: number;
   width: number;
   /** Marked with the selection glyph (resume: the step the next run continues from). */
   selectedId?: string | undefined;
+  /** The profile's server: the vault phase's heading. */
+  server: Pick<ServerFlavor, 'name'>;
 }) {
   const theme = useTheme();
   if (steps.length === 0) {
@@ -135,7 +143,7 @@ export const StepList = memo(function StepList({
           </Text>
         ) : row.kind === 'phase' ? (
           <Text key={`phase-${row.phase}`} bold color={theme.color('accent')} wrap="truncate-end">
-            {PHASE_TITLES[row.phase]}
+            {phaseTitle(row.phase, server)}
           </Text>
         ) : (
           <Box key={row.step.id} height={1} width={width}>

@@ -25,3 +25,8 @@ export function fit(text: string, width: number, ellipsis = '...'): string {
   if (width <= ellipsis.length) return chars.slice(0, width).join('');
   return chars.slice(0, width - ellipsis.length).join('') + ellipsis;
 }
+
+/** `vault` for `vault.service`: how the screens name a unit. */
+export function unitName(unit: string): string {
+  return unit.replace(/\.service$/, '');
+}

@@ -4,8 +4,9 @@
  * the actions that are not runs of the plan — seal, snapshot, live logs.
  *
  * The host is asked for its units on every poll only while it answers: after a failure (unreachable,
- * a password question dismissed) polls read Vault alone until the user re-checks with `r`, so a dead
- * host neither stalls every poll on a connect timeout nor asks the same question every 5 seconds.
+ * a password question dismissed) polls read the server's API alone until the user re-checks with
+ * `r`, so a dead host neither stalls every poll on a connect timeout nor asks the same question
+ * every 5 seconds.
  */
 import { serverOf } from '../../core/server.js';
 import { homedir } from 'node:os';
@@ -129,9 +130,10 @@ export function useHome(options: {
   const busy = home.task !== undefined;
   const seal = useCallback(() => {
     if (busy) return;
-    dispatch({ type: 'task-started', task: 'seal', text: 'sealing Vault...' });
+    const { name } = serverOf(latest.current.profile);
+    dispatch({ type: 'task-started', task: 'seal', text: `sealing ${name}...` });
     void sealVault(environment()).then(
-      () => dispatch({ type: 'task-finished', message: { tone: 'success', text: 'Vault is sealed: u unseals it' } }),
+      () => dispatch({ type: 'task-finished', message: { tone: 'success', text: `${name} is sealed: u unseals it` } }),
       (error: unknown) => dispatch({ type: 'task-finished', message: { tone: 'error', text: `seal failed: ${failure(latest.current.deps, error)}` } }),
     );
   }, [busy, dispatch, environment]);

@@ -1,10 +1,11 @@
 /** Every key of every screen, generated from keymap.ts (the same tables the handlers use). */
 import { Box, Text } from 'ink';
-import { useCallback, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import { PaneTitle } from '../components/PaneTitle.js';
 import { useKeyHandler } from '../hooks/keys.js';
 import {
   actionFor,
+  describeBinding,
   describeKeys,
   DIALOG_KEYS,
   FIELD_EDIT_KEYS,
@@ -17,6 +18,7 @@ import {
   UNSEAL_KEYS,
   type KeyBinding,
   type KeyPress,
+  type KeyServer,
 } from '../keymap.js';
 import { useTheme } from '../theme.js';
 
@@ -34,19 +36,23 @@ const SECTIONS: readonly { title: string; bindings: readonly KeyBinding[] }[] = 
 
 type HelpLine = { kind: 'title'; text: string } | { kind: 'key'; keys: string; text: string } | { kind: 'blank' };
 
-const LINES: HelpLine[] = SECTIONS.flatMap((section, index) => [
-  ...(index > 0 ? [{ kind: 'blank' } as const] : []),
-  { kind: 'title', text: section.title } as const,
-  ...section.bindings.map((binding) => ({ kind: 'key', keys: describeKeys(binding.keys), text: binding.description }) as const),
-]);
+/** The help's lines, naming the profile's server where a key acts on it. */
+export function helpLines(server: KeyServer): HelpLine[] {
+  return SECTIONS.flatMap((section, index) => [
+    ...(index > 0 ? [{ kind: 'blank' } as const] : []),
+    { kind: 'title', text: section.title } as const,
+    ...section.bindings.map((binding) => ({ kind: 'key', keys: describeKeys(binding.keys), text: describeBinding(binding, server) }) as const),
+  ]);
+}
 
 const KEYS_WIDTH = 18;
 
-export function HelpScreen({ width, height }: { width: number; height: number }) {
+export function HelpScreen({ server, width, height }: { server: KeyServer; width: number; height: number }) {
   const theme = useTheme();
+  const lines = useMemo(() => helpLines(server), [server]);
   const [top, setTop] = useState(0);
   const listHeight = Math.max(1, height - 1);
-  const maxTop = Math.max(0, LINES.length - listHeight);
+  const maxTop = Math.max(0, lines.length - listHeight);
 
   const handle = useCallback(
     (press: KeyPress): boolean => {
@@ -63,8 +69,8 @@ export function HelpScreen({ width, height }: { width: number; height: number })
   useKeyHandler('screen', handle);
 
   const shownTop = Math.min(top, maxTop);
-  const visible = LINES.slice(shownTop, shownTop + listHeight);
-  const position = maxTop > 0 ? `${shownTop + 1}-${shownTop + visible.length} of ${LINES.length}, j/k scroll` : undefined;
+  const visible = lines.slice(shownTop, shownTop + listHeight);
+  const position = maxTop > 0 ? `${shownTop + 1}-${shownTop + visible.length} of ${lines.length}, j/k scroll` : undefined;
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <PaneTitle title="Keys" width={width} {...(position ? { note: position } : {})} />

@@ -9,6 +9,7 @@
 import { Box, Text } from 'ink';
 import { useCallback, type Dispatch } from 'react';
 import type { LogBuffer } from '../../core/log-buffer.js';
+import type { ServerFlavor } from '../../core/server.js';
 import type { RunMode } from '../../core/step.js';
 import type { StatusReport, UnitStatus } from '../../services/status.js';
 import { CERT_WARN_DAYS } from '../../services/status.js';
@@ -17,7 +18,7 @@ import { Dialog } from '../components/Dialog.js';
 import { LogPane } from '../components/LogPane.js';
 import { PaneTitle } from '../components/PaneTitle.js';
 import { visibleWindow } from '../components/StepList.js';
-import { fit, formatDuration, sanitize } from '../components/text.js';
+import { fit, formatDuration, sanitize, unitName } from '../components/text.js';
 import type { HomeControls } from '../hooks/useHome.js';
 import { useKeyHandler } from '../hooks/keys.js';
 import { actionFor, DIALOG_KEYS, HOME_KEYS, type KeyPress } from '../keymap.js';
@@ -38,6 +39,8 @@ export interface HomeScreenProps {
   setup: SetupState;
   startRun(mode: RunMode, only?: readonly string[]): void;
   controls: HomeControls;
+  /** The profile's server: named in the summary, the dialogs and the unit rows. */
+  server: ServerFlavor;
   width: number;
   height: number;
 }
@@ -74,7 +77,7 @@ export function sealWord(report: StatusReport | undefined): { text: string; colo
   }
 }
 
-export function HomeScreen({ home, dispatch, setup, startRun, controls, width, height }: HomeScreenProps) {
+export function HomeScreen({ home, dispatch, setup, startRun, controls, server, width, height }: HomeScreenProps) {
   const theme = useTheme();
   const report = home.status;
   const fixing = setup.run !== 'idle' && setup.mode === 'apply';
@@ -157,8 +160,8 @@ export function HomeScreen({ home, dispatch, setup, startRun, controls, width, h
   if (home.confirmSeal) {
     return (
       <Dialog
-        title="Seal Vault?"
-        question={`Vault at ${report?.vault.address ?? 'the profile address'} stops serving secrets until it is unsealed again (u here, or the unseal command). Seal it now?`}
+        title={`Seal ${server.name}?`}
+        question={`${server.name} at ${report?.vault.address ?? 'the profile address'} stops serving secrets until it is unsealed again (u here, or the unseal command). Seal it now?`}
         detail="The root token from custody is used (asked for when custody has none)."
         keys="y seal  n/esc/enter keep it unsealed"
         width={width}
@@ -180,10 +183,10 @@ export function HomeScreen({ home, dispatch, setup, startRun, controls, width, h
       <Box height={Math.min(INDICATOR_ROWS, height)} width={width} overflow="hidden">
         <SealIndicator report={report} />
         <Box flexDirection="column" marginLeft={1} width={Math.max(0, width - INDICATOR_WIDTH - 1)} overflow="hidden">
-          <SummaryLines report={report} width={Math.max(0, width - INDICATOR_WIDTH - 1)} />
+          <SummaryLines report={report} server={server} width={Math.max(0, width - INDICATOR_WIDTH - 1)} />
         </Box>
       </Box>
-      {layout.fieldRows > 0 ? <StatusFields report={report} hostProblem={home.hostProblem} width={width} rows={layout.fieldRows} /> : null}
+      {layout.fieldRows > 0 ? <StatusFields report={report} hostProblem={home.hostProblem} server={server} width={width} rows={layout.fieldRows} /> : null}
       {shownWarnings.map((warning, index) => (
         <Box key={index} height={1} width={width} overflow="hidden">
           <Text color={theme.color('warning')} wrap="truncate-end">
@@ -194,7 +197,7 @@ export function HomeScreen({ home, dispatch, setup, startRun, controls, width, h
       <Box height={actionRows} width={width} overflow="hidden">
         <ActionLine home={home} setup={setup} />
       </Box>
-      {layout.paneHeight > 0 ? <LowerPane home={home} setup={setup} rows={rows} selected={selected} journal={controls.journal} width={width} height={layout.paneHeight} /> : null}
+      {layout.paneHeight > 0 ? <LowerPane home={home} setup={setup} rows={rows} selected={selected} journal={controls.journal} server={server} width={width} height={layout.paneHeight} /> : null}
     </Box>
   );
 }
@@ -223,13 +226,13 @@ function clock(iso: string): string {
   return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
 }
 
-/** Beside the indicator: the API address, when it was read, and what to do about the state. */
-function SummaryLines({ report, width }: { report: StatusReport | undefined; width: number }) {
+/** Beside the indicator: the server and its API address, when it was read, and what to do about the state. */
+function SummaryLines({ report, server, width }: { report: StatusReport | undefined; server: ServerFlavor; width: number }) {
   const theme = useTheme();
   if (!report) {
     return (
       <Text dimColor wrap="truncate-end">
-        reading Vault's status...
+        reading {server.name}'s status...
       </Text>
     );
   }
@@ -238,12 +241,12 @@ function SummaryLines({ report, width }: { report: StatusReport | undefined; wid
     sealed: `sealed, unseal progress ${report.vault.unseal ? `${report.vault.unseal.progress}/${report.vault.unseal.threshold}` : '?'}: press u to unseal`,
     uninitialized: 'not initialised: run the setup (tab to Setup)',
     unreachable: 'no answer from the API',
-    error: 'cannot ask Vault',
+    error: `cannot ask ${server.name}`,
   };
   return (
     <>
       <Text wrap="truncate-end">
-        <Text dimColor>API </Text>
+        <Text dimColor>{server.name} API </Text>
         {sanitize(report.vault.address ?? 'no address in the profile')}
       </Text>
       <Text wrap="truncate-end">
@@ -272,11 +275,13 @@ function unitText(unit: UnitStatus | null): string {
 interface FieldSpec {
   label: string;
   value: string;
+  /** Shown instead of `value` when that does not fit. */
+  short?: string;
   color?: ColorName;
 }
 
-/** The `status` fields in two columns (five rows at most). */
-function statusFields(report: StatusReport | undefined, hostProblem: string | undefined): [FieldSpec[], FieldSpec[]] {
+/** The `status` fields in two columns (six rows at most). */
+function statusFields(report: StatusReport | undefined, hostProblem: string | undefined, server: ServerFlavor): [FieldSpec[], FieldSpec[]] {
   const vault = report?.vault;
   const unseal = vault?.unseal;
   const certificate = vault?.certificate;
@@ -298,6 +303,9 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
   const unitColor = (unit: UnitStatus | null | undefined): ColorName | undefined => (unit ? (unit.active === 'failed' ? 'error' : undefined) : 'muted');
   const vaultUnit = host?.services.vault;
   const unsealUnit = host?.services.vaultUnseal;
+  // Each row is named after the unit read (the report's), else the profile's server's.
+  const vaultLabel = unitName(vaultUnit?.unit ?? server.unit);
+  const unsealLabel = unitName(unsealUnit?.unit ?? server.unsealUnit);
   const right: FieldSpec[] = [
     {
       label: 'HA mode',
@@ -313,12 +321,13 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
               : certificate.daysLeft <= CERT_WARN_DAYS
                 ? `${days(certificate.daysLeft)} left, renewal due`
                 : `${days(certificate.daysLeft)} left (${certificate.notAfter.slice(0, 10)})`,
+          ...(certificate.daysLeft > CERT_WARN_DAYS ? { short: `${days(certificate.daysLeft)} left` } : {}),
           ...(certificate.daysLeft <= CERT_WARN_DAYS ? { color: 'warning' as const } : {}),
         }
       : { label: 'Certificate', value: 'unknown' },
     hostLine,
-    { label: 'vault', value: host ? unitText(vaultUnit ?? null) : '-', ...(unitColor(vaultUnit) ? { color: unitColor(vaultUnit)! } : {}) },
-    { label: 'vault-unseal', value: host ? unitText(unsealUnit ?? null) : '-', ...(unitColor(unsealUnit) ? { color: unitColor(unsealUnit)! } : {}) },
+    { label: vaultLabel, value: host ? unitText(vaultUnit ?? null) : '-', ...(unitColor(vaultUnit) ? { color: unitColor(vaultUnit)! } : {}) },
+    { label: unsealLabel, value: host ? unitText(unsealUnit ?? null) : '-', ...(unitColor(unsealUnit) ? { color: unitColor(unsealUnit)! } : {}) },
   ];
   return [left, right];
 }
@@ -330,28 +339,53 @@ function clusterField(report: StatusReport | undefined): FieldSpec {
   return { label: 'Store', value: describeClusterStatus(cluster), color: cluster.store?.ready === true ? 'success' : 'warning' };
 }
 
-function StatusFields({ report, hostProblem, width, rows }: { report: StatusReport | undefined; hostProblem: string | undefined; width: number; rows: number }) {
+/** A column's label width: LABEL_WIDTH, or more when a label needs it (openbao-unseal). */
+function labelWidth(fields: readonly FieldSpec[]): number {
+  return Math.max(LABEL_WIDTH, ...fields.map((field) => Array.from(field.label).length + 1));
+}
+
+function StatusFields({
+  report,
+  hostProblem,
+  server,
+  width,
+  rows,
+}: {
+  report: StatusReport | undefined;
+  hostProblem: string | undefined;
+  server: ServerFlavor;
+  width: number;
+  rows: number;
+}) {
   const theme = useTheme();
-  const [left, right] = statusFields(report, hostProblem);
+  const [left, right] = statusFields(report, hostProblem, server);
   const leftWidth = Math.floor(width / 2);
   const rightWidth = width - leftWidth;
-  const cell = (field: FieldSpec | undefined, cellWidth: number) =>
-    field ? (
+  const leftLabels = labelWidth(left);
+  const rightLabels = labelWidth(right);
+  const cell = (field: FieldSpec | undefined, cellWidth: number, labels: number) => {
+    if (!field) return null;
+    const room = Math.max(1, cellWidth - labels - 1);
+    const value = field.short !== undefined && Array.from(field.value).length > room ? field.short : field.value;
+    return (
       <Box width={cellWidth} flexShrink={0} overflow="hidden">
-        <Box width={LABEL_WIDTH} flexShrink={0}>
-          <Text dimColor>{field.label}</Text>
+        <Box width={labels} flexShrink={0}>
+          <Text dimColor wrap="truncate-end">
+            {field.label}
+          </Text>
         </Box>
         <Text wrap="truncate-end" {...(field.color ? { color: theme.color(field.color) } : {})}>
-          {fit(sanitize(field.value), Math.max(1, cellWidth - LABEL_WIDTH - 1))}
+          {fit(sanitize(value), room)}
         </Text>
       </Box>
-    ) : null;
+    );
+  };
   return (
     <Box flexDirection="column" height={rows} width={width} overflow="hidden">
       {left.slice(0, rows).map((field, index) => (
         <Box key={field.label} height={1} width={width} overflow="hidden">
-          {cell(field, leftWidth)}
-          {cell(right[index], rightWidth)}
+          {cell(field, leftWidth, leftLabels)}
+          {cell(right[index], rightWidth, rightLabels)}
         </Box>
       ))}
     </Box>
@@ -413,6 +447,7 @@ function LowerPane({
   rows,
   selected,
   journal,
+  server,
   width,
   height,
 }: {
@@ -421,6 +456,7 @@ function LowerPane({
   rows: StepRow[];
   selected: number;
   journal: LogBuffer;
+  server: ServerFlavor;
   width: number;
   height: number;
 }) {
@@ -430,7 +466,7 @@ function LowerPane({
     const note = home.logs === 'starting' ? 'connecting...' : home.logs === 'following' ? 'following - l or esc stops' : 'stopped - l follows again';
     return (
       <Box flexDirection="column" height={height} width={width} overflow="hidden">
-        <PaneTitle title="Logs: vault, vault-unseal" width={width} note={note} />
+        <PaneTitle title={`Logs: ${unitName(server.unit)}, ${unitName(server.unsealUnit)}`} width={width} note={note} />
         <LogPane buffer={journal} height={body} width={width} follow logTop={0} />
       </Box>
     );
@@ -440,7 +476,7 @@ function LowerPane({
       <Box flexDirection="column" height={height} width={width} overflow="hidden">
         <PaneTitle title="Drift" width={width} />
         <Text dimColor wrap="wrap">
-          {'Press r to re-check every step of the setup against the host and Vault (nothing is changed). Steps that drifted or are not done are listed here; enter fixes the selected one, F fixes them all.'}
+          {`Press r to re-check every step of the setup against the host and ${server.name} (nothing is changed). Steps that drifted or are not done are listed here; enter fixes the selected one, F fixes them all.`}
         </Text>
       </Box>
     );

@@ -7,6 +7,7 @@
 import { Box } from 'ink';
 import { useCallback, type Dispatch } from 'react';
 import type { LogBuffer } from '../../core/log-buffer.js';
+import { serverOf } from '../../core/server.js';
 import type { RunMode } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import { LogPane, logWindowTop } from '../components/LogPane.js';
@@ -99,7 +100,7 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
       <Box height={layout.topHeight} width={width} overflow="hidden">
         <Box flexDirection="column" width={layout.stepsWidth} height={layout.topHeight} overflow="hidden">
           <PaneTitle title="Steps" width={layout.stepsWidth} {...(stepsNote ? { note: stepsNote } : {})} />
-          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} selectedId={state.selectedStepId} />
+          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} selectedId={state.selectedStepId} server={serverOf(profile)} />
         </Box>
         <Box width={1} />
         <Box flexDirection="column" width={layout.statusWidth} height={layout.topHeight} overflow="hidden">
