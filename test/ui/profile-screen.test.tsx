@@ -5,8 +5,9 @@
  */
 import { statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultProfile } from '../../source/profile/schema.js';
 import { App } from '../../source/ui/App.js';
-import { FIELDS, type FieldId } from '../../source/ui/state/profile-form.js';
+import { fieldLabel, FIELDS, readValues, type FieldId } from '../../source/ui/state/profile-form.js';
 import { createTheme } from '../../source/ui/theme.js';
 import { KEYS, press, renderSized, tempXdgHome, testDependencies, waitForFrame, waitForInput, type Rendered, type TempHome } from './harness.js';
 
@@ -31,7 +32,7 @@ function lineWith(frame: string, text: string): string {
 function labelOf(id: FieldId): string {
   const field = FIELDS.find((candidate) => candidate.id === id);
   if (!field) throw new Error(`no field ${id}`);
-  return field.label;
+  return fieldLabel(field, readValues(defaultProfile()));
 }
 
 /** Moves the selection from field `from` to field `to` with j/k; returns `to`. */
@@ -144,6 +145,55 @@ describe('Profile screen', () => {
     expect(profile.vault.tls.extraSans).toEqual(['vault.lan', '10.0.0.12']);
     expect(profile.cluster.apiAddressForVault).toBe('https://10.0.0.10:6443');
     expect(statSync(deps.store.file('test')).mode & 0o777).toBe(0o600);
+  });
+
+  it('offers the server (vault / openbao), names it in the form, and saves a valid OpenBao profile whose default paths follow it', async () => {
+    // As older versions saved it: Vault's defaults spelled out, next to one directory of the user's own.
+    const before = defaultProfile();
+    before.vault.configDir = '/srv/secrets/config';
+    before.vault.dataDir = '/var/lib/vault';
+    before.vault.releaseBaseUrl = 'https://releases.hashicorp.com';
+    const deps = testDependencies({ profile: before });
+    expect(deps.store.load('test').vault).toMatchObject({ server: 'vault', dataDir: '/var/lib/vault' });
+    app = renderSized(<App deps={deps} theme={ascii} />);
+    await waitForInput(app);
+    await press(app, KEYS.tab);
+    await waitForFrame(app, (f) => f.includes('[Profile]'), 'the profile screen');
+    await moveTo(app, 0, 'vault.server');
+
+    let frame = await waitForFrame(app, (f) => lineWith(f, 'Software').includes('< vault >'), 'the server choice');
+    expect(frame).toMatch(/^Server$/m);
+    expect(frame).toMatch(/^ {2}Vault version +latest/m);
+    // What differs, whole in two rows at 80 columns.
+    expect(frame.replace(/\s+/g, ' ')).toContain(
+      "vault: HashiCorp Vault. openbao: the Linux Foundation's MPL-2.0 fork (binary bao, user openbao, /etc/openbao, /var/lib/openbao, releases from its GitHub).",
+    );
+    expect(lineWith(frame, 'picluster-vault-tui')).toMatch(/\(Vault\)\s*$/);
+
+    await press(app, KEYS.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'Software').includes('< openbao >'), 'openbao chosen');
+    // The form names the server it describes at once; the rest of the app once it is saved.
+    expect(frame).toMatch(/^ {2}OpenBao version +latest/m);
+    expect(frame).not.toContain('Vault version');
+    expect(frame.replace(/\s+/g, ' ')).toContain("Once saved, the profile sets up OpenBao: directories and release site left at Vault's defaults follow it; a host that runs Vault is refused, not migrated.");
+    expect(lineWith(frame, 'picluster-vault-tui')).toMatch(/\(Vault\)\s*$/);
+
+    await press(app, 's');
+    frame = await waitForFrame(app, (f) => f.includes('Saved ('), 'the save');
+    expect(frame.replace(/\s+/g, ' ')).toContain("Saved (vault.dataDir, vault.releaseBaseUrl now follow OpenBao's defaults) to ");
+    expect(lineWith(frame, 'picluster-vault-tui')).toMatch(/\(OpenBao\)\s*$/);
+    // A valid profile (load parses it with ProfileSchema): OpenBao, the user's directory kept, the defaults unset.
+    const saved = deps.store.load('test');
+    expect(saved.vault.server).toBe('openbao');
+    expect(saved.vault.configDir).toBe('/srv/secrets/config');
+    expect(saved.vault.dataDir).toBeUndefined();
+    expect(saved.vault.releaseBaseUrl).toBeUndefined();
+    for (const line of frame.split('\n')) expect(Array.from(line).length).toBeLessThanOrEqual(80);
+
+    // And back: enter cycles to vault again.
+    await press(app, KEYS.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'Software').includes('< vault >'), 'vault chosen again');
+    expect(frame).toMatch(/^ {2}Vault version +latest/m);
   });
 
   it('esc cancels an edit and keeps the previous value; typing q while editing types a q', async () => {

@@ -12,9 +12,10 @@ import { visibleWindow } from '../components/StepList.js';
 import { useDependencies } from '../deps.js';
 import { useKeyHandler } from '../hooks/keys.js';
 import { actionFor, FIELD_EDIT_KEYS, PROFILE_KEYS, type KeyPress } from '../keymap.js';
-import { checkProfile, FIELDS, isDirty, type FieldDef, type FieldGroup, type ProfileFormAction, type ProfileFormState } from '../state/profile-form.js';
+import { checkProfile, fieldDescription, fieldLabel, FIELDS, isDirty, type FieldDef, type FieldGroup, type ProfileFormAction, type ProfileFormState } from '../state/profile-form.js';
 import { useTheme } from '../theme.js';
 import type { Profile } from '../../profile/schema.js';
+import { SERVER_DEFAULTED_KEYS } from '../../profile/server-switch.js';
 
 export interface ProfileScreenProps {
   state: ProfileFormState;
@@ -41,10 +42,12 @@ function formRows(): FormRow[] {
 }
 
 const ROWS = formRows();
-const LABEL_WIDTH = 15;
-const VALUE_WIDTH = 26;
-/** Rows under the form: the selected field's description or full message, and the save result. */
-const DETAIL_ROWS = 3;
+/** Room for `OpenBao version` and a space. */
+const LABEL_WIDTH = 16;
+const VALUE_WIDTH = 25;
+/** Rows under the form: the selected field's description (two rows at most) or full message, and the save result. */
+const DETAIL_ROWS = 4;
+const DESCRIPTION_ROWS = 2;
 
 export function ProfileScreen({ state, dispatch, onSaved, width, height }: ProfileScreenProps) {
   const deps = useDependencies();
@@ -66,7 +69,12 @@ export function ProfileScreen({ state, dispatch, onSaved, width, height }: Profi
     dispatch({ type: 'save-started' });
     try {
       const saved = deps.store.save(deps.profileName, checked.profile);
-      dispatch({ type: 'save-succeeded', profile: saved, where: deps.store.file(deps.profileName) });
+      // A switched server: the store unsets the paths that only held the old server's defaults.
+      const followed = SERVER_DEFAULTED_KEYS.filter((key) => {
+        const name = key.slice('vault.'.length) as 'configDir' | 'dataDir' | 'releaseBaseUrl';
+        return checked.profile.vault[name] !== undefined && saved.vault[name] === undefined;
+      });
+      dispatch({ type: 'save-succeeded', profile: saved, where: deps.store.file(deps.profileName), followed });
       onSaved(saved);
     } catch (error) {
       dispatch({ type: 'save-failed', message: describeError(error).message });
@@ -122,6 +130,8 @@ export function ProfileScreen({ state, dispatch, onSaved, width, height }: Profi
   const window = visibleWindow(ROWS, focus, formHeight);
   const selected = FIELDS[state.selected];
   const selectedError = selected ? state.errors[selected.id] : undefined;
+  const description = selected ? fieldDescription(selected, state.values) : '';
+  const descriptionRows = Math.min(DESCRIPTION_ROWS, Math.max(1, Math.ceil(Array.from(description).length / Math.max(1, width))));
   const errorWidth = Math.max(0, width - 2 - LABEL_WIDTH - VALUE_WIDTH - 2);
   const dirty = isDirty(state);
   const title = state.exists ? (dirty ? 'unsaved changes' : 'saved') : 'new profile, not saved yet';
@@ -151,7 +161,7 @@ export function ProfileScreen({ state, dispatch, onSaved, width, height }: Profi
               <Text color={theme.color('accent')}>{isSelected ? `${theme.glyphs.selected} ` : '  '}</Text>
               <Box width={LABEL_WIDTH} flexShrink={0}>
                 <Text {...(isSelected ? { bold: true, inverse: !editing } : {})} wrap="truncate-end">
-                  {field.label}
+                  {fieldLabel(field, state.values)}
                 </Text>
               </Box>
               <Box width={VALUE_WIDTH} flexShrink={0} overflow="hidden">
@@ -177,9 +187,11 @@ export function ProfileScreen({ state, dispatch, onSaved, width, height }: Profi
             {theme.glyphs.invalid} {sanitize(selectedError)}
           </Text>
         ) : (
-          <Text dimColor wrap="truncate-end">
-            {selected?.description ?? ''}
-          </Text>
+          <Box height={descriptionRows} flexShrink={0} overflow="hidden">
+            <Text dimColor wrap="wrap">
+              {description}
+            </Text>
+          </Box>
         )}
         {state.message ? (
           <Text

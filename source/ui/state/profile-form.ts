@@ -5,6 +5,7 @@
  * an invalid value stays in the form, visible and marked, and never reaches the profile file.
  */
 import { parsePort, printable, validateHost, validateHttpsUrl, validateIp, validateLocalPath, validatePort, validateSan, validateShares, validateUserName, validateVaultVersion } from '../../core/validate.js';
+import { OPENBAO, otherServer, SERVER_KINDS, SERVERS, VAULT, type ServerFlavor, type ServerKind } from '../../core/server.js';
 import { ProfileSchema, type Profile } from '../../profile/schema.js';
 
 export type FieldId =
@@ -14,6 +15,7 @@ export type FieldId =
   | 'host.user'
   | 'host.auth'
   | 'host.keyFile'
+  | 'vault.server'
   | 'vault.version'
   | 'vault.nodeIp'
   | 'vault.apiAddress'
@@ -26,16 +28,19 @@ export type FieldId =
   | 'cluster.apiAddressForVault';
 
 export type FieldValues = Record<FieldId, string>;
-export type FieldGroup = 'Host' | 'Vault' | 'Cluster';
+export type FieldGroup = 'Host' | 'Server' | 'Cluster';
+
+/** A label or description: a function when it names the server the form's `vault.server` chooses. */
+export type FieldText = string | ((server: ServerFlavor) => string);
 
 export interface FieldDef {
   id: FieldId;
   group: FieldGroup;
-  label: string;
+  label: FieldText;
   kind: 'text' | 'choice';
   choices?: readonly string[];
-  /** Shown under the form when the field is selected. */
-  description: string;
+  /** Shown under the form when the field is selected (read with fieldDescription). */
+  description: FieldText;
   /** Text shown when the field is empty. */
   placeholder?: string;
   read(profile: Profile): string;
@@ -77,6 +82,11 @@ const validateContext = (value: string): string | undefined => {
   return undefined;
 };
 
+/** What differs between the choices, from the server table (two rows at 80 columns). */
+const SERVER_DESCRIPTION =
+  `${VAULT.kind}: ${VAULT.fullName}. ${OPENBAO.kind}: the Linux Foundation's MPL-2.0 fork (binary ${OPENBAO.binaryName}, ` +
+  `user ${OPENBAO.user}, ${OPENBAO.defaultConfigDir}, ${OPENBAO.defaultDataDir}, releases from its GitHub).`;
+
 export const FIELDS: readonly FieldDef[] = [
   {
     id: 'host.transport',
@@ -84,7 +94,7 @@ export const FIELDS: readonly FieldDef[] = [
     label: 'Connect via',
     kind: 'choice',
     choices: ['ssh', 'local'],
-    description: 'ssh: reach the Pi over SSH. local: this program runs on the Vault host itself.',
+    description: (server) => `ssh: reach the Pi over SSH. local: this program runs on the ${server.name} host itself.`,
     read: (p) => p.host.transport,
     validate: () => undefined,
   },
@@ -93,7 +103,7 @@ export const FIELDS: readonly FieldDef[] = [
     group: 'Host',
     label: 'Host address',
     kind: 'text',
-    description: 'Hostname or IP address of the Raspberry Pi that will run Vault.',
+    description: (server) => `Hostname or IP address of the Raspberry Pi that will run ${server.name}.`,
     read: (p) => p.host.address,
     validate: (value) => validateHost(value),
   },
@@ -139,9 +149,19 @@ export const FIELDS: readonly FieldDef[] = [
     validate: optional(validateLocalPath),
   },
   {
+    id: 'vault.server',
+    group: 'Server',
+    label: 'Software',
+    kind: 'choice',
+    choices: SERVER_KINDS,
+    description: SERVER_DESCRIPTION,
+    read: (p) => p.vault.server,
+    validate: (value) => (SERVER_KINDS.includes(value as ServerKind) ? undefined : `server must be one of ${SERVER_KINDS.join(', ')}, got "${printable(value)}"`),
+  },
+  {
     id: 'vault.version',
-    group: 'Vault',
-    label: 'Vault version',
+    group: 'Server',
+    label: (server) => `${server.name} version`,
     kind: 'text',
     description: '"latest" or an exact release such as 2.0.4.',
     read: (p) => p.vault.version,
@@ -149,27 +169,27 @@ export const FIELDS: readonly FieldDef[] = [
   },
   {
     id: 'vault.nodeIp',
-    group: 'Vault',
+    group: 'Server',
     label: 'Node IP',
     kind: 'text',
     placeholder: '(detect)',
-    description: "The node's IP address: Vault's api_addr and a certificate SAN.",
+    description: (server) => `The node's IP address: ${server.name}'s api_addr and a certificate SAN.`,
     read: (p) => p.vault.nodeIp ?? '',
     validate: optional(validateIp),
   },
   {
     id: 'vault.apiAddress',
-    group: 'Vault',
+    group: 'Server',
     label: 'API address',
     kind: 'text',
     placeholder: '(https://<node IP>:8200)',
-    description: 'Override of the https:// address used to reach the Vault API.',
+    description: (server) => `Override of the https:// address used to reach the ${server.name} API.`,
     read: (p) => p.vault.apiAddress ?? '',
     validate: optional(validateHttpsUrl),
   },
   {
     id: 'vault.tls.mode',
-    group: 'Vault',
+    group: 'Server',
     label: 'TLS',
     kind: 'choice',
     choices: ['generate', 'provided'],
@@ -179,7 +199,7 @@ export const FIELDS: readonly FieldDef[] = [
   },
   {
     id: 'vault.tls.extraSans',
-    group: 'Vault',
+    group: 'Server',
     label: 'Extra SANs',
     kind: 'text',
     placeholder: '(none)',
@@ -195,7 +215,7 @@ export const FIELDS: readonly FieldDef[] = [
   },
   {
     id: 'vault.keyShares',
-    group: 'Vault',
+    group: 'Server',
     label: 'Key shares',
     kind: 'text',
     description: 'Number of unseal key shares created at init (1-10).',
@@ -204,7 +224,7 @@ export const FIELDS: readonly FieldDef[] = [
   },
   {
     id: 'vault.keyThreshold',
-    group: 'Vault',
+    group: 'Server',
     label: 'Key threshold',
     kind: 'text',
     description: 'Shares needed to unseal (at most the number of shares).',
@@ -237,11 +257,24 @@ export const FIELDS: readonly FieldDef[] = [
     label: 'K8s API',
     kind: 'text',
     placeholder: '(from kubeconfig)',
-    description: 'Kubernetes API address reachable FROM the Vault host (a kubeconfig often says 127.0.0.1).',
+    description: (server) => `Kubernetes API address reachable FROM the ${server.name} host (a kubeconfig often says 127.0.0.1).`,
     read: (p) => p.cluster.apiAddressForVault ?? '',
     validate: optional(validateHttpsUrl),
   },
 ];
+
+/** The server the form describes now (its `vault.server` value, saved or not). */
+export function formServer(values: FieldValues): ServerFlavor {
+  return SERVERS[values['vault.server'] as ServerKind] ?? VAULT;
+}
+
+export function fieldLabel(field: FieldDef, values: FieldValues): string {
+  return typeof field.label === 'function' ? field.label(formServer(values)) : field.label;
+}
+
+export function fieldDescription(field: FieldDef, values: FieldValues): string {
+  return typeof field.description === 'function' ? field.description(formServer(values)) : field.description;
+}
 
 export function fieldIndex(id: FieldId): number {
   return FIELDS.findIndex((field) => field.id === id);
@@ -282,6 +315,7 @@ export function applyValues(base: Profile, values: FieldValues): unknown {
     },
     vault: {
       ...base.vault,
+      server: values['vault.server'],
       version: values['vault.version'],
       nodeIp: emptyToUndefined(values['vault.nodeIp']),
       apiAddress: emptyToUndefined(values['vault.apiAddress']),
@@ -349,7 +383,8 @@ export type ProfileFormAction =
   | { type: 'choice-cycle'; delta: 1 | -1 }
   | { type: 'save-rejected'; errors: Partial<Record<FieldId, string>>; general: string[] }
   | { type: 'save-started' }
-  | { type: 'save-succeeded'; profile: Profile; where: string }
+  /** `followed`: the profile keys the store unset because they held the old server's defaults. */
+  | { type: 'save-succeeded'; profile: Profile; where: string; followed?: readonly string[] }
   | { type: 'save-failed'; message: string }
   | { type: 'revert' };
 
@@ -426,7 +461,18 @@ export function profileFormReducer(state: ProfileFormState, action: ProfileFormA
       if (field.kind !== 'choice' || !field.choices || state.editing !== undefined) return state;
       const index = field.choices.indexOf(state.values[field.id]);
       const next = field.choices[(index + action.delta + field.choices.length) % field.choices.length] ?? field.choices[0] ?? '';
-      return setValue(state, field.id, next);
+      const changed = setValue(state, field.id, next);
+      if (field.id !== 'vault.server' || next === state.savedValues['vault.server']) return changed;
+      // What switching does, before it is saved: the profile follows, the host does not.
+      const server = formServer(changed.values);
+      const other = otherServer(server).name;
+      return {
+        ...changed,
+        message: {
+          kind: 'info',
+          text: `Once saved, the profile sets up ${server.name}: directories and release site left at ${other}'s defaults follow it; a host that runs ${other} is refused, not migrated.`,
+        },
+      };
     }
     case 'save-rejected': {
       const firstInvalid = FIELDS.findIndex((field) => action.errors[field.id] !== undefined);
@@ -455,7 +501,11 @@ export function profileFormReducer(state: ProfileFormState, action: ProfileFormA
         errors: {},
         saving: false,
         exists: true,
-        message: { kind: 'success', text: `Saved to ${action.where}` },
+        message: {
+          kind: 'success',
+          // What followed the switch first: a long file name is what gets cut.
+          text: `Saved${action.followed?.length ? ` (${action.followed.join(', ')} now follow ${formServer(values).name}'s defaults)` : ''} to ${action.where}`,
+        },
       };
     }
     case 'save-failed':
