@@ -41,6 +41,8 @@ export interface VaultApiOptions {
   /** PEM of the CA that signed Vault's certificate. */
   caPem: string;
   timeoutMs?: number;
+  /** The server's name in messages (Vault, OpenBao); Vault when not given. */
+  serverName?: string;
 }
 
 /** The answer of PUT sys/init: the only copy of the unseal keys and root token in the world. */
@@ -153,6 +155,11 @@ export class VaultApiError extends UserError {
   }
 }
 
+/** Nothing answered at the API address (refused, unreachable, timed out): a type, so callers never match the wording. */
+export class ServerUnreachableError extends UserError {
+  readonly unreachable = true;
+}
+
 /** Builds the client (node-vault is loaded on first use: commands that never reach Vault do not pay for it). */
 export async function connectVault(options: VaultApiOptions): Promise<VaultApi> {
   const { default: createClient } = (await import('node-vault')) as unknown as { default: typeof NodeVault };
@@ -170,13 +177,14 @@ export async function connectVault(options: VaultApiOptions): Promise<VaultApi> 
   mutable.token = '';
   mutable.pathPrefix = '';
   mutable.namespace = undefined;
-  return new NodeVaultApi(client, options.address);
+  return new NodeVaultApi(client, options.address, options.serverName ?? 'Vault');
 }
 
 class NodeVaultApi implements VaultApi {
   constructor(
     private readonly client: NodeVault.client,
     readonly address: string,
+    private readonly name: string,
   ) {}
 
   async health(): Promise<Health> {
@@ -201,7 +209,7 @@ class NodeVaultApi implements VaultApi {
     const rootToken = body['root_token'];
     if (keys.length !== options.shares || keysBase64.length !== options.shares || typeof rootToken !== 'string' || rootToken === '') {
       // Said without quoting the body: it holds the keys.
-      throw new UserError(`Vault at ${this.address} answered sys/init without the expected ${options.shares} keys and root token`);
+      throw new UserError(`${this.name} at ${this.address} answered sys/init without the expected ${options.shares} keys and root token`);
     }
     return { keys, keys_base64: keysBase64, root_token: rootToken };
   }
@@ -234,7 +242,7 @@ class NodeVaultApi implements VaultApi {
     try {
       return await request();
     } catch (error) {
-      throw describeVaultError(error, what, this.address);
+      throw describeVaultError(error, what, this.address, this.name);
     }
   }
 }
@@ -313,7 +321,7 @@ class TokenClient implements AuthenticatedVault {
     })) as Record<string, unknown>;
     const auth = (body['auth'] ?? {}) as Record<string, unknown>;
     if (typeof auth['client_token'] !== 'string' || auth['client_token'] === '') {
-      throw new UserError(`Vault at ${this.address} answered auth/token/create without a token`);
+      throw new UserError(`the server at ${this.address} answered auth/token/create without a token`);
     }
     return {
       token: auth['client_token'],
@@ -415,11 +423,11 @@ function trimSlashes(path: string): string {
 }
 
 /** A node-vault/axios failure as a message the user can act on. */
-export function describeVaultError(error: unknown, what: string, address: string): UserError {
+export function describeVaultError(error: unknown, what: string, address: string, name = 'Vault'): UserError {
   const response = (error as { response?: { statusCode?: number; body?: { errors?: unknown } } }).response;
   if (response?.statusCode !== undefined) {
     const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map(String) : [];
-    return vaultAnswerError(response.statusCode, errors, what, address);
+    return vaultAnswerError(response.statusCode, errors, what, address, name);
   }
   // The axios error carries the request (its headers hold the token, its body an unseal key): it is
   // never kept as the cause, only its code and message are.
@@ -433,8 +441,8 @@ export function describeVaultError(error: unknown, what: string, address: string
     });
   }
   if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|ECONNABORTED|ENOTFOUND|EAI_AGAIN|timeout/i.test(`${code} ${message}`)) {
-    return new UserError(`cannot reach Vault at ${address} (${code || message})`, {
-      hint: 'check that vault.service is running on the host, that the port is open in its firewall, and that vault.nodeIp / vault.apiAddress is reachable from this machine',
+    return new ServerUnreachableError(`cannot reach ${name} at ${address} (${code || message})`, {
+      hint: `check that ${name === 'OpenBao' ? 'openbao.service' : 'vault.service'} is running on the host, that the port is open in its firewall, and that vault.nodeIp / vault.apiAddress is reachable from this machine`,
       cause,
     });
   }
@@ -455,7 +463,7 @@ function oneLine(errors: string[]): string {
  * turned into what the user should know: 403 is a token without the right (or an expired/revoked
  * token), 503 a sealed Vault, 400 on sys/init an initialized one.
  */
-export function vaultAnswerError(statusCode: number, errors: string[], what: string, address: string): VaultApiError {
+export function vaultAnswerError(statusCode: number, errors: string[], what: string, address: string, name = 'Vault'): VaultApiError {
   const detail = oneLine(errors);
   if (statusCode === 403) {
     return new VaultApiError(`permission denied: the token lacks the rights for ${what} (or it expired or was revoked)`, statusCode, errors, {
@@ -463,14 +471,14 @@ export function vaultAnswerError(statusCode: number, errors: string[], what: str
     });
   }
   if (statusCode === 503 && /sealed/i.test(detail || 'sealed')) {
-    return new VaultApiError(`Vault at ${address} is sealed (${what} answered 503)`, statusCode, errors, {
+    return new VaultApiError(`${name} at ${address} is sealed (${what} answered 503)`, statusCode, errors, {
       hint: 'unseal it first: run the unseal step (keys from custody, or typed one at a time)',
     });
   }
   if (statusCode === 400 && /sys\/init/.test(what) && /already initialized/i.test(detail)) {
-    return new VaultApiError(`Vault at ${address} is already initialized`, statusCode, errors, {
-      hint: 'an initialized Vault is never initialized again; unseal it with its keys (from custody, or typed)',
+    return new VaultApiError(`${name} at ${address} is already initialized`, statusCode, errors, {
+      hint: `an initialized ${name} is never initialized again; unseal it with its keys (from custody, or typed)`,
     });
   }
-  return new VaultApiError(`Vault answered ${what} with HTTP ${statusCode}${detail ? `: ${detail}` : ''}`, statusCode, errors);
+  return new VaultApiError(`${name} answered ${what} with HTTP ${statusCode}${detail ? `: ${detail}` : ''}`, statusCode, errors);
 }

@@ -69,7 +69,7 @@ export function vaultStatusReader(sources: VaultStatusSources = {}): ReadVaultSt
     }
     if (!caPem) return failed('no-ca', 'no CA certificate yet (the TLS step makes it)');
     try {
-      const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS });
+      const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, serverName: serverOf(profile).name });
       return { kind: 'status', address, status: await api.sealStatus(), at: Date.now() };
     } catch (error) {
       // The address is on the server's line already; the pane keeps its two rows for the cause (ECONNREFUSED...).
@@ -90,7 +90,7 @@ export function vaultUnsealResetter(sources: VaultStatusSources = {}): ResetVaul
     if (!address) throw new UserError(`the profile names no address for the ${name} API`);
     const caPem = await readCa(profileName, profile);
     if (!caPem) throw new UserError(`there is no CA certificate to verify ${name} with yet`);
-    const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS });
+    const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, serverName: name });
     return api.unsealReset();
   };
 }

@@ -3,10 +3,10 @@
  * verified with the CA installed on the host — what the cluster and the later phases will use.
  * It changes nothing on the host; apply only waits (bounded) for the API to become reachable.
  */
-import type { ServerFlavor } from '../../core/server.js';
+import { serverOf, type ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
-import { connectVault, type SealStatus } from '../../services/vault.js';
+import { connectVault, ServerUnreachableError, type SealStatus } from '../../services/vault.js';
 import { hostLayout, requireApiAddress, vaultApiAddress } from './layout.js';
 
 export const VERIFY_WAIT_MS = 15_000;
@@ -32,7 +32,7 @@ export function formatStatus(status: SealStatus, address: string): string[] {
 }
 
 function isUnreachable(error: unknown): boolean {
-  return error instanceof UserError && /^cannot reach Vault/.test(error.message);
+  return error instanceof ServerUnreachableError;
 }
 
 async function lookAtApi(ctx: StepContext): Promise<{ status: SealStatus; address: string } | { unreachable: UserError; address: string } | { noCa: string; address: string }> {
@@ -42,7 +42,7 @@ async function lookAtApi(ctx: StepContext): Promise<{ status: SealStatus; addres
   const caStat = await transport.stat(caFile, { sudo: true, signal: ctx.signal });
   if (!caStat.exists) return { noCa: caFile, address };
   const caPem = (await transport.readFile(caFile, { sudo: true, signal: ctx.signal })).toString('utf8');
-  const vault = await connectVault({ address, caPem, timeoutMs: 5_000 });
+  const vault = await connectVault({ address, caPem, timeoutMs: 5_000, serverName: serverOf(ctx.profile).name });
   try {
     return { status: await vault.sealStatus(), address };
   } catch (error) {

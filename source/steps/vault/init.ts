@@ -61,9 +61,9 @@ async function custodyState(ctx: StepContext, status: SealStatus): Promise<{ kin
   return { kind: status.n === record.shares && status.t === record.threshold ? 'matches' : 'other', record };
 }
 
-function initializedElsewhere(address: string, file: string, detail: string): UserError {
-  return new UserError(`Vault at ${address} was initialized elsewhere; this profile has no keys for it (${detail})`, {
-    hint: `it is never initialized again. If you hold its unseal keys, type them: press u on the Setup screen (one key at a time, progress shown). Keys of another Vault in ${file} were left untouched.`,
+function initializedElsewhere(address: string, file: string, detail: string, name: string): UserError {
+  return new UserError(`${name} at ${address} was initialized elsewhere; this profile has no keys for it (${detail})`, {
+    hint: `it is never initialized again. If you hold its unseal keys, type them: press u on the Setup screen (one key at a time, progress shown). Keys of another ${name} in ${file} were left untouched.`,
   });
 }
 
@@ -95,14 +95,14 @@ export function initStep(server: ServerFlavor = VAULT): Step {
       const vault = await openVault(ctx);
       const status = await vault.sealStatus();
       const file = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
-      if (!status.initialized) return { state: 'todo', detail: `Vault at ${vault.address} is not initialized` };
+      if (!status.initialized) return { state: 'todo', detail: `${server.name} at ${vault.address} is not initialized` };
       const custody = await custodyState(ctx, status);
       if (custody.kind === 'matches') return { state: 'done', detail: `initialized (${status.t} of ${status.n} keys to unseal); keys in ${file}` };
       if (custody.kind === 'encrypted') return { state: 'done', detail: `initialized (${status.t} of ${status.n} keys to unseal); keys in ${file} (passphrase-protected)` };
-      if (custody.kind === 'none') return { state: 'drift', detail: `Vault at ${vault.address} is initialized but this profile has no keys for it` };
+      if (custody.kind === 'none') return { state: 'drift', detail: `${server.name} at ${vault.address} is initialized but this profile has no keys for it` };
       return {
         state: 'drift',
-        detail: `Vault at ${vault.address} is initialized with ${status.t} of ${status.n} keys, but ${file} holds ${custody.record.threshold} of ${custody.record.shares} (another Vault's keys)`,
+        detail: `${server.name} at ${vault.address} is initialized with ${status.t} of ${status.n} keys, but ${file} holds ${custody.record.threshold} of ${custody.record.shares} (another ${server.name}'s keys)`,
       };
     },
     async apply(ctx) {
@@ -118,15 +118,16 @@ export function initStep(server: ServerFlavor = VAULT): Step {
         throw initializedElsewhere(
           vault.address,
           file,
-          custody.kind === 'none' ? `no ${INIT_CUSTODY_NAME} in custody` : `${INIT_CUSTODY_NAME} holds ${custody.record.threshold} of ${custody.record.shares} keys, Vault has ${status.t} of ${status.n}`,
+          custody.kind === 'none' ? `no ${INIT_CUSTODY_NAME} in custody` : `${INIT_CUSTODY_NAME} holds ${custody.record.threshold} of ${custody.record.shares} keys, ${server.name} has ${status.t} of ${status.n}`,
+          server.name,
         );
       }
       if (warning) ctx.log.warn(warning);
       // A custody init.json for a Vault that is not initialized belongs to a Vault that no longer
       // exists (wiped data dir, reinstalled host). It is replaced, and kept beside as init.json.bak-<time>.
       const replace = await custodyExists(ctx.profileName, INIT_CUSTODY_NAME);
-      if (replace) ctx.log.warn(`${file} holds keys of an earlier Vault (this one is not initialized); it is kept as a .bak file beside the new one`);
-      ctx.log.info(`initializing Vault at ${vault.address} with ${shares} key shares, threshold ${threshold}`);
+      if (replace) ctx.log.warn(`${file} holds keys of an earlier ${server.name} (this one is not initialized); it is kept as a .bak file beside the new one`);
+      ctx.log.info(`initializing ${server.name} at ${vault.address} with ${shares} key shares, threshold ${threshold}`);
 
       const answer = await vault.init({ shares, threshold });
       const record: InitRecord = {
@@ -145,7 +146,7 @@ export function initStep(server: ServerFlavor = VAULT): Step {
         // The answer exists nowhere else: show it now, it is the last chance to keep it.
         registerInitSecrets(ctx, answer);
         await ctx.prompt.revealOnce({
-          title: 'Vault was initialized but its keys could NOT be saved: copy them now',
+          title: `${server.name} was initialized but its keys could NOT be saved: copy them now`,
           lines: revealLines(answer),
           note: `writing ${file} failed (${writeError instanceof Error ? writeError.message : String(writeError)}). These lines are the only copy of the unseal keys and root token: store them safely before going on.`,
         });
@@ -156,9 +157,9 @@ export function initStep(server: ServerFlavor = VAULT): Step {
       registerInitSecrets(ctx, answer);
       ctx.log.info(`unseal keys and root token saved in ${file} (0600)`);
       await ctx.prompt.revealOnce({
-        title: `Vault initialized: ${shares} unseal keys (any ${threshold} unseal it) and the root token`,
+        title: `${server.name} initialized: ${shares} unseal keys (any ${threshold} unseal it) and the root token`,
         lines: revealLines(answer),
-        note: `They are kept in ${file} (mode 0600, this machine only). Copy the keys to separate safe places (a password manager, paper): whoever holds ${threshold} of them can unseal Vault, and without ${threshold} of them nobody can.`,
+        note: `They are kept in ${file} (mode 0600, this machine only). Copy the keys to separate safe places (a password manager, paper): whoever holds ${threshold} of them can unseal ${server.name}, and without ${threshold} of them nobody can.`,
       });
     },
   };
