@@ -259,7 +259,8 @@ async function readVaultApi(input: StatusInput, caPem: string, now: () => Date):
   const status = emptyVaultStatus(input.address!);
   // One connection for both requests; maxSockets 1 so the second GET waits for and reuses it.
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: caPem });
-  const get = (path: string): Promise<ApiAnswer> => getJson(agent, input.address!, path, input.timeoutMs ?? STATUS_TIMEOUT_MS, input.signal);
+  const unit = (input.server ?? VAULT).unit;
+  const get = (path: string): Promise<ApiAnswer> => getJson(agent, input.address!, path, input.timeoutMs ?? STATUS_TIMEOUT_MS, input.signal, unit);
   try {
     let sealAnswer: ApiAnswer;
     try {
@@ -309,7 +310,7 @@ interface ApiAnswer {
   certificate: PeerCertificate | undefined;
 }
 
-function getJson(agent: Agent, address: string, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<ApiAnswer> {
+function getJson(agent: Agent, address: string, path: string, timeoutMs: number, signal: AbortSignal | undefined, unit: string): Promise<ApiAnswer> {
   const base = address.endsWith('/') ? address : `${address}/`;
   const url = new URL(`v1/${path}`, base);
   return new Promise((resolve, reject) => {
@@ -335,16 +336,16 @@ function getJson(agent: Agent, address: string, path: string, timeoutMs: number,
       },
     );
     request.on('timeout', () => request.destroy(new Error(`no answer from ${url.origin} within ${timeoutMs} ms`)));
-    request.on('error', (error: NodeJS.ErrnoException) => reject(new Error(describeRequestError(error, url.origin))));
+    request.on('error', (error: NodeJS.ErrnoException) => reject(new Error(describeRequestError(error, url.origin, unit))));
     request.end();
   });
 }
 
 /** One line a user can act on, for the errors a status check meets most (refused, timeout, TLS). */
-function describeRequestError(error: NodeJS.ErrnoException, origin: string): string {
+function describeRequestError(error: NodeJS.ErrnoException, origin: string, unit: string): string {
   switch (error.code) {
     case 'ECONNREFUSED':
-      return `connection refused by ${origin} (is the server's unit, vault.service or openbao.service, running?)`;
+      return `connection refused by ${origin} (is ${unit} running?)`;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return `${origin} is unreachable from here (${error.code})`;
