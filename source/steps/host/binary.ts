@@ -288,7 +288,9 @@ export function binaryStep(server: ServerFlavor): Step {
       planned.push({ kind: 'local', summary: `check ${localZip} against the ${files.sumsName} beside it, upload it to the host` });
     } else {
       if (vault.version === 'latest') planned.push({ kind: 'command', summary: `curl ${latestReleaseUrl(server, base)} (newest stable release)` });
-      planned.push({ kind: 'command', summary: `curl ${files.sums} and ${files.archive}${vault.httpProxy ? ` via ${vault.httpProxy}` : ''}` });
+      // Shown as typed: the URLs escape the version, which here may be the <newest> placeholder.
+      const shown = (url: string): string => url.replaceAll(encodeURIComponent(version), version);
+      planned.push({ kind: 'command', summary: `curl ${shown(files.sums)} and ${shown(files.archive)}${vault.httpProxy ? ` via ${vault.httpProxy}` : ''}` });
     }
     planned.push(
       { kind: 'command', summary: `sha256sum -c (before unpacking)` },
