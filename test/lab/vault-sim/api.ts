@@ -43,6 +43,15 @@ export function permissionDenied(): VaultHttpError {
   return new VaultHttpError(403, [PERMISSION_DENIED]);
 }
 
+/**
+ * What Vault answers for a missing, unknown, expired or used-up token: the bare
+ * logical.ErrPermissionDenied from the token check, not wrapped like an ACL refusal
+ * (vault/request_handling.go CheckToken; seen from the real OpenBao 2.7.2).
+ */
+export function invalidToken(): VaultHttpError {
+  return new VaultHttpError(403, ['permission denied']);
+}
+
 export function badRequest(message: string): VaultHttpError {
   return new VaultHttpError(400, [message]);
 }

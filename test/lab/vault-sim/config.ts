@@ -108,11 +108,12 @@ export function loadServerConfig(path: string): ServerConfig {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : String(error);
-    throw new ConfigError(`Error loading configuration from ${path}: open ${path}: ${reason}`);
+    // LoadConfig stats the path first; the message starts in lower case (command/server.go parseConfig).
+    throw new ConfigError(`error loading configuration from ${path}: stat ${path}: ${reason}`);
   }
   try {
     return parseServerConfig(source);
   } catch (error) {
-    throw new ConfigError(`Error loading configuration from ${path}: ${(error as Error).message}`);
+    throw new ConfigError(`error loading configuration from ${path}: ${(error as Error).message}`);
   }
 }

@@ -27,6 +27,42 @@ const SUMS_PURPOSE = 'snapshot/SHA256SUMS';
 const SNAPSHOT_DIFFERENT_KEYS =
   'could not verify hash file, possibly the snapshot is using a different set of unseal keys; use the snapshot-force API to bypass this check';
 
+/**
+ * How long a node stays a standby after its unseal before it is the active node. A raft node that
+ * was just unsealed first enters standby, then wins the (single-node) leader election and takes
+ * the HA lock; until then sys/health answers 429 and every logical request fails with 500
+ * "local node not active but active cluster node not found". The real OpenBao 2.7.2 takes 20-50 ms
+ * for this on the lab's x86 machines (measured with test/integration/vault-sim-seal.test.ts); a
+ * Raspberry Pi on an SD card is slower. The simulator waits longer than either, so a client that
+ * does not wait for the active node fails here first. VAULT_SIM_STANDBY_MS overrides it.
+ */
+export const STANDBY_MS = durationFromEnv('VAULT_SIM_STANDBY_MS', 300);
+
+/** A duration in ms from the environment (tests and the lab can shorten the waits), else the default. */
+function durationFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/**
+ * How long sys/init takes. The first raft election waits for the heartbeat timeout, randomised
+ * between 1x and 2x of 1 s x performance_multiplier 5 (https://developer.hashicorp.com/vault/docs/configuration/storage/raft#performance_multiplier):
+ * the real OpenBao 2.7.2 answered sys/init after 6.1 to 9.1 s on the lab's machines. The
+ * simulator takes the low end. VAULT_SIM_INIT_MS overrides it.
+ */
+export const INIT_MS = durationFromEnv('VAULT_SIM_INIT_MS', 5_000);
+
+/**
+ * After a snapshot restore the request returns at once, but the node then waits 5 s for the
+ * standbys (internal/physical/raft/raft.go RestoreSnapshot, restoreOpDelayDuration) before it runs
+ * the post-restore invalidations holding the state lock: requests made meanwhile wait. Measured on
+ * the real OpenBao 2.7.2: 5.5 s. VAULT_SIM_RESTORE_MS overrides it.
+ */
+export const RESTORE_MS = durationFromEnv('VAULT_SIM_RESTORE_MS', 5_000);
+
+const MIN_KEY_BYTES = 16;
+const WRONG_KEY = 'unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed';
+
 function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -37,6 +73,9 @@ export class Core {
   private unlock: { parts: Buffer[]; nonce: string } | null = null;
   private state: VaultState | null = null;
   activeSince: string | null = null;
+  private activation: NodeJS.Timeout | null = null;
+  /** Epoch ms until which logical requests wait (the post-restore invalidations, RESTORE_MS). */
+  busyUntil = 0;
   /** Addresses from the server config, reported by sys/leader and raft configuration. */
   addresses = { apiAddr: '', clusterAddr: '', nodeId: '' };
   private readonly parsedPolicies = new Map<string, PathRule[]>();
@@ -63,6 +102,11 @@ export class Core {
 
   sealed(): boolean {
     return this.state === null;
+  }
+
+  /** Unsealed but not (yet) the active node: see STANDBY_MS. */
+  standby(): boolean {
+    return this.state !== null && this.activeSince === null;
   }
 
   /** The unsealed state; callers check sealed() first (the HTTP layer answers 503 otherwise). */
@@ -103,9 +147,8 @@ export class Core {
     return this.aclFor(token).capabilities(path);
   }
 
-  /** PUT sys/init */
-  initialize(shares: number, threshold: number): { keys: string[]; keys_base64: string[]; root_token: string } {
-    if (this.initialized()) throw badRequest('Vault is already initialized');
+  /** The seal configuration checks of PUT sys/init. */
+  validateSealConfig(shares: number, threshold: number): void {
     const problem =
       shares < 1 ? 'shares must be at least one'
       : threshold < 1 ? 'threshold must be at least one'
@@ -114,6 +157,12 @@ export class Core {
       : threshold > shares ? 'threshold cannot be larger than shares'
       : null;
     if (problem) throw badRequest(`invalid seal configuration: ${problem}`);
+  }
+
+  /** PUT sys/init (after its checks and the raft bootstrap wait in the HTTP layer). */
+  initialize(shares: number, threshold: number): { keys: string[]; keys_base64: string[]; root_token: string } {
+    if (this.initialized()) throw badRequest('Vault is already initialized');
+    this.validateSealConfig(shares, threshold);
 
     const rootKey = randomBytes(KEY_BYTES);
     const barrierKey = randomBytes(KEY_BYTES);
@@ -173,7 +222,9 @@ export class Core {
     const config = this.file.seal_config;
     if (!config) throw badRequest('Vault is not initialized');
     if (!this.sealed()) return;
-    if (key.length < KEY_BYTES) throw badRequest(`invalid key: key is shorter than minimum ${KEY_BYTES} bytes`);
+    // The barrier takes AES-128 to AES-256 keys, plus Shamir's one byte of overhead
+    // (seal_manager.go unsealFragment, barrier KeyLength 16..32).
+    if (key.length < MIN_KEY_BYTES) throw badRequest(`invalid key: key is shorter than minimum ${MIN_KEY_BYTES} bytes`);
     if (key.length > KEY_BYTES + 1) throw badRequest(`invalid key: key is longer than maximum ${KEY_BYTES + 1} bytes`);
 
     this.unlock ??= { parts: [], nonce: randomUUID() };
@@ -199,15 +250,27 @@ export class Core {
     try {
       barrierKey = decrypt(rootKey, Buffer.from(this.file.keyring ?? '', 'base64'), KEYRING_PURPOSE);
     } catch {
-      throw badRequest('Unseal failed, invalid key');
+      // The combined key opens the stored root key first; a wrong one fails its authentication
+      // (Vault 1.3+ stored keys, hashicorp/vault#12618; the real OpenBao 2.7.2 says the same).
+      throw badRequest(WRONG_KEY);
     }
     this.state = JSON.parse(decrypt(barrierKey, Buffer.from(this.file.data ?? '', 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;
     this.barrierKey = barrierKey;
-    this.activeSince = new Date().toISOString();
     this.log('INFO', 'core: vault is unsealed');
     this.log('INFO', 'core: entering standby mode');
-    this.log('INFO', 'core: acquired lock, enabling active operation');
-    this.log('INFO', 'core: post-unseal setup complete');
+    this.becomeActiveLater();
+  }
+
+  private becomeActiveLater(): void {
+    if (this.activation) clearTimeout(this.activation);
+    this.activeSince = null;
+    this.activation = setTimeout(() => {
+      this.activation = null;
+      if (this.sealed()) return;
+      this.activeSince = new Date().toISOString();
+      this.log('INFO', 'core: acquired lock, enabling active operation');
+      this.log('INFO', 'core: post-unseal setup complete');
+    }, STANDBY_MS);
   }
 
   seal(): void {
@@ -216,6 +279,8 @@ export class Core {
     this.barrierKey = null;
     this.unlock = null;
     this.activeSince = null;
+    if (this.activation) clearTimeout(this.activation);
+    this.activation = null;
     this.log('INFO', 'core: marked as sealed');
     this.log('INFO', 'core: vault is sealed');
   }
@@ -265,15 +330,13 @@ export class Core {
     if (!meta || !stateBin || !sums || !sealedSums) throw new VaultHttpError(500, ['failed to read snapshot file: snapshot is missing files']);
     const expected = `${sha256(meta)}  meta.json\n${sha256(stateBin)}  state.bin\n`;
     if (sums.toString() !== expected) throw new VaultHttpError(500, ['failed to verify snapshot: sha256 hash mismatch']);
-    if (!force) {
-      let opened: Buffer;
-      try {
-        opened = decrypt(this.barrierKey, sealedSums, SUMS_PURPOSE);
-      } catch {
-        throw badRequest(SNAPSHOT_DIFFERENT_KEYS);
-      }
-      if (!opened.equals(sums)) throw badRequest(SNAPSHOT_DIFFERENT_KEYS);
+    let sameKeys: boolean;
+    try {
+      sameKeys = decrypt(this.barrierKey, sealedSums, SUMS_PURPOSE).equals(sums);
+    } catch {
+      sameKeys = false;
     }
+    if (!force && !sameKeys) throw badRequest(SNAPSHOT_DIFFERENT_KEYS);
     const restored = JSON.parse(stateBin.toString('utf8')) as StorageFile;
     if (restored.format !== 'vault-sim/1' || !restored.seal_config || !restored.keyring || !restored.data) {
       throw new VaultHttpError(500, ['failed to restore snapshot: invalid snapshot contents']);
@@ -281,9 +344,14 @@ export class Core {
     this.file = { ...restored, raft_index: Math.max(this.file.raft_index, restored.raft_index) + 1 };
     this.storage.write(this.file);
     this.log('INFO', 'storage.raft: snapshot restore complete');
-    if (force) {
-      // The restored keyring belongs to the snapshot's cluster: only its unseal keys open it.
-      this.seal();
+    this.busyUntil = Date.now() + RESTORE_MS;
+    if (!sameKeys) {
+      // The restored keyring belongs to the snapshot's cluster: the post-restore invalidations
+      // fail to read the root key and seal the node; only that cluster's unseal keys open it.
+      setTimeout(() => {
+        this.log('INFO', 'core: failed to perform key upgrades, sealing: error="error reloading root key: failed to read root key path: decryption failed: cipher: message authentication failed"');
+        this.seal();
+      }, RESTORE_MS).unref();
       return;
     }
     this.state = JSON.parse(decrypt(this.barrierKey, Buffer.from(restored.data, 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;

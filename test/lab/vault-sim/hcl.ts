@@ -184,6 +184,12 @@ class Parser {
     const got = token.kind === 'eof' ? 'EOF' : token.kind === 'punct' ? token.text : `${token.kind.toUpperCase()} ${JSON.stringify(token.text)}`;
     throw new HclSyntaxError(token.line, token.column, `expected: ${expected} got: ${got}`);
   }
+  /** hcl v1's objectItem error for a token that cannot start a value: "Unknown token: 3:1 RBRACE }". */
+  private unknown(token: Token): never {
+    const names: Record<string, string> = { '}': 'RBRACE', ']': 'RBRACK', ',': 'COMMA', '=': 'ASSIGN', '{': 'LBRACE', '[': 'LBRACK' };
+    const type = token.kind === 'eof' ? 'EOF' : token.kind === 'punct' ? (names[token.text] ?? 'ILLEGAL') : token.kind.toUpperCase();
+    throw new HclSyntaxError(token.line, token.column, `Unknown token: ${token.line}:${token.column} ${type} ${token.kind === 'eof' ? '' : token.text}`.trimEnd());
+  }
   private isPunct(token: Token, text: string): boolean {
     return token.kind === 'punct' && token.text === text;
   }
@@ -232,9 +238,9 @@ class Parser {
       case 'punct':
         if (token.text === '[') return this.parseList();
         if (token.text === '{') return this.parseObject();
-        return this.fail(token, 'value');
+        return this.unknown(token);
       default:
-        return this.fail(token, 'value');
+        return this.unknown(token);
     }
   }
 

@@ -1,12 +1,17 @@
 // Kubernetes auth method: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes
 // and https://developer.hashicorp.com/vault/docs/auth/kubernetes (login verifies the JWT's claims
 // against the role, then asks the cluster's TokenReview API whether the JWT is valid).
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { badRequest, envelope, noContent, notFound, permissionDenied, stringField, VaultHttpError, type Reply, type VaultRequest } from './api.js';
+import { badRequest, envelope, invalidToken, noContent, notFound, stringField, VaultHttpError, type Reply, type VaultRequest } from './api.js';
 import type { Core, Logger } from './core.js';
 import { authBlock, issueToken } from './tokens.js';
 import { parseDuration, stringList, toBoolean, type KubernetesMountData, type KubernetesRole, type MountEntry } from './state.js';
+
+/** Where the plugin finds the CA of the cluster it runs in when the config names none. */
+const LOCAL_CA_CERT = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
 
 export function kubernetesMountData(core: Core, mount: MountEntry): KubernetesMountData {
   const all = core.data.kubernetes;
@@ -25,7 +30,8 @@ export function kubernetesExists(core: Core, mount: MountEntry, rest: string): b
 function roleData(role: KubernetesRole): Record<string, unknown> {
   const data: Record<string, unknown> = {
     alias_name_source: role.alias_name_source,
-    audience: role.audience,
+    // audience is left out while unset (path_role.go pathRoleRead)
+    ...(role.audience ? { audience: role.audience } : {}),
     bound_service_account_names: role.bound_service_account_names,
     bound_service_account_namespace_selector: role.bound_service_account_namespace_selector,
     bound_service_account_namespaces: role.bound_service_account_namespaces,
@@ -67,7 +73,8 @@ function writeRole(existing: KubernetesRole | undefined, body: Record<string, un
   const legacy = new Set(role.legacy_fields);
   if (body['bound_service_account_names'] !== undefined) role.bound_service_account_names = stringList(body['bound_service_account_names']);
   if (body['bound_service_account_namespaces'] !== undefined) role.bound_service_account_namespaces = stringList(body['bound_service_account_namespaces']);
-  if (body['bound_service_account_namespace_selector'] !== undefined) role.bound_service_account_namespace_selector = stringField(body, 'bound_service_account_namespace_selector');
+  // The selector is taken from every write: omitted, it is cleared (path_role.go pathRoleCreateUpdate).
+  role.bound_service_account_namespace_selector = stringField(body, 'bound_service_account_namespace_selector');
   if (body['audience'] !== undefined) role.audience = stringField(body, 'audience');
   if (body['alias_name_source'] !== undefined) {
     const source = stringField(body, 'alias_name_source');
@@ -102,14 +109,18 @@ function writeRole(existing: KubernetesRole | undefined, body: Record<string, un
   if (body['token_type'] !== undefined) role.token_type = stringField(body, 'token_type');
   role.legacy_fields = [...legacy];
 
+  // The checks and messages of path_role.go pathRoleCreateUpdate, in its order.
+  if (role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) throw badRequest('token ttl should not be greater than token max ttl');
   if (role.bound_service_account_names.length === 0) throw badRequest('"bound_service_account_names" can not be empty');
-  if (role.bound_service_account_namespaces.length === 0 && !role.bound_service_account_namespace_selector) {
-    throw badRequest('"bound_service_account_namespaces" can not be empty');
-  }
   if (role.bound_service_account_names.length > 1 && role.bound_service_account_names.includes('*')) {
     throw badRequest('can not mix "*" with values');
   }
-  if (role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) throw badRequest('"token_ttl" value must be less than "token_max_ttl" value');
+  if (role.bound_service_account_namespaces.length === 0 && !role.bound_service_account_namespace_selector) {
+    throw badRequest('"bound_service_account_namespaces" can not be empty if "bound_service_account_namespace_selector" is not set');
+  }
+  if (role.bound_service_account_namespaces.length > 1 && role.bound_service_account_namespaces.includes('*')) {
+    throw badRequest('can not mix "*" with values');
+  }
   return role;
 }
 
@@ -146,6 +157,28 @@ function serviceAccountFromClaims(claims: Record<string, unknown>): ServiceAccou
   };
 }
 
+/** hashicorp/cap jwt's default clock-skew leeway. */
+const JWT_LEEWAY_SECONDS = 60;
+
+/**
+ * The time checks of hashicorp/cap jwt (Validator.ValidateAllowMissingIatNbfExp) with their
+ * messages: nbf in the future, exp in the past, iat in the future, each with the leeway. A token
+ * without nbf is taken as valid from its iat (cap derives the one from the other), and one with
+ * neither from its exp, so it is refused as not yet valid, as the real plugin does: Kubernetes'
+ * own tokens carry all three.
+ */
+function timeClaimsProblem(claims: Record<string, unknown>): string | undefined {
+  const number = (name: string): number | undefined => (typeof claims[name] === 'number' ? (claims[name] as number) : undefined);
+  const now = Date.now() / 1000;
+  const exp = number('exp');
+  const iat = number('iat');
+  const nbf = number('nbf') ?? iat ?? exp;
+  if (nbf !== undefined && now + JWT_LEEWAY_SECONDS < nbf) return 'invalid not before (nbf) claim: token not yet valid';
+  if (exp !== undefined && now - JWT_LEEWAY_SECONDS > exp) return 'invalid expiration time (exp) claim: token is expired';
+  if (iat !== undefined && now + JWT_LEEWAY_SECONDS < iat) return 'invalid issued at (iat) claim: token issued in the future';
+  return undefined;
+}
+
 function globMatch(patterns: string[], value: string): boolean {
   return patterns.some((pattern) => {
     if (!pattern.includes('*')) return pattern === value;
@@ -164,10 +197,11 @@ interface TokenReviewStatus {
 /** POST <host>/apis/authentication.k8s.io/v1/tokenreviews, TLS verified against the configured CA. */
 function tokenReview(host: string, caCert: string, bearer: string, jwt: string, audiences: string[]): Promise<TokenReviewStatus> {
   const url = new URL(`${host.replace(/\/+$/, '')}/apis/authentication.k8s.io/v1/tokenreviews`);
+  // An authv1.TokenReview marshalled as the plugin does: no kind or apiVersion (token_review.go Review).
   const payload = JSON.stringify({
-    kind: 'TokenReview',
-    apiVersion: 'authentication.k8s.io/v1',
+    metadata: {},
     spec: { token: jwt, ...(audiences.length ? { audiences } : {}) },
+    status: { user: {} },
   });
   const headers = {
     Authorization: `Bearer ${bearer}`,
@@ -176,6 +210,11 @@ function tokenReview(host: string, caCert: string, bearer: string, jwt: string, 
     'Content-Length': Buffer.byteLength(payload),
   };
   return new Promise((resolve, reject) => {
+    // No usable CA in the config: the plugin's client has an empty pool, so no server verifies.
+    if (url.protocol === 'https:' && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
+      reject(new Error(`Post "${url.href}": tls: failed to verify certificate: x509: certificate signed by unknown authority`));
+      return;
+    }
     const onResponse = (response: import('node:http').IncomingMessage): void => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -196,7 +235,7 @@ function tokenReview(host: string, caCert: string, bearer: string, jwt: string, 
     const options = { method: 'POST', headers, timeout: 10_000 };
     const outgoing =
       url.protocol === 'https:'
-        ? httpsRequest(url, { ...options, ...(caCert ? { ca: caCert } : {}) }, onResponse)
+        ? httpsRequest(url, { ...options, ca: caCert }, onResponse)
         : httpRequest(url, options, onResponse);
     outgoing.on('timeout', () => outgoing.destroy(new Error('TokenReview request timed out')));
     outgoing.on('error', reject);
@@ -215,10 +254,13 @@ async function login(core: Core, log: Logger, mount: MountEntry, mountPath: stri
   const config = data.config;
   if (!config) throw new VaultHttpError(500, ['could not load backend configuration']);
 
-  const account = serviceAccountFromClaims(decodeClaims(jwt));
+  const claims = decodeClaims(jwt);
+  const account = serviceAccountFromClaims(claims);
   if (role.audience.trim() && !account.audiences.includes(role.audience)) {
     throw new VaultHttpError(403, ['invalid audience (aud) claim: audience claim does not match any expected audience']);
   }
+  const timeProblem = timeClaimsProblem(claims);
+  if (timeProblem) throw new VaultHttpError(403, [timeProblem]);
   if (!(role.bound_service_account_names.length === 1 && role.bound_service_account_names[0] === '*')) {
     if (!globMatch(role.bound_service_account_names, account.name)) throw new VaultHttpError(403, ['service account name not authorized']);
   }
@@ -230,24 +272,27 @@ async function login(core: Core, log: Logger, mount: MountEntry, mountPath: stri
   try {
     review = await tokenReview(config.kubernetes_host, config.kubernetes_ca_cert, config.token_reviewer_jwt || jwt, jwt, wantAudiences);
   } catch (error) {
-    // Vault logs the reason and answers permission denied.
-    log('ERROR', `auth.kubernetes.${mount.accessor}: login unauthorized: err="${(error as Error).message}"`);
-    throw permissionDenied();
+    // The plugin logs the reason at debug level only and answers permission denied (path_login.go).
+    log('DEBUG', `auth.kubernetes.${mount.accessor}: login unauthorized: err="${(error as Error).message}"`);
+    throw invalidToken();
   }
   const username = review.user?.username ?? '';
   const parts = username.split(':');
   const problem =
     review.error ? `lookup failed: ${review.error}`
     : !review.authenticated ? 'lookup failed: service account jwt not valid'
-    : parts.length !== 4 || parts[0] !== 'system' || parts[1] !== 'serviceaccount' ? 'lookup failed: unexpected username format'
-    : wantAudiences.length && review.audiences && !review.audiences.some((a) => wantAudiences.includes(a)) ? 'lookup failed: token audiences do not match'
+    : wantAudiences.length && !(review.audiences ?? []).some((a) => wantAudiences.includes(a))
+      ? `lookup failed: service account jwt valid for audience(s) [${(review.audiences ?? []).join(' ')}], but wanted [${wantAudiences.join(' ')}]`
+    : parts.length !== 4 ? 'lookup failed: unexpected username format'
+    : parts[0] !== 'system' || parts[1] !== 'serviceaccount' ? 'lookup failed: username returned is not a service account'
     : parts[3] !== account.name ? 'JWT names did not match'
-    : account.uid && review.user?.uid !== account.uid ? 'JWT UIDs did not match'
+    : !account.uid ? 'could not parse UID from claims'
+    : review.user?.uid !== account.uid ? 'JWT UIDs did not match'
     : parts[2] !== account.namespace ? 'JWT namepaces did not match'
     : null;
   if (problem) {
-    log('ERROR', `auth.kubernetes.${mount.accessor}: login unauthorized: err="${problem}"`);
-    throw permissionDenied();
+    log('DEBUG', `auth.kubernetes.${mount.accessor}: login unauthorized: err="${problem}"`);
+    throw invalidToken();
   }
 
   const metadata = {
@@ -285,7 +330,8 @@ export async function handleKubernetes(core: Core, log: Logger, request: VaultRe
   if (rest === 'config') {
     if (op === 'read') {
       const config = data.config;
-      if (!config) return envelope(null);
+      // Never written: the plugin has nothing to say, which the HTTP layer turns into a 404.
+      if (!config) throw notFound();
       // token_reviewer_jwt is write-only: reads only say whether one is set.
       return envelope({
         disable_iss_validation: config.disable_iss_validation,
@@ -299,22 +345,40 @@ export async function handleKubernetes(core: Core, log: Logger, request: VaultRe
       });
     }
     if (isWrite) {
+      // Every write replaces the whole configuration: a field left out takes its default, so a
+      // write without token_reviewer_jwt clears the one set before (path_config.go pathConfigWrite).
       const body = request.body;
       const host = stringField(body, 'kubernetes_host');
       if (!host) throw badRequest('no host provided');
-      const reviewer = stringField(body, 'token_reviewer_jwt');
-      if (reviewer && reviewer.split('.').length !== 3) throw badRequest('token contains an invalid number of segments');
+      const disableLocalCaJwt = toBoolean(body['disable_local_ca_jwt']);
       const caCert = stringField(body, 'kubernetes_ca_cert');
-      if (caCert && !caCert.includes('-----BEGIN CERTIFICATE-----')) throw badRequest('Configured CA PEM data contains no valid certificates, TLS verification will fail');
+      if (disableLocalCaJwt && !caCert) throw badRequest('kubernetes_ca_cert must be given when disable_local_ca_jwt is true');
+      const pemKeys = stringList(body['pem_keys']);
+      for (const pem of pemKeys) {
+        try {
+          createPublicKey(pem);
+        } catch {
+          throw badRequest('data does not contain any valid public keys');
+        }
+      }
+      // Without a CA in the config the plugin reads the pod's own (it expects to run in the cluster).
+      if (!caCert && !disableLocalCaJwt) {
+        try {
+          readFileSync(LOCAL_CA_CERT, 'utf8');
+        } catch (error) {
+          throw badRequest(`open ${LOCAL_CA_CERT}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
+        }
+      }
+      // A CA without certificates is accepted (logins then fail TLS verification).
+      if (caCert && !caCert.includes('-----BEGIN CERTIFICATE-----')) log('WARN', `auth.kubernetes.${mount.accessor}: Configured CA PEM data contains no valid certificates, TLS verification will fail`);
       data.config = {
         kubernetes_host: host,
         kubernetes_ca_cert: caCert,
-        // Vault keeps the previous reviewer JWT when the field is omitted on update.
-        token_reviewer_jwt: body['token_reviewer_jwt'] === undefined ? (data.config?.token_reviewer_jwt ?? '') : reviewer,
-        pem_keys: stringList(body['pem_keys']),
+        token_reviewer_jwt: stringField(body, 'token_reviewer_jwt'),
+        pem_keys: pemKeys,
         issuer: stringField(body, 'issuer'),
         disable_iss_validation: body['disable_iss_validation'] === undefined ? true : toBoolean(body['disable_iss_validation']),
-        disable_local_ca_jwt: toBoolean(body['disable_local_ca_jwt']),
+        disable_local_ca_jwt: disableLocalCaJwt,
         use_annotations_as_alias_metadata: toBoolean(body['use_annotations_as_alias_metadata']),
       };
       core.persist();

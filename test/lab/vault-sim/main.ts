@@ -21,9 +21,22 @@ function buildInfo(): BuildInfo {
   return { version, revision: createHash('sha1').update(`vault-sim ${version}`).digest('hex'), buildDate: '1970-01-01T00:00:00Z' };
 }
 
+/** -log-level (or VAULT_LOG_LEVEL): at the default, info, debug lines are not written. */
+let debugLogging = ['debug', 'trace'].includes((process.env['VAULT_LOG_LEVEL'] ?? '').toLowerCase());
+
 function log(level: LogLevel, message: string): void {
-  // hclog's format: timestamp, bracketed level padded to 7, message.
+  if (level === 'DEBUG' && !debugLogging) return;
+  // hclog's format: timestamp, bracketed level padded to 7, message. The log goes to stderr.
   process.stderr.write(`${new Date().toISOString()} ${`[${level}]`.padEnd(7)} ${message}\n`);
+}
+
+/**
+ * What the server command itself says (banner, errors, shutdown) goes to stdout: Vault and OpenBao
+ * give `server` a UI with no error writer, so even its errors are written to stdout, while the
+ * hclog lines go to stderr (hashicorp/vault and openbao/openbao command/main.go `serverCmdUi`).
+ */
+function ui(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 function usage(): void {
@@ -56,8 +69,10 @@ function parseServerArgs(args: string[]): string[] {
       configs.push(value);
       continue;
     }
-    if (/^--?log-(level|format)(=.*)?$/.test(arg)) {
-      if (!arg.includes('=')) i++;
+    const logFlag = /^--?log-(level|format)(?:=(.*))?$/.exec(arg);
+    if (logFlag) {
+      const value = logFlag[2] ?? args[++i] ?? '';
+      if (logFlag[1] === 'level') debugLogging = ['debug', 'trace'].includes(value.toLowerCase());
       continue;
     }
     if (/^--?dev/.test(arg)) throw new ConfigError('Development mode is not available in this build; start it with -config');
@@ -167,16 +182,16 @@ async function serve(args: string[]): Promise<number> {
     if (configs.length > 1) throw new ConfigError('Only one -config file is supported by this build');
     config = loadServerConfig(configs[0]!);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
+    ui((error as Error).message);
     return 1;
   }
   if (!config.clusterAddr) {
-    process.stderr.write('Cluster address must be set when using raft storage\n');
+    ui('Cluster address must be set when using raft storage');
     return 1;
   }
 
   if (!config.disableMlock && !canLockMemory()) {
-    process.stderr.write(MLOCK_FAILURE);
+    ui(MLOCK_FAILURE);
     return 1;
   }
 
@@ -184,7 +199,7 @@ async function serve(args: string[]): Promise<number> {
   try {
     storage.open();
   } catch (error) {
-    process.stderr.write(`Error initializing storage of type raft: ${(error as Error).message}\n`);
+    ui(`Error initializing storage of type raft: ${(error as Error).message}`);
     return 1;
   }
   const core = new Core(storage, build, log);
@@ -210,7 +225,8 @@ async function serve(args: string[]): Promise<number> {
       const server = listener.tlsDisable ? createNetServer(accept) : createTlsServer({ ...tlsFiles(listener), minVersion: 'TLSv1.2' }, accept);
       servers.push({ server, listener });
     } catch (error) {
-      process.stderr.write(`Error initializing listener of type tcp: ${(error as Error).message}\n`);
+      ui('Error parsing listener configuration.');
+      ui(`Error initializing listener of type tcp: ${(error as Error).message}`);
       return 1;
     }
   }
@@ -227,12 +243,13 @@ async function serve(args: string[]): Promise<number> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code === 'EADDRINUSE' ? 'bind: address already in use' : code === 'EACCES' ? 'bind: permission denied' : (error as Error).message;
-      process.stderr.write(`Error initializing listener of type tcp: listen tcp4 ${listener.address}: ${reason}\n`);
+      ui('Error parsing listener configuration.');
+      ui(`Error initializing listener of type tcp: listen tcp4 ${listener.address}: ${reason}`);
       return 1;
     }
   }
 
-  process.stderr.write(banner(config, build));
+  ui(banner(config, build));
   log('INFO', 'proxy environment: http_proxy="" https_proxy="" no_proxy=""');
   log('INFO', `storage.raft: creating Raft: config="&raft.Config{ProtocolVersion:3, LocalID:\\"${config.storage.nodeId ?? 'node'}\\"}"`);
   log('INFO', 'core: Initializing version history cache for core');
@@ -251,7 +268,7 @@ async function serve(args: string[]): Promise<number> {
     const shutdown = (): void => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write('==> Vault shutdown triggered\n');
+      ui('==> Vault shutdown triggered');
       core.seal();
       let open = servers.length;
       if (open === 0) resolve(0);
@@ -267,7 +284,7 @@ async function serve(args: string[]): Promise<number> {
     process.on('SIGINT', shutdown);
     process.on('SIGHUP', () => {
       // Vault reloads listener certificates on SIGHUP.
-      process.stderr.write('==> Vault reload triggered\n');
+      ui('==> Vault reload triggered');
       for (const { server, listener } of servers) {
         if (listener.tlsDisable || !('setSecureContext' in server)) continue;
         try {

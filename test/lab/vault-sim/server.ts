@@ -7,8 +7,8 @@
 // https://developer.hashicorp.com/vault/api-docs/system/seal
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requiresSudo, type Capability } from './acl.js';
-import { badRequest, envelope, permissionDenied, VaultHttpError, type Operation, type Reply, type VaultRequest } from './api.js';
-import type { Core, Logger } from './core.js';
+import { badRequest, envelope, invalidToken, permissionDenied, VaultHttpError, type Operation, type Reply, type VaultRequest } from './api.js';
+import { INIT_MS, type Core, type Logger } from './core.js';
 import { handleKubernetes, kubernetesExists } from './kubernetes.js';
 import { handleKv, kvExists } from './kv.js';
 import { REWRITTEN_LIST_METHOD } from './list-method.js';
@@ -111,10 +111,20 @@ export class VaultHttpHandler {
     }
     const path = decodeURIComponent(url.pathname.slice('/v1/'.length));
 
-    const raw = this.handleRaw(method, path, url.searchParams, rawBody, incoming);
+    // seal-status, unseal and everything logical take the core's state lock, which the
+    // post-restore invalidations hold (RESTORE_MS); health and leader do not.
+    if (path !== 'sys/health' && path !== 'sys/leader') {
+      const busy = this.core.busyUntil - Date.now();
+      if (busy > 0) await new Promise((resolve) => setTimeout(resolve, busy));
+    }
+    const raw = await this.handleRaw(method, path, url.searchParams, rawBody, incoming);
     if (raw) return raw;
 
     if (this.core.sealed()) throw new VaultHttpError(503, ['Vault is sealed']);
+    // A standby forwards every logical request to the active node; just after unseal there is none
+    // yet (http/handler.go handleRequestForwarding). OpenBao's standbys serve reads themselves
+    // (https://openbao.org/docs/concepts/consistency/); like Vault, the simulator serves neither.
+    if (this.core.standby()) throw new VaultHttpError(500, ['local node not active but active cluster node not found']);
 
     const operation = operationFor(method, url.searchParams);
     if (!operation) throw new VaultHttpError(405, []);
@@ -150,7 +160,7 @@ export class VaultHttpHandler {
   }
 
   /** Endpoints Vault serves outside the logical router (they work while sealed). */
-  private handleRaw(method: string, path: string, query: URLSearchParams, rawBody: Buffer, incoming: IncomingMessage): Reply | undefined {
+  private async handleRaw(method: string, path: string, query: URLSearchParams, rawBody: Buffer, incoming: IncomingMessage): Promise<Reply | undefined> {
     const core = this.core;
     const jsonBody = (): Record<string, unknown> => {
       if (!rawBody.length) return {};
@@ -172,6 +182,10 @@ export class VaultHttpHandler {
         if (method !== 'PUT' && method !== 'POST') throw new VaultHttpError(405, []);
         const body = jsonBody();
         if (body['pgp_keys'] || body['root_token_pgp_key']) throw badRequest('PGP-encrypted init is not supported by this server');
+        if (core.initialized()) throw badRequest('Vault is already initialized');
+        core.validateSealConfig(Number(body['secret_shares'] ?? 0), Number(body['secret_threshold'] ?? 0));
+        // Raft bootstraps and elects itself before the barrier is initialised (INIT_MS).
+        await new Promise((resolve) => setTimeout(resolve, INIT_MS));
         const result = core.initialize(Number(body['secret_shares'] ?? 0), Number(body['secret_threshold'] ?? 0));
         return { status: 200, json: result };
       }
@@ -191,6 +205,23 @@ export class VaultHttpHandler {
       case 'sys/leader': {
         if (method !== 'GET') throw new VaultHttpError(405, []);
         if (core.sealed()) throw new VaultHttpError(503, ['Vault is sealed']);
+        if (core.standby()) {
+          // No leader known yet (the node has not won the election).
+          return {
+            status: 200,
+            json: {
+              ha_enabled: true,
+              is_self: false,
+              active_time: '0001-01-01T00:00:00Z',
+              leader_address: '',
+              leader_cluster_address: '',
+              performance_standby: false,
+              performance_standby_last_remote_wal: 0,
+              raft_committed_index: core.raftIndex(),
+              raft_applied_index: core.raftIndex(),
+            },
+          };
+        }
         return {
           status: 200,
           json: {
@@ -210,8 +241,9 @@ export class VaultHttpHandler {
         if (method !== 'PUT' && method !== 'POST') throw new VaultHttpError(405, []);
         if (core.sealed()) throw new VaultHttpError(503, ['Vault is sealed']);
         const token = findToken(core.data, this.tokenFrom(incoming));
+        if (!token) throw invalidToken();
         // sys/seal is root-protected: update plus sudo.
-        if (!token || !core.aclFor(token).allows('sys/seal', 'update', true)) throw permissionDenied();
+        if (!core.aclFor(token).allows('sys/seal', 'update', true)) throw permissionDenied();
         core.seal();
         return { status: 204 };
       }
@@ -276,18 +308,20 @@ export class VaultHttpHandler {
     }
     const uninitCode = code('uninitcode', 501);
     const sealedCode = code('sealedcode', 503);
-    code('standbycode', 429);
+    const standbyCode = code('standbycode', 429);
     const activeCode = code('activecode', 200);
     code('drsecondarycode', 472);
     code('performancestandbycode', 473);
     const initialized = core.initialized();
     const sealed = core.sealed();
-    // A single node with integrated storage is always the active node once unsealed.
-    const status = !initialized ? uninitCode : sealed ? sealedCode : activeCode;
+    // Unsealed, a single raft node is a standby (429) until it has become the active node.
+    const standby = sealed || core.standby();
+    const standbyOk = query.get('standbyok') !== null && parseBool(query.get('standbyok')!);
+    const status = !initialized ? uninitCode : sealed ? sealedCode : standby && !standbyOk ? standbyCode : activeCode;
     const body: Record<string, unknown> = {
       initialized,
       sealed,
-      standby: sealed,
+      standby,
       performance_standby: false,
       replication_performance_mode: 'disabled',
       replication_dr_mode: 'disabled',
@@ -334,7 +368,7 @@ export class VaultHttpHandler {
 
     if (!unauthenticated) {
       const token = findToken(state, request.token);
-      if (!token) throw permissionDenied();
+      if (!token) throw invalidToken();
       request.caller = token;
       // Writes are create or update depending on whether the target exists (Vault's existence check).
       if (request.operation === 'update' && backend && !this.exists(backend, request)) request.operation = 'create';

@@ -149,7 +149,8 @@ export function newMount(type: string, description: string, options: Record<stri
     config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false, ...config },
     options,
     local: false,
-    seal_wrap: type === 'system' || type === 'identity',
+    // Only the system backend is seal-wrapped (sys/mounts of a fresh OpenBao 2.7.2).
+    seal_wrap: type === 'system',
     external_entropy_access: false,
     plugin_version: '',
   };

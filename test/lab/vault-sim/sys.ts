@@ -17,8 +17,17 @@ const SECRET_ENGINE_TYPES = new Set(['kv', 'kv-v2']);
 const AUTH_METHOD_TYPES = new Set(['kubernetes', 'approle', 'userpass']);
 const RESERVED_MOUNTS = ['sys/', 'auth/', 'cubbyhole/', 'identity/'];
 
+/**
+ * The sys/ routes whose data is repeated at the top level for old clients: sys/mounts, sys/auth,
+ * sys/policy, sys/capabilities* and a few more, not sys/policies/acl or sys/storage
+ * (http/handler.go injectDataIntoTopRoutes).
+ */
 function sysReply(data: unknown, status = 200): Reply {
   return envelope(data, { injectTopLevel: true, status });
+}
+
+function plainSysReply(data: unknown): Reply {
+  return envelope(data);
 }
 
 function pluginVersion(core: Core, type: string): string {
@@ -127,7 +136,7 @@ function writePolicy(core: Core, rawName: string, text: string): Reply {
 function deletePolicy(core: Core, rawName: string): Reply {
   const name = rawName.toLowerCase();
   if (name === 'root') throw badRequest('cannot delete "root" policy');
-  if (name === 'default') throw badRequest('cannot delete "default" policy');
+  if (name === 'default') throw badRequest('cannot delete default policy'); // (sic: unquoted, policy_store.go)
   delete core.data.policies[name];
   // Tokens keep the name; it simply grants nothing any more (as in Vault).
   core.persist();
@@ -235,7 +244,9 @@ export function handleSys(core: Core, request: VaultRequest, rest: string): Repl
       if (!type) throw badRequest('missing type');
       if (type === 'token') throw badRequest('token credential backend cannot be instantiated');
       if (!AUTH_METHOD_TYPES.has(type)) throw badRequest(`plugin not found in the catalog: ${type}`);
-      state.auth[path] = newMount(type, stringField(body, 'description'), optionsFromBody(body), mountConfigFromBody(body));
+      // An enabled method's options are the request's (an empty map when none were given), and its
+      // token_type is the default's, default-service (sys/auth of the real OpenBao 2.7.2).
+      state.auth[path] = newMount(type, stringField(body, 'description'), optionsFromBody(body) ?? {}, { token_type: 'default-service', ...mountConfigFromBody(body) });
       core.persist();
       return noContent;
     }
@@ -254,14 +265,14 @@ export function handleSys(core: Core, request: VaultRequest, rest: string): Repl
   }
 
   // --- policies (new API) ----------------------------------------------------------------
-  if (rest === 'policies/acl/' && op === 'list') return sysReply({ keys: policyNames(core) });
+  if (rest === 'policies/acl/' && op === 'list') return plainSysReply({ keys: policyNames(core) });
   const aclMatch = /^policies\/acl\/([^/]+)$/.exec(rest);
   if (aclMatch) {
     const name = aclMatch[1]!.toLowerCase();
     if (op === 'read') {
       const text = core.policyText(name);
       if (text === undefined) throw notFound();
-      return sysReply({ name, policy: text });
+      return plainSysReply({ name, policy: text });
     }
     if (isWrite) return writePolicy(core, name, stringField(body, 'policy'));
     if (op === 'delete') return deletePolicy(core, name);
@@ -301,7 +312,7 @@ export function handleSys(core: Core, request: VaultRequest, rest: string): Repl
     return noContent;
   }
   if (rest === 'storage/raft/configuration' && op === 'read') {
-    return sysReply({
+    return plainSysReply({
       config: {
         index: core.raftIndex(),
         servers: [{ address: core.clusterAddress(), leader: true, node_id: core.nodeId(), protocol_version: '3', voter: true }],
@@ -317,7 +328,7 @@ export function handleSys(core: Core, request: VaultRequest, rest: string): Repl
       .filter(([mountPath]) => `${path}/`.startsWith(mountPath))
       .sort((a, b) => b[0].length - a[0].length)[0];
     if (!match) throw new VaultHttpError(403, ['preflight capability check returned 403, please ensure client\'s policies grant access to path "' + path + '/"']);
-    return sysReply({ ...describeMount(core, match[1]), path: match[0] });
+    return plainSysReply({ ...describeMount(core, match[1]), path: match[0] });
   }
 
   throw new VaultHttpError(404, [`no handler for route "sys/${rest}". route entry not found.`]);

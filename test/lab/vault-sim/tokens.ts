@@ -107,8 +107,13 @@ export function authBlock(entry: TokenEntry): Record<string, unknown> {
   };
 }
 
-/** The `data` of auth/token/lookup(-self). */
+/**
+ * The `data` of auth/token/lookup(-self). issue_time, renewable and last_renewal_time come from
+ * the token's lease, so a token that never expires (root) has none of them (token_store.go
+ * handleLookup; the real OpenBao 2.7.2 answers the same).
+ */
 export function lookupData(entry: TokenEntry): Record<string, unknown> {
+  const leased = entry.expireAt !== null;
   return {
     accessor: entry.accessor,
     creation_time: entry.creationTime,
@@ -118,14 +123,14 @@ export function lookupData(entry: TokenEntry): Record<string, unknown> {
     expire_time: entry.expireAt === null ? null : new Date(entry.expireAt).toISOString(),
     explicit_max_ttl: entry.explicitMaxTtl,
     id: entry.id,
-    issue_time: new Date(entry.creationTime * 1000).toISOString(),
-    ...(entry.lastRenewalTime !== undefined ? { last_renewal_time: entry.lastRenewalTime } : {}),
+    ...(leased ? { issue_time: new Date(entry.creationTime * 1000).toISOString() } : {}),
+    ...(leased && entry.lastRenewalTime !== undefined ? { last_renewal_time: entry.lastRenewalTime } : {}),
     meta: entry.meta,
     num_uses: entry.numUses,
     orphan: entry.orphan,
     path: entry.path,
     policies: entry.policies,
-    renewable: entry.renewable,
+    ...(leased ? { renewable: entry.renewable } : {}),
     ttl: remainingTtl(entry),
     type: 'service',
   };
