@@ -68,6 +68,12 @@ export interface ServerFacts {
    * (internal/builtin/credential/kubernetes/path_config.go pathConfigRead).
    */
   kubernetesConfigKeys: string[];
+  /**
+   * How the server command reports a storage it cannot open: Vault's "Error initializing storage
+   * of type raft:"; OpenBao lower-cased it ("Fix staticcheck warnings (errors)",
+   * https://github.com/openbao/openbao/pull/2094, internal/command/server.go).
+   */
+  storageError: string;
 }
 
 const KUBERNETES_CONFIG_KEYS = ['disable_iss_validation', 'disable_local_ca_jwt', 'issuer', 'kubernetes_ca_cert', 'kubernetes_host', 'pem_keys', 'token_reviewer_jwt_set'];
@@ -86,6 +92,7 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     mountTypeOf: (type) => type,
     policyReadKeys: ['name', 'policy'],
     kubernetesConfigKeys: [...KUBERNETES_CONFIG_KEYS, 'use_annotations_as_alias_metadata'].sort(),
+    storageError: 'Error initializing storage of type raft:',
   },
   openbao: {
     name: 'OpenBao',
@@ -100,5 +107,6 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     mountTypeOf: () => undefined,
     policyReadKeys: ['allow_slashes_in_identity_templates', 'allow_wildcards_in_identity_templates', 'cas_required', 'modified', 'name', 'policy', 'version'],
     kubernetesConfigKeys: KUBERNETES_CONFIG_KEYS,
+    storageError: 'error initializing storage of type raft:',
   },
 };

@@ -44,7 +44,9 @@ export interface ConformanceServer {
   dir: string;
   /** One HTTPS request to /v1/<path>, TLS verified against the server's CA. */
   call(options: RequestOptions): Promise<VaultResponse>;
-  /** What the server wrote on stderr since it was last started. */
+  /** What the server command said on stdout since it was last started: banner, errors, shutdown. */
+  output(): string;
+  /** Its log (stderr) since it was last started. */
   stderr(): string;
   /** SIGTERM and wait: resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -115,22 +117,25 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
   let child: ChildProcess | undefined;
   let exited: Promise<number | null> = Promise.resolve(null);
   let stderr = '';
+  let stdout = '';
 
   const start = async (): Promise<void> => {
     if (child && child.exitCode === null && child.signalCode === null) throw new Error(`${kind} is already running`);
     stderr = '';
-    const spawned = spawn(executable, ['server', `-config=${layout.configFile}`], { stdio: ['ignore', 'ignore', 'pipe'], env: serverEnv() });
+    stdout = '';
+    const spawned = spawn(executable, ['server', `-config=${layout.configFile}`], { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
     child = spawned;
+    spawned.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     spawned.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     exited = new Promise((resolve) => spawned.once('exit', (code) => resolve(code)));
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (spawned.exitCode !== null) throw new Error(`${kind} exited with ${spawned.exitCode}:\n${stderr}`);
+      if (spawned.exitCode !== null) throw new Error(`${kind} exited with ${spawned.exitCode}:\n${stdout}${stderr}`);
       try {
         await vaultRequest(url, tls.caPem, { path: 'sys/seal-status' });
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`${kind} did not answer at ${url}: ${(error as Error).message}\n${stderr}`);
+        if (Date.now() > deadline) throw new Error(`${kind} did not answer at ${url}: ${(error as Error).message}\n${stdout}${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -138,7 +143,10 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
 
   const stop = async (): Promise<number | null> => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return exited;
+    const code = await exited;
+    // Both streams drained, so output() holds the shutdown line.
+    await Promise.all([child?.stdout, child?.stderr].map((stream) => (stream && !stream.readableEnded ? new Promise((resolve) => stream.once('close', resolve)) : undefined)));
+    return code;
   };
 
   await start();
@@ -154,6 +162,7 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
     layout,
     dir,
     call: (request) => vaultRequest(url, tls.caPem, request),
+    output: () => stdout,
     stderr: () => stderr,
     stop,
     start,
