@@ -1,4 +1,6 @@
-// The simulator's building blocks, each checked against the public description it follows:
+// vault-sim only: the simulator's building blocks, each checked in-process against the public
+// description it follows (what the servers answer through the API is checked against both the
+// simulator and the real OpenBao server in vault-sim-api, -seal and -node-vault):
 // Shamir over GF(2^8) as in Vault's shamir package (https://github.com/hashicorp/vault/blob/main/shamir/shamir.go,
 // arithmetic per FIPS-197 §4.2), HCL v1 syntax (https://github.com/hashicorp/hcl/blob/hcl1/README.md),
 // policy priority matching (https://developer.hashicorp.com/vault/docs/concepts/policies#priority-matching)
@@ -10,8 +12,10 @@ import { parseServerConfig } from '../lab/vault-sim/config.js';
 import { HclSyntaxError, parseHcl } from '../lab/vault-sim/hcl.js';
 import { RequestLineRewriter } from '../lab/vault-sim/list-method.js';
 import { combine, multiply, split } from '../lab/vault-sim/shamir.js';
+import { ProfileSchema } from '../../source/profile/schema.js';
+import { renderVaultConfig } from '../../source/steps/host/config.js';
 
-describe('Shamir secret sharing over GF(256)', () => {
+describe('vault-sim only: Shamir secret sharing over GF(256)', () => {
   it('multiplies in GF(2^8) like FIPS-197 §4.2 ({57}·{83} = {c1}, {57}·{13} = {fe})', () => {
     expect(multiply(0x57, 0x83)).toBe(0xc1);
     expect(multiply(0x57, 0x13)).toBe(0xfe);
@@ -41,7 +45,7 @@ describe('Shamir secret sharing over GF(256)', () => {
   });
 });
 
-describe('HCL subset', () => {
+describe('vault-sim only: HCL subset', () => {
   it('parses the server config the product writes, with all comment styles', () => {
     const config = parseServerConfig(`
       # hash comment
@@ -91,14 +95,27 @@ describe('HCL subset', () => {
     expect(body.blocks[0]).toEqual({ type: 'd', labels: [], body: { attributes: { e: 'q"t' }, blocks: [] } });
   });
 
+  it('parses the configuration the product renders for a Vault host', () => {
+    const profile = ProfileSchema.parse({ vault: { nodeIp: '192.168.1.10' } });
+    expect(parseServerConfig(renderVaultConfig(profile, 'pi-vault-1'))).toMatchObject({
+      disableMlock: true,
+      apiAddr: 'https://192.168.1.10:8200',
+      clusterAddr: 'https://192.168.1.10:8201',
+      listeners: [{ address: '0.0.0.0:8200', clusterAddress: '0.0.0.0:8201', tlsCertFile: '/etc/vault/tls/vault.crt', tlsKeyFile: '/etc/vault/tls/vault.key' }],
+      storage: { type: 'raft', path: '/var/lib/vault', nodeId: 'pi-vault-1' },
+    });
+  });
+
   it('reports syntax errors with line and column', () => {
     expect(() => parseHcl('a = "unterminated\n')).toThrow(new HclSyntaxError(1, 5, 'literal not terminated'));
+    // hcl v1's message for a token that cannot start a value, as both servers print it.
+    expect(() => parseHcl('storage "raft" {\n  path = \n}\n')).toThrow(/^At 3:1: Unknown token: 3:1 RBRACE }$/);
     expect(() => parseHcl('block "x" {\n  a = 1\n')).toThrow(/^At 3:1: expected: RBRACE got: EOF$/);
     expect(() => parseServerConfig('listener "tcp" {}')).toThrow('A storage backend must be specified');
   });
 });
 
-describe('policy matching', () => {
+describe('vault-sim only: policy matching (the same rules through the API: vault-sim-api "priority matching")', () => {
   const acl = (...policies: string[]) => new Acl(policies.map((text, index) => ({ name: `p${index}`, rules: parsePolicy(text) })));
 
   it('follows the documented priority rules between matching wildcard paths', () => {
@@ -137,7 +154,7 @@ describe('policy matching', () => {
   });
 });
 
-describe('LIST request-line rewriting', () => {
+describe('vault-sim only: LIST request-line rewriting', () => {
   it('rewrites only request lines, across Content-Length and chunked bodies and split reads', () => {
     const requests =
       'POST /v1/a HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\nLIST /inside' +

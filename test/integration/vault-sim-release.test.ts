@@ -1,4 +1,4 @@
-// The simulator's release packaging and the loopback mirror, checked the way an installer uses
+// vault-sim only: the simulator's release packaging and the loopback mirror, checked the way an installer uses
 // releases.hashicorp.com (https://releases.hashicorp.com/vault/index.json, vault_<v>_SHA256SUMS,
 // vault_<v>_linux_<arch>.zip; see https://developer.hashicorp.com/vault/install and
 // https://www.hashicorp.com/en/trust/security "verifying downloads").
@@ -25,7 +25,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('buildVaultRelease', () => {
+describe('vault-sim only: buildVaultRelease', () => {
   it('makes vault_<v>_linux_<arch>.zip whose SHA-256 is listed in vault_<v>_SHA256SUMS, and the unzipped vault runs `version`', async () => {
     const outDir = join(dir, 'release');
     const arm64 = await buildVaultRelease({ version: '2.0.4', arch: 'arm64', outDir });
@@ -61,7 +61,7 @@ describe('buildVaultRelease', () => {
   });
 });
 
-describe('release mirror (layout of releases.hashicorp.com)', () => {
+describe('vault-sim only: release mirror (layout of releases.hashicorp.com)', () => {
   let mirror: RunningMirror;
   let root: string;
 

@@ -1,5 +1,6 @@
-// Readiness notification as a Type=notify unit sees it (HashiCorp's packaged vault.service is
-// Type=notify): https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html and
+// vault-sim only: the simulator's launcher (package.ts) under a Type=notify unit, as HashiCorp's
+// packaged vault.service is (the product's own units are Type=simple; this is how the lab's
+// simulator takes part in systemd's readiness protocol, nothing a real server is checked for): https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html and
 // https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html#NotifyAccess=
 // systemd only accepts READY=1 from the unit's main PID; the receiver below records the sender
 // credentials (SCM_CREDENTIALS) the way the service manager checks them.
@@ -66,7 +67,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!canRun)('launcher under a Type=notify service manager', () => {
+describe.skipIf(!canRun)('vault-sim only: launcher under a Type=notify service manager', () => {
   it('READY=1 comes from the main PID with MAINPID handing the service to the node process, which shuts down cleanly on SIGTERM', async () => {
     const socketPath = join(dir, 'notify.sock');
     const receiver = spawn('python3', ['-c', RECEIVER, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -91,18 +92,21 @@ describe.skipIf(!canRun)('launcher under a Type=notify service manager', () => {
     execFileSync('mkdir', ['-p', dataDir]);
     const configFile = join(dir, 'vault.hcl');
     await writeFile(configFile, serverConfigHcl({ port, clusterPort: await freePort(), tls, dataDir }));
-    const launcher = spawn(executable, ['server', `-config=${configFile}`], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const launcher = spawn(executable, ['server', `-config=${configFile}`], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'pipe', 'pipe'] });
     started.push(launcher);
+    // The server command's own output (banner, shutdown, errors) is on stdout, its log on stderr.
+    let stdout = '';
     let stderr = '';
+    launcher.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     launcher.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    // node inherits the launcher's stderr: the stream ends only when node itself is gone.
-    const stderrClosed = new Promise<void>((resolve) => launcher.stderr!.once('end', () => resolve()));
+    // node inherits the launcher's stdout and stderr: they end only when node itself is gone.
+    const streamsClosed = Promise.all([launcher.stdout!, launcher.stderr!].map((stream) => new Promise<void>((resolve) => stream.once('end', () => resolve()))));
     const launcherExit = new Promise<number | null>((resolve) => launcher.once('exit', resolve));
 
     const deadline = Date.now() + 15_000;
     while (!messages.some((m) => m.message.includes('READY=1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const ready = messages.find((m) => m.message.includes('READY=1'));
-    expect(ready, stderr).toBeDefined();
+    expect(ready, stdout + stderr).toBeDefined();
     const mainPid = Number(/MAINPID=(\d+)/.exec(ready!.message)?.[1]);
     nodePids.push(mainPid); // cleaned up in afterAll whatever fails below
     // The sender is the process systemd started (the launcher's PID, now systemd-notify).
@@ -114,8 +118,8 @@ describe.skipIf(!canRun)('launcher under a Type=notify service manager', () => {
     expect(await launcherExit).toBe(0);
 
     process.kill(mainPid, 'SIGTERM');
-    await stderrClosed;
-    expect(stderr).toContain('==> Vault shutdown triggered');
+    await streamsClosed;
+    expect(stdout).toContain('==> Vault shutdown triggered');
     expect(existsSync(`/proc/${mainPid}`) && readFileSync(`/proc/${mainPid}/stat`, 'utf8').split(' ')[2] !== 'Z').toBe(false);
     receiver.kill('SIGTERM');
   });
@@ -131,12 +135,14 @@ describe.skipIf(!canRun)('launcher under a Type=notify service manager', () => {
         if (lines.some((l) => l.includes('listening'))) resolve();
       }),
     );
-    const launcher = spawn(executable, ['server', `-config=${join(dir, 'absent.hcl')}`], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const launcher = spawn(executable, ['server', `-config=${join(dir, 'absent.hcl')}`], { env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'pipe', 'pipe'] });
     started.push(launcher);
-    let stderr = '';
-    launcher.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    let stdout = '';
+    launcher.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const stdoutClosed = new Promise<void>((resolve) => launcher.stdout!.once('end', () => resolve()));
     expect(await new Promise((resolve) => launcher.once('exit', resolve))).toBe(1);
-    expect(stderr).toContain('Error loading configuration from');
+    await stdoutClosed;
+    expect(stdout).toContain(`error loading configuration from ${join(dir, 'absent.hcl')}: stat `);
     expect(lines.filter((l) => l.trim() && !l.includes('listening'))).toEqual([]);
     receiver.kill('SIGTERM');
   });
