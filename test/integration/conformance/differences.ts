@@ -74,6 +74,17 @@ export interface ServerFacts {
    * https://github.com/openbao/openbao/pull/2094, internal/command/server.go).
    */
   storageError: string;
+  /**
+   * Response keys one server has and the other lacks, by response (vault-sim-shapes.test.ts).
+   * - sys/leader: Vault also reports performance_standby and performance_standby_last_remote_wal
+   *   (https://developer.hashicorp.com/vault/api-docs/system/leader#sample-response); OpenBao has
+   *   no performance standbys (internal/http/sys_leader.go).
+   * - KV v2 metadata and config: OpenBao adds metadata check-and-set, current_metadata_version and
+   *   metadata_cas_required (internal/builtin/logical/kv/path_metadata.go, path_config.go).
+   * - Kubernetes roles: OpenBao's token fields add token_strictly_bind_ip
+   *   (https://github.com/openbao/openbao/pull/202, sdk/helper/tokenutil).
+   */
+  extraKeys: { leader: string[]; kvMetadata: string[]; kvConfig: string[]; kubernetesRole: string[] };
 }
 
 const KUBERNETES_CONFIG_KEYS = ['disable_iss_validation', 'disable_local_ca_jwt', 'issuer', 'kubernetes_ca_cert', 'kubernetes_host', 'pem_keys', 'token_reviewer_jwt_set'];
@@ -93,6 +104,7 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     policyReadKeys: ['name', 'policy'],
     kubernetesConfigKeys: [...KUBERNETES_CONFIG_KEYS, 'use_annotations_as_alias_metadata'].sort(),
     storageError: 'Error initializing storage of type raft:',
+    extraKeys: { leader: ['performance_standby', 'performance_standby_last_remote_wal'], kvMetadata: [], kvConfig: [], kubernetesRole: [] },
   },
   openbao: {
     name: 'OpenBao',
@@ -108,5 +120,6 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     policyReadKeys: ['allow_slashes_in_identity_templates', 'allow_wildcards_in_identity_templates', 'cas_required', 'modified', 'name', 'policy', 'version'],
     kubernetesConfigKeys: KUBERNETES_CONFIG_KEYS,
     storageError: 'error initializing storage of type raft:',
+    extraKeys: { leader: [], kvMetadata: ['current_metadata_version', 'metadata_cas_required'], kvConfig: ['metadata_cas_required'], kubernetesRole: ['token_strictly_bind_ip'] },
   },
 };

@@ -86,7 +86,8 @@ function tuneData(entry: MountEntry): Record<string, unknown> {
     force_no_cache: entry.config.force_no_cache,
     max_lease_ttl: entry.config.max_lease_ttl || SYSTEM_MAX_TTL,
   };
-  if (entry.options) data['options'] = entry.options;
+  // Left out while empty, as for an auth method enabled without options.
+  if (entry.options && Object.keys(entry.options).length > 0) data['options'] = entry.options;
   if (entry.config.token_type) data['token_type'] = entry.config.token_type;
   return data;
 }
