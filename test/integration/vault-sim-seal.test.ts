@@ -3,14 +3,14 @@
 // OpenBao server (conformance/servers.ts: the configuration the product writes, verified TLS).
 // Genuine Vault/OpenBao differences come from conformance/differences.ts; assertions about the
 // simulator's own internals are named "vault-sim only".
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FACTS } from './conformance/differences.js';
-import { initialize, SERVER_KINDS, startServer, unsealWith, waitActive, type ConformanceServer, type InitResult, type RequestOptions } from './conformance/servers.js';
+import { initialize, prepareServers, SERVER_KINDS, unsealWith, waitActive, type ConformanceServer, type InitResult, type RequestOptions } from './conformance/servers.js';
 
 const run = promisify(execFile);
 const WRONG_KEY = 'unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed';
@@ -39,36 +39,52 @@ async function runServerCommand(executable: string, args: string[], options: { t
   }
 }
 
+interface TimedInit {
+  init: InitResult;
+  ms: number;
+}
+
+/**
+ * Every server this file needs, of both kinds, started together at the beginning: sys/init takes
+ * seconds on raft (see the init test), and these waits pass side by side instead of one after the
+ * other. `fresh` stays uninitialised; `node` is initialised in the background, the init test
+ * checks that answer and its timing; `other` is a second cluster for the mixed-shares test.
+ */
+const fresh = prepareServers(async () => undefined, { name: 'fresh' });
+const node = prepareServers(
+  async (server) => {
+    const timed = (async (): Promise<TimedInit> => {
+      const begin = Date.now();
+      const init = await initialize(server, 5, 3);
+      return { init, ms: Date.now() - begin };
+    })();
+    timed.catch(() => undefined); // awaited (and reported) by the init test
+    return { timed };
+  },
+  { name: 'seal' },
+);
+const others = prepareServers((server) => initialize(server, 5, 3), { name: 'other' });
+
 describe.each(SERVER_KINDS)('%s', (kind) => {
   const facts = FACTS[kind];
   let vault: ConformanceServer;
+  let uninitialized: ConformanceServer;
   let dir: string;
-  // A second, independent cluster for the mixed-shares and foreign-snapshot test, started and
-  // initialised in the background from the beginning (raft's bootstrap takes seconds).
-  let other: Promise<{ server: ConformanceServer; init: InitResult }>;
 
   const call = (options: RequestOptions) => vault.call(options);
 
   beforeAll(async () => {
-    vault = await startServer(kind, { name: 'seal' });
+    ({ server: uninitialized } = await fresh.get(kind));
+    ({ server: vault } = await node.get(kind));
     dir = vault.dir;
-    other = (async () => {
-      const server = await startServer(kind, { name: 'other' });
-      return { server, init: await initialize(server, 5, 3) };
-    })();
-    other.catch(() => undefined); // awaited (and reported) by the test that uses it
-  });
-
-  afterAll(async () => {
-    await vault?.dispose();
-    await (await other.catch(() => undefined))?.server.dispose();
   });
 
   describe('server lifecycle (https://developer.hashicorp.com/vault/api-docs/system/init, /system/unseal)', () => {
     let init: InitResult;
 
     it('starts uninitialized: sys/health 501, seal-status initialized=false (api-docs/system/health, /system/seal-status)', async () => {
-      expect(vault.output()).toContain(facts.bannerLine);
+      const call = (options: RequestOptions) => uninitialized.call(options);
+      expect(uninitialized.output()).toContain(facts.bannerLine);
       const health = await call({ path: 'sys/health' });
       expect(health.status).toBe(501);
       expect(health.json).toMatchObject({ initialized: false, sealed: true, standby: true, version: vault.version });
@@ -83,14 +99,14 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
     });
 
     it('sys/health has the fields both servers send, and the ones only Vault sends (api-docs/system/health)', async () => {
-      const health = await call({ path: 'sys/health' });
+      const health = await uninitialized.call({ path: 'sys/health' });
       const common = ['initialized', 'replication_dr_mode', 'replication_performance_mode', 'sealed', 'server_time_utc', 'standby', 'version'];
       expect(Object.keys(health.json).sort()).toEqual([...common, ...facts.healthOnlyKeys].sort());
       expect(health.json.server_time_utc).toBeGreaterThan(Date.now() / 1000 - 60);
     });
 
     it('rejects an invalid seal configuration (api-docs/system/init)', async () => {
-      const response = await call({ method: 'PUT', path: 'sys/init', body: { secret_shares: 2, secret_threshold: 3 } });
+      const response = await uninitialized.call({ method: 'PUT', path: 'sys/init', body: { secret_shares: 2, secret_threshold: 3 } });
       expect(response.status).toBe(400);
       expect(response.json.errors[0]).toBe('invalid seal configuration: threshold cannot be larger than shares');
     });
@@ -98,9 +114,9 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
     it('init returns hex keys, base64 keys and a root token, after raft has elected itself; a second init is refused (api-docs/system/init)', async () => {
       // Raft's first election waits for the heartbeat timeout (1-2 x 5 s with the default
       // performance_multiplier): sys/init takes seconds, more than a short client timeout allows.
-      const begin = Date.now();
-      init = await initialize(vault, 5, 3);
-      const took = Date.now() - begin;
+      // (The request went out when the file started; here its answer and timing are checked.)
+      const { init: answer, ms: took } = await (await node.get(kind)).value.timed;
+      init = answer;
       console.log(`${kind}: sys/init answered after ${took} ms`);
       expect(took).toBeGreaterThan(4_500);
       expect(took).toBeLessThan(11_000);
@@ -269,7 +285,7 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
     });
 
     it("mixed shares from two inits fail; another cluster's snapshot needs snapshot-force and its own keys", async () => {
-      const { server: otherServer, init: otherInit } = await other;
+      const { server: otherServer, value: otherInit } = await others.get(kind);
       {
         const otherCall = (options: RequestOptions) => otherServer.call(options);
         // Two shares of the other cluster with one of ours never rebuild either root key.
@@ -358,9 +374,16 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
           `api_addr = "https://127.0.0.1:2"\ncluster_addr = "https://127.0.0.1:1"\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nstorage "raft" {\n  path = "${absent}"\n  node_id = "n1"\n}\n`,
         );
         if (facts.createsMissingRaftPath) {
-          // It starts (and is stopped with SIGINT once it runs): the directory exists, 0700.
-          const result = await runServerCommand(vault.executable, ['server', `-config=${file}`], { timeoutMs: 3_000 });
-          expect(result.stdout).toContain(facts.bannerLine);
+          // It starts (stopped with SIGINT once it has said so): the directory exists, 0700.
+          const child = spawn(vault.executable, ['server', `-config=${file}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+          let stdout = '';
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+          const deadline = Date.now() + 10_000;
+          while (!stdout.includes('server started') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+          child.kill('SIGINT');
+          await exited;
+          expect(stdout).toContain(facts.bannerLine);
           expect(((await stat(absent)).mode & 0o777).toString(8)).toBe('700');
         } else {
           const failure = await runServerCommand(vault.executable, ['server', `-config=${file}`]);

@@ -3,9 +3,9 @@
 // and the real OpenBao server (conformance/servers.ts). A key only one server sends must be listed,
 // with its source, in conformance/differences.ts; any other difference fails here, so a client
 // written against vault-sim does not meet fields it never saw (or miss ones it relied on).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FACTS } from './conformance/differences.js';
-import { initUnsealed, SERVER_KINDS, startServer, type ConformanceServer, type RequestOptions } from './conformance/servers.js';
+import { initUnsealed, prepareServers, SERVER_KINDS, type ConformanceServer, type RequestOptions } from './conformance/servers.js';
 
 const sorted = (keys: string[]) => [...keys].sort();
 const keysOf = (value: unknown) => sorted(Object.keys(value as object));
@@ -17,6 +17,23 @@ const MOUNT = ['accessor', 'config', 'description', 'external_entropy_access', '
 /** A service token's lookup (the root token has no lease: no issue_time, no renewable). */
 const LOOKUP = ['accessor', 'creation_time', 'creation_ttl', 'display_name', 'entity_id', 'expire_time', 'explicit_max_ttl', 'id', 'meta', 'num_uses', 'orphan', 'path', 'policies', 'ttl', 'type'];
 
+// One active server of each kind with KV v2 at secret/ and Kubernetes auth at kubernetes/, both
+// set up at once (the simulator without its modelled raft waits: vault-sim-seal checks them).
+const prepared = prepareServers(
+  async (server) => {
+    const { root_token } = await initUnsealed(server, 1, 1);
+    for (const [path, body] of [
+      ['sys/mounts/secret', { type: 'kv', options: { version: '2' } }],
+      ['sys/auth/kubernetes', { type: 'kubernetes', description: 'cluster' }],
+    ] as const) {
+      const response = await server.call({ method: 'POST', path, token: root_token, body });
+      if (response.status !== 204) throw new Error(`${path} answered ${response.status}`);
+    }
+    return root_token;
+  },
+  { name: 'shapes', simWaits: 'none' },
+);
+
 describe.each(SERVER_KINDS)('%s', (kind) => {
   const facts = FACTS[kind];
   let vault: ConformanceServer;
@@ -27,14 +44,7 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
   };
 
   beforeAll(async () => {
-    vault = await startServer(kind, { name: 'shapes' });
-    root = (await initUnsealed(vault, 1, 1)).root_token;
-    expect((await asRoot({ method: 'POST', path: 'sys/mounts/secret', body: { type: 'kv', options: { version: '2' } } })).status).toBe(204);
-    expect((await asRoot({ method: 'POST', path: 'sys/auth/kubernetes', body: { type: 'kubernetes', description: 'cluster' } })).status).toBe(204);
-  });
-
-  afterAll(async () => {
-    await vault?.dispose();
+    ({ server: vault, value: root } = await prepared.get(kind));
   });
 
   it('sys/seal-status and sys/leader of an active node (api-docs/system/seal-status, /system/leader)', async () => {

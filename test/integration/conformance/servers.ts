@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { ProfileSchema, type Profile } from '../../../source/profile/schema.js';
 import { renderVaultConfig } from '../../../source/steps/host/config.js';
@@ -96,6 +97,13 @@ export function conformanceProfile(kind: ServerKind, options: { apiPort: number;
 export interface StartOptions {
   /** A label for the temp directory. */
   name?: string;
+  /**
+   * vault-sim models raft's waits: sys/init after 5 s, requests after a snapshot restore after
+   * 5 s (test/lab/vault-sim/core.ts INIT_MS, RESTORE_MS). vault-sim-seal checks them; files that
+   * do not can start the simulator without them ('none'). The standby after unseal stays.
+   * OpenBao is always the real thing.
+   */
+  simWaits?: 'modelled' | 'none';
 }
 
 /** Starts a fresh, uninitialised server of `kind` and waits until its API answers. */
@@ -123,7 +131,9 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
     if (child && child.exitCode === null && child.signalCode === null) throw new Error(`${kind} is already running`);
     stderr = '';
     stdout = '';
-    const spawned = spawn(executable, ['server', `-config=${layout.configFile}`], { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
+    const env = serverEnv();
+    if (kind === 'vault-sim' && options.simWaits === 'none') Object.assign(env, { VAULT_SIM_INIT_MS: '0', VAULT_SIM_RESTORE_MS: '0' });
+    const spawned = spawn(executable, ['server', `-config=${layout.configFile}`], { stdio: ['ignore', 'pipe', 'pipe'], env });
     child = spawned;
     spawned.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     spawned.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
@@ -222,4 +232,39 @@ export async function initUnsealed(server: ConformanceServer, shares = 3, thresh
   await unsealWith(server, init.keys.slice(0, threshold));
   await waitActive(server);
   return init;
+}
+
+export interface Prepared<T> {
+  /** The server of `kind` once its setup has run (rejects if either failed). */
+  get(kind: ServerKind): Promise<{ server: ConformanceServer; value: T }>;
+}
+
+/**
+ * Starts one server of every kind at the beginning of the file and runs `setup` on each at the
+ * same time, so the seconds a real server spends in raft's bootstrap pass while the tests of the
+ * kind before it run (vitest runs the describe.each blocks of a file one after the other). Call it
+ * at the top level of a test file: it registers the file's beforeAll (start) and afterAll (dispose).
+ */
+export function prepareServers<T>(setup: (server: ConformanceServer) => Promise<T>, options: StartOptions = {}): Prepared<T> {
+  const started = new Map<ServerKind, Promise<{ server: ConformanceServer; value: T }>>();
+  const servers: Promise<ConformanceServer>[] = [];
+  beforeAll(() => {
+    for (const kind of SERVER_KINDS) {
+      const server = startServer(kind, options);
+      servers.push(server);
+      const ready = server.then(async (running) => ({ server: running, value: await setup(running) }));
+      ready.catch(() => undefined); // reported by the get() that awaits it
+      started.set(kind, ready);
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map(async (server) => (await server.catch(() => undefined))?.dispose()));
+  });
+  return {
+    get: (kind) => {
+      const ready = started.get(kind);
+      if (!ready) throw new Error(`no ${kind} server was prepared (prepareServers must be called at the top level of the file)`);
+      return ready;
+    },
+  };
 }
