@@ -7,6 +7,7 @@
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal-status, .../system/seal,
  *      .../system/storage/raft#take-a-snapshot-of-the-raft-cluster
  */
+import { waitForActive } from '../support/wait-active.js';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,10 @@ async function initVault(options: { unseal: boolean }): Promise<{ keys: string[]
     root_token: rootToken,
   };
   await writeCustody(PROFILE, 'init.json', `${JSON.stringify(record, null, 2)}\n`);
-  if (options.unseal) for (const key of keys.slice(0, 2)) await vaultRequest(vault!.url, tls.caPem, { method: 'PUT', path: 'sys/unseal', body: { key } });
+  if (options.unseal) {
+    for (const key of keys.slice(0, 2)) await vaultRequest(vault!.url, tls.caPem, { method: 'PUT', path: 'sys/unseal', body: { key } });
+    await waitForActive(vault!.url, tls.caPem);
+  }
   return { keys, rootToken };
 }
 

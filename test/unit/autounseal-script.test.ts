@@ -4,6 +4,7 @@
 // no key ever shows in any process's command line or environment (/proc/*/cmdline, /proc/*/environ,
 // `ps -eo args`) nor in what it prints.
 // API: https://developer.hashicorp.com/vault/api-docs/system/unseal, .../system/health
+import { waitForActive } from '../support/wait-active.js';
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -144,7 +145,7 @@ describe('vault-unseal.sh against a sealed Vault', () => {
     expect(result.out).toContain('read ' + join(dir, `keys-${fileCounter - 1}.json`) + ': 5 key(s), threshold 3');
     expect(result.out).toMatch(/key 1 accepted \(progress 1\/3\)\nkey 2 accepted \(progress 2\/3\)\nVault is unsealed \(3 key\(s\) submitted\)\n$/);
     expect(await sealed()).toBe(false);
-    expect((await call({ path: 'sys/health' })).status).toBe(200);
+    await waitForActive(vault.url, tls.caPem);
     // The sampler did catch the script's helpers at work (so "no leak" means something).
     console.log(`unseal with 3 keys: ${result.ms} ms; /proc passes ${result.sampling.passes}, ps samples ${result.sampling.psSamples}, helpers caught: ${result.sampling.seen.size}`);
     expect(result.sampling.seen.size).toBeGreaterThan(0);
@@ -154,7 +155,8 @@ describe('vault-unseal.sh against a sealed Vault', () => {
     const script = await scriptFor({ keysFile: join(dir, 'no-such-file.json') });
     const result = await runScript(script);
     expect(result.code, result.out).toBe(0);
-    expect(result.out).toContain('Vault is already unsealed (HTTP 200 from sys/health): nothing to do');
+    // 429 while the node that was just unsealed is still a standby: unsealed all the same.
+    expect(result.out).toMatch(/Vault is already unsealed \(HTTP (200|429) from sys\/health\): nothing to do/);
   });
 
   it('unseals with the CLI shape of `vault operator init -format=json` (unseal_keys_hex, unseal_threshold)', { timeout: 60_000 }, async () => {
@@ -195,7 +197,8 @@ describe('vault-unseal.sh when it cannot unseal: non-zero exit and a message nam
     const wrong = [0, 1, 2].map(() => randomBytes(33).toString('hex'));
     const result = await runScript(await scriptFor({ keysFile: await keysFile({ keys: wrong, threshold: 3 }) }), wrong);
     expect(result.code, result.out).toBe(1);
-    expect(result.out).toMatch(/error: Vault rejected key 3 of 3 \(HTTP 400\): (Unseal failed, )?invalid key/);
+    // OpenBao 2.7.2's words (vault-sim follows them): "unable to retrieve stored keys: invalid key: ...".
+    expect(result.out).toMatch(/error: Vault rejected key 3 of 3 \(HTTP 400\): (Unseal failed, |unable to retrieve stored keys: )?invalid key/);
     expect(await sealed()).toBe(true);
   });
 

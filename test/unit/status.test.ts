@@ -4,6 +4,7 @@
 // JSON Schema (source/cli/status.schema.json).
 // API: https://developer.hashicorp.com/vault/api-docs/system/seal-status,
 //      https://developer.hashicorp.com/vault/api-docs/system/leader
+import { waitForActive } from '../support/wait-active.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,7 @@ describe('status of a Vault simulator over verified TLS', () => {
 
   it('unsealed: exit 0, HA from sys/leader (enabled, this node active)', async () => {
     for (const key of init.keys.slice(1, 3)) await vaultRequest(vault.url, tls.caPem, { method: 'PUT', path: 'sys/unseal', body: { key } });
+    await waitForActive(vault.url, tls.caPem);
     const report = await read();
     expectValid(report);
     expect(report).toMatchObject({ state: 'unsealed', exitCode: 0 });

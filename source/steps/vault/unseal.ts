@@ -4,7 +4,7 @@
  * submitted, and submitting stops as soon as Vault reports itself unsealed.
  * API: https://developer.hashicorp.com/vault/api-docs/system/unseal
  */
-import { VAULT, type ServerFlavor } from '../../core/server.js';
+import { serverOf, VAULT, type ServerFlavor } from '../../core/server.js';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { custodyPath } from '../../profile/custody.js';
@@ -31,6 +31,37 @@ export function keysFromKeysFile(text: string): string[] {
   const record = parsed as Record<string, unknown>;
   const list = record['keys'] ?? record['unseal_keys_hex'] ?? record['unseal_keys_b64'];
   return Array.isArray(list) ? list.filter((key): key is string => typeof key === 'string' && key.length > 0) : [];
+}
+
+/** How long an unsealed node gets to become the active one (raft elects itself; a Pi may be slow). */
+export const ACTIVE_WAIT_MS = 30_000;
+const ACTIVE_POLL_MS = 200;
+
+/**
+ * Waits until an unsealed node is the active one. Right after an unseal a raft node is a standby
+ * until it has elected itself (sys/health 429, `standby: true`); requests other than sys/* then
+ * fail with 500 "local node not active" (seen from the real OpenBao 2.7.2; Vault's raft storage does
+ * the same). Bounded: a node still a standby after ACTIVE_WAIT_MS is a real standby of a cluster,
+ * which this single-node setup does not make, and is said so.
+ */
+export async function waitUntilActive(ctx: StepContext, vault: VaultApi, timeoutMs = ACTIVE_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    const health = await vault.health();
+    if (health.sealed || !health.standby) return;
+    if (!told) {
+      ctx.log.info(`unsealed, waiting for leadership: ${vault.address} is a standby until raft makes it the active node (up to ${Math.round(timeoutMs / 1000)} s)`);
+      told = true;
+    }
+    if (Date.now() >= deadline) {
+      throw new UserError(`${vault.address} is unsealed but still a standby after ${Math.round(timeoutMs / 1000)} s`, {
+        hint: 'a single node makes itself active within seconds: look at the server\'s log (the `logs` command) for raft errors, then run the setup again',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, ACTIVE_POLL_MS));
+    ctx.signal.throwIfAborted();
+  }
 }
 
 function sealedDetail(status: SealStatus): string {
@@ -60,7 +91,8 @@ export async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: 
     }
     submitted++;
     if (!after.sealed) {
-      ctx.log.info(`Vault unsealed with ${submitted} of ${status.n} keys from ${source}`);
+      ctx.log.info(`${serverOf(ctx.profile).name} unsealed with ${submitted} of ${status.n} keys from ${source}`);
+      await waitUntilActive(ctx, vault);
       return;
     }
     ctx.log.info(`unseal progress ${after.progress}/${after.t}`);
@@ -78,7 +110,7 @@ export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise
   for (;;) {
     ctx.signal.throwIfAborted();
     const status = await vault.sealStatus();
-    if (!status.sealed) return;
+    if (!status.sealed) return waitUntilActive(ctx, vault);
     const question = `Unseal key ${status.progress + 1} of ${status.t} for ${vault.address}:`;
     const key = (await ctx.prompt.secret(refusal ? `${refusal.replace(/\.?$/, '.')} ${question}` : question)).trim();
     refusal = undefined;
@@ -90,7 +122,8 @@ export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise
     try {
       const after = await vault.unseal(key);
       if (!after.sealed) {
-        ctx.log.info(`Vault unsealed (${after.t === 0 ? status.t : after.t} keys)`);
+        ctx.log.info(`${serverOf(ctx.profile).name} unsealed (${after.t === 0 ? status.t : after.t} keys)`);
+        await waitUntilActive(ctx, vault);
         return;
       }
       ctx.log.info(`unseal progress ${after.progress}/${after.t}`);
@@ -152,7 +185,8 @@ export function unsealStep(session: VaultSession, server: ServerFlavor = VAULT):
       const vault = await openVault(ctx);
       const status = await vault.sealStatus();
       if (!status.initialized) throw new UserError(`Vault at ${vault.address} is not initialized`, { hint: 'run the init step first' });
-      if (!status.sealed) return;
+      // Unsealed already (by the auto-unseal unit after a restart, say): the next steps need the active node.
+      if (!status.sealed) return waitUntilActive(ctx, vault);
       const record = await readInitRecord(ctx, session);
       if (record) {
         await unsealWithKeys(ctx, vault, status, record.keys, custodyPath(ctx.profileName, INIT_CUSTODY_NAME));
