@@ -57,23 +57,10 @@ export interface ConformanceServer {
   dispose(): Promise<void>;
 }
 
-let simExecutable: Promise<string> | undefined;
-
-/** The packaged simulator, built once per test file (process) into a temp directory. */
-function vaultSimExecutable(): Promise<string> {
-  simExecutable ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'conformance-vault-sim-bin-'));
-    process.once('exit', () => {
-      // best effort: the directory holds only the executable
-      void rm(dir, { recursive: true, force: true });
-    });
-    return writeVaultExecutable(dir, SIM_VERSION);
-  })();
-  return simExecutable;
-}
-
-async function executableFor(kind: ServerKind): Promise<string> {
-  if (kind === 'vault-sim') return vaultSimExecutable();
+/** The executable: the packaged simulator written into the server's own directory, or the cached `bao`. */
+async function executableFor(kind: ServerKind, dir: string): Promise<string> {
+  // (package.ts bundles once per process; each server gets its own copy of the same bytes.)
+  if (kind === 'vault-sim') return writeVaultExecutable(join(dir, 'bin'), SIM_VERSION);
   return (await ensureOpenBaoBinary(OPENBAO_VERSION, localOpenBaoArch())).path;
 }
 
@@ -109,7 +96,7 @@ export interface StartOptions {
 /** Starts a fresh, uninitialised server of `kind` and waits until its API answers. */
 export async function startServer(kind: ServerKind, options: StartOptions = {}): Promise<ConformanceServer> {
   const dir = await mkdtemp(join(tmpdir(), `conformance-${kind}-${options.name ?? 'node'}-`));
-  const executable = await executableFor(kind);
+  const executable = await executableFor(kind, dir);
   const tls = await makeTlsMaterial(join(dir, 'tls-made'));
   const port = await freePort();
   const clusterPort = await freePort();
