@@ -160,6 +160,9 @@ export class ServerUnreachableError extends UserError {
   readonly unreachable = true;
 }
 
+/** How long sys/init may take: the server answers after raft has elected itself. */
+export const INIT_TIMEOUT_MS = 180_000;
+
 /** Builds the client (node-vault is loaded on first use: commands that never reach Vault do not pay for it). */
 export async function connectVault(options: VaultApiOptions): Promise<VaultApi> {
   const { default: createClient } = (await import('node-vault')) as unknown as { default: typeof NodeVault };
@@ -203,7 +206,13 @@ class NodeVaultApi implements VaultApi {
   }
 
   async init(options: { shares: number; threshold: number }): Promise<InitAnswer> {
-    const body = (await this.raw('PUT', 'sys/init', undefined, { secret_shares: options.shares, secret_threshold: options.threshold })) as Record<string, unknown>;
+    // Its own, long time limit: the server answers only after raft's first election (the real
+    // OpenBao 2.7.2 took 6-10 s on a 2-core machine; a Pi is slower). A client that gave up first
+    // would leave a server initialised with keys nobody received.
+    const body = (await this.raw('PUT', 'sys/init', undefined, { secret_shares: options.shares, secret_threshold: options.threshold }, INIT_TIMEOUT_MS)) as Record<
+      string,
+      unknown
+    >;
     const keys = stringArray(body['keys']);
     const keysBase64 = stringArray(body['keys_base64']);
     const rootToken = body['root_token'];
@@ -231,8 +240,10 @@ class NodeVaultApi implements VaultApi {
    * One request through node-vault's raw `request`: TLS and timeout from the client's defaults, the
    * token in this request's header only. Errors are mapped to messages naming what was asked.
    */
-  private async raw(method: string, path: string, token: string | undefined, body?: unknown): Promise<unknown> {
+  private async raw(method: string, path: string, token: string | undefined, body?: unknown, timeoutMs?: number): Promise<unknown> {
     const options: NodeVault.RequestOption = { method, path: `/${path}` };
+    // node-vault hands a request's own `timeout` to axios (src/index.js, requestWrapper).
+    if (timeoutMs !== undefined) (options as Record<string, unknown>)['timeout'] = timeoutMs;
     if (token !== undefined) options['headers'] = { 'X-Vault-Token': token };
     if (body !== undefined) options['json'] = body;
     return this.call(`${method} /v1/${path}`, () => this.client.request(options));
