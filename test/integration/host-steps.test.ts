@@ -271,7 +271,7 @@ describe('host steps on a fresh lab host, through the runner', () => {
     const failure = broken.failure('host.service');
     expect(failure?.message).toMatch(/^vault did not answer on https:\/\/127\.0\.0\.1:\d+\/v1\/sys\/health/);
     expect(failure?.message).toMatch(/last \d+ journal lines:\n/);
-    expect(failure?.message).toMatch(/Error loading configuration from \/etc\/vault\/vault_main\.hcl/);
+    expect(failure?.message).toMatch(/[Ee]rror loading configuration from \/etc\/vault\/vault_main\.hcl/);
     expect(failure?.hint).toMatch(/journalctl -u vault\.service/);
 
     const repaired = await runHost('apply');

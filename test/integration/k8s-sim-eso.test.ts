@@ -3,6 +3,7 @@
 // against it, and the ESO controller validates a ClusterSecretStore and syncs ExternalSecrets.
 // Docs followed: https://helm.sh/docs/helm/helm_upgrade/, https://developer.hashicorp.com/vault/docs/auth/kubernetes,
 // https://external-secrets.io/latest/provider/hashicorp-vault/, https://external-secrets.io/latest/api/spec/
+import { waitForActive } from '../support/wait-active.js';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,6 @@ import { writeHelmShim } from '../lab/helm-shim/build.js';
 import { startK8sSim, type K8sSim } from '../lab/k8s-sim/index.js';
 import { makeTlsMaterial, startVault, vaultRequest, writeVaultExecutable, type TlsMaterial, type VaultProcess } from '../lab/vault-sim/testing.js';
 
-const PERMISSION_DENIED = ['1 error occurred:\n\t* permission denied\n\n'];
 const ESO_AUDIENCE = 'vault';
 
 let dir: string;
@@ -107,6 +107,7 @@ beforeAll(async () => {
   const init = (await vaultRequest(vault.url, tls.caPem, { method: 'PUT', path: 'sys/init', body: { secret_shares: 1, secret_threshold: 1 } })).json;
   root = init.root_token;
   await vaultRequest(vault.url, tls.caPem, { method: 'PUT', path: 'sys/unseal', body: { key: init.keys[0] } });
+  await waitForActive(vault.url, tls.caPem);
   expect((await asRoot({ method: 'POST', path: 'sys/mounts/secret', body: { type: 'kv', options: { version: '2' } } })).status).toBe(204);
   expect((await asRoot({ method: 'PUT', path: 'sys/policies/acl/readonly', body: { policy: 'path "secret/data/*" {\n  capabilities = ["read"]\n}\n' } })).status).toBe(204);
   expect((await asRoot({ method: 'POST', path: 'sys/auth/kubernetes', body: { type: 'kubernetes' } })).status).toBe(204);
@@ -206,8 +207,9 @@ describe('Vault kubernetes auth against the simulated cluster (https://developer
     await kc.makeApiClient(k8s.RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: 'vault-auth-delegator' });
     const unbound = await login(esoJwt);
     expect(unbound.status).toBe(403);
-    expect(unbound.json.errors).toEqual(PERMISSION_DENIED);
-    expect(vault.stderr()).toMatch(/login unauthorized: err="lookup failed: 403 .*cannot create resource \\?"tokenreviews\\?"/);
+    // A refused login is the bare "permission denied" (not an ACL refusal's multierror), and the
+    // server logs why only at debug level: as the real OpenBao 2.7.2 does.
+    expect(unbound.json.errors).toEqual(['permission denied']);
     await apply(binding);
     expect((await login(esoJwt)).status).toBe(200);
   });

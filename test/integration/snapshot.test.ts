@@ -5,6 +5,7 @@
  * API: https://developer.hashicorp.com/vault/api-docs/system/storage/raft#take-a-snapshot-of-the-raft-cluster
  *      https://developer.hashicorp.com/vault/api-docs/system/storage/raft#restore-raft-using-a-snapshot
  */
+import { waitForActive } from '../support/wait-active.js';
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,7 @@ beforeAll(async () => {
   rootToken = init.json.root_token;
   unsealKeys = init.json.keys;
   for (const key of unsealKeys.slice(0, 2)) await call({ method: 'PUT', path: 'sys/unseal', body: { key } });
+  await waitForActive(vault.url, tls.caPem);
   expect((await call({ method: 'POST', path: 'sys/mounts/secret', token: rootToken, body: { type: 'kv', options: { version: '2' } } })).status).toBe(204);
   expect((await call({ method: 'POST', path: 'secret/data/app/db', token: rootToken, body: { data: { password: 'in-the-snapshot' } } })).status).toBe(200);
 });
@@ -135,6 +137,7 @@ describe('takeSnapshot against the Vault simulator', () => {
       expect(await leftovers()).toEqual([]);
     } finally {
       for (const key of unsealKeys.slice(0, 2)) await call({ method: 'PUT', path: 'sys/unseal', body: { key } });
+  await waitForActive(vault.url, tls.caPem);
     }
   });
 });

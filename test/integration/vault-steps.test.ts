@@ -370,19 +370,19 @@ describe('a Vault initialized elsewhere, and typed keys', () => {
     expect(prompt.asked.secrets).toEqual([
       ask(1),
       ask(2),
-      `Vault refused that key (invalid key: key is shorter than minimum 32 bytes); progress stays 1/3. ${ask(1)}`,
+      `Vault refused that key (invalid key: key is shorter than minimum 16 bytes); progress stays 1/3. ${ask(1)}`,
       ask(2),
       ask(3),
-      `Vault refused the keys (Unseal failed, invalid key): one of the 3 keys typed is wrong or belongs to another Vault. Progress is back to 0/3: type 3 keys again. ${ask(1)}`,
+      `Vault refused the keys (unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed): one of the 3 keys typed is wrong or belongs to another Vault. Progress is back to 0/3: type 3 keys again. ${ask(1)}`,
       ask(2),
       ask(3),
     ]);
     expect(prompt.asked.confirms).toEqual(['Discard the 1 key(s) accepted so far and start over?']);
     const log = result.logOf('vault.unseal');
     expect(log).toContain('no unseal keys in custody or on the host: type 3 of the 5 keys');
-    expect(log).toContain('Vault refused that key (invalid key: key is shorter than minimum 32 bytes); progress stays 1/3');
+    expect(log).toContain('Vault refused that key (invalid key: key is shorter than minimum 16 bytes); progress stays 1/3');
     expect(log).toContain(
-      'Vault refused the keys (Unseal failed, invalid key): one of the 3 keys typed is wrong or belongs to another Vault. Progress is back to 0/3: type 3 keys again.',
+      'Vault refused the keys (unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed): one of the 3 keys typed is wrong or belongs to another Vault. Progress is back to 0/3: type 3 keys again.',
     );
     expect((await api(lab, { path: 'sys/seal-status' })).json.sealed).toBe(false);
     expectNoSecretIn(result, keys);
