@@ -70,6 +70,7 @@ function sealedDetail(status: SealStatus): string {
 
 /** Submits `keys` (at most the threshold) and says which source failed when they do not unseal Vault. */
 export async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: SealStatus, keys: string[], source: string): Promise<void> {
+  const name = serverOf(ctx.profile).name;
   if (status.progress > 0) {
     // Shares typed earlier (maybe wrong ones) would be combined with ours: start from zero.
     ctx.log.info(`discarding ${status.progress} key share(s) submitted earlier`);
@@ -83,27 +84,28 @@ export async function unsealWithKeys(ctx: StepContext, vault: VaultApi, status: 
       after = await vault.unseal(key);
     } catch (error) {
       if (error instanceof VaultApiError && error.statusCode === 400) {
-        throw new UserError(`the keys in ${source} do not unseal Vault at ${vault.address}: ${error.errors.join('; ') || error.message}`, {
-          hint: `they may belong to another Vault. Keep ${source} as it is, and unseal by typing this Vault's keys: move the file aside for this run, or use the \`unseal\` command`,
+        throw new UserError(`the keys in ${source} do not unseal ${name} at ${vault.address}: ${error.errors.join('; ') || error.message}`, {
+          hint: `they may belong to another ${name}. Keep ${source} as it is, and unseal by typing this ${name}'s keys: move the file aside for this run, or use the \`unseal\` command`,
         });
       }
       throw error;
     }
     submitted++;
     if (!after.sealed) {
-      ctx.log.info(`${serverOf(ctx.profile).name} unsealed with ${submitted} of ${status.n} keys from ${source}`);
+      ctx.log.info(`${name} unsealed with ${submitted} of ${status.n} keys from ${source}`);
       await waitUntilActive(ctx, vault);
       return;
     }
     ctx.log.info(`unseal progress ${after.progress}/${after.t}`);
   }
-  throw new UserError(`the ${keys.length} key(s) in ${source} are not enough to unseal Vault at ${vault.address} (it needs ${status.t})`, {
+  throw new UserError(`the ${keys.length} key(s) in ${source} are not enough to unseal ${name} at ${vault.address} (it needs ${status.t})`, {
     hint: 'type the missing keys: use the unseal step without keys in custody, or the `unseal` command',
   });
 }
 
 /** Asks for one key at a time, showing k/t; a refused key is explained and a reset offered. */
 export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise<void> {
+  const name = serverOf(ctx.profile).name;
   // Why the last key was refused, said again in the next question: the log pane is hidden behind
   // the key dialog, and a headless prompt shows only the question.
   let refusal: string | undefined;
@@ -122,7 +124,7 @@ export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise
     try {
       const after = await vault.unseal(key);
       if (!after.sealed) {
-        ctx.log.info(`${serverOf(ctx.profile).name} unsealed (${after.t === 0 ? status.t : after.t} keys)`);
+        ctx.log.info(`${name} unsealed (${after.t === 0 ? status.t : after.t} keys)`);
         await waitUntilActive(ctx, vault);
         return;
       }
@@ -133,10 +135,10 @@ export async function unsealByTyping(ctx: StepContext, vault: VaultApi): Promise
       const reason = error.errors.join('; ') || error.message;
       if (now.progress === 0) {
         // Vault discards the shares of a threshold attempt that failed.
-        refusal = `Vault refused the keys (${reason}): one of the ${status.t} keys typed is wrong or belongs to another Vault. Progress is back to 0/${now.t}: type ${now.t} keys again.`;
+        refusal = `${name} refused the keys (${reason}): one of the ${status.t} keys typed is wrong or belongs to another ${name}. Progress is back to 0/${now.t}: type ${now.t} keys again.`;
         ctx.log.warn(refusal);
       } else {
-        refusal = `Vault refused that key (${reason}); progress stays ${now.progress}/${now.t}`;
+        refusal = `${name} refused that key (${reason}); progress stays ${now.progress}/${now.t}`;
         ctx.log.warn(refusal);
         const reset = await ctx.prompt.confirm(`Discard the ${now.progress} key(s) accepted so far and start over?`, {
           defaultValue: false,
@@ -177,14 +179,14 @@ export function unsealStep(session: VaultSession, server: ServerFlavor = VAULT):
     async check(ctx): Promise<Check> {
       const vault = await openVault(ctx);
       const status = await vault.sealStatus();
-      if (!status.initialized) return { state: 'todo', detail: `Vault at ${vault.address} is not initialized` };
+      if (!status.initialized) return { state: 'todo', detail: `${server.name} at ${vault.address} is not initialized` };
       if (status.sealed) return { state: 'todo', detail: sealedDetail(status) };
       return { state: 'done', detail: `unsealed (${status.t} of ${status.n} keys), version ${status.version}` };
     },
     async apply(ctx) {
       const vault = await openVault(ctx);
       const status = await vault.sealStatus();
-      if (!status.initialized) throw new UserError(`Vault at ${vault.address} is not initialized`, { hint: 'run the init step first' });
+      if (!status.initialized) throw new UserError(`${server.name} at ${vault.address} is not initialized`, { hint: 'run the init step first' });
       // Unsealed already (by the auto-unseal unit after a restart, say): the next steps need the active node.
       if (!status.sealed) return waitUntilActive(ctx, vault);
       const record = await readInitRecord(ctx, session);
