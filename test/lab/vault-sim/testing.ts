@@ -132,14 +132,16 @@ export interface VaultResponse {
 export function vaultRequest(
   baseUrl: string,
   caPem: string,
-  options: { method?: string; path: string; token?: string; body?: unknown; raw?: Buffer; headers?: Record<string, string> },
+  options: { method?: string; path: string; token?: string; body?: unknown; raw?: Buffer; headers?: Record<string, string>; timeoutMs?: number },
 ): Promise<VaultResponse> {
   const payload = options.raw ?? (options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body)));
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers['X-Vault-Token'] = options.token;
   if (payload) headers['Content-Length'] = String(payload.length);
+  // sys/init answers only after raft's first election (seconds; more on a loaded machine).
+  const timeout = options.timeoutMs ?? (options.path === 'sys/init' && options.method === 'PUT' ? 120_000 : 10_000);
   return new Promise((resolve, reject) => {
-    const outgoing = httpsRequest(`${baseUrl}/v1/${options.path}`, { method: options.method ?? 'GET', headers, ca: caPem, timeout: 10_000 }, (response) => {
+    const outgoing = httpsRequest(`${baseUrl}/v1/${options.path}`, { method: options.method ?? 'GET', headers, ca: caPem, timeout }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
