@@ -8,6 +8,7 @@
  * `ps -eo args` samples taken on the host while it ran. Finally, with vault.autoUnseal off, the step
  * removes everything and a restart leaves Vault sealed.
  */
+import { waitForActive } from '../support/wait-active.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +145,8 @@ beforeAll(async () => {
   };
   await writeCustody(profileName, INIT_CUSTODY_NAME, `${JSON.stringify(custody, null, 2)}\n`);
   for (const key of init.keys.slice(0, profile.vault.keyThreshold)) await api({ method: 'PUT', path: 'sys/unseal', body: { key } });
+  // A standby for a moment after the unseal (raft), then active.
+  await waitForActive(apiUrl, caPem);
   expect(await health()).toBe(200);
 }, 300_000);
 
