@@ -50,38 +50,38 @@ interface Account {
 }
 
 async function lookUp(ctx: StepContext, server: ServerFlavor): Promise<Account> {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   const GROUP_MARK = '--- group ---';
-  const result = await hostExec(ctx, sh`getent passwd ${VAULT_USER}; echo ${GROUP_MARK}; getent group ${VAULT_GROUP}; :`, { echo: 'none', timeoutMs: 30_000 });
-  if (result.code !== 0) throw new UserError(`cannot look up the ${VAULT_USER} account on the host: ${result.stderr.trim()}`);
+  const result = await hostExec(ctx, sh`getent passwd ${serverUser}; echo ${GROUP_MARK}; getent group ${serverGroup}; :`, { echo: 'none', timeoutMs: 30_000 });
+  if (result.code !== 0) throw new UserError(`cannot look up the ${serverUser} account on the host: ${result.stderr.trim()}`);
   const [passwd = '', group = ''] = result.stdout.split(`${GROUP_MARK}\n`);
   return { user: parsePasswdLine(passwd), group: parseGroupLine(group) };
 }
 
 function judge(account: Account, server: ServerFlavor): Check {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   const { user, group } = account;
-  if (!group && !user) return { state: 'todo', detail: `no ${VAULT_USER} user or group yet` };
-  if (!group) return { state: 'todo', detail: `no ${VAULT_GROUP} group yet` };
-  if (!user) return { state: 'todo', detail: `no ${VAULT_USER} user yet` };
-  if (!isNoLoginShell(user.shell)) return { state: 'drift', detail: `${VAULT_USER} has the login shell ${user.shell}, want nologin` };
-  if (user.gid !== group.gid) return { state: 'drift', detail: `${VAULT_USER}'s primary group is gid ${user.gid}, want ${VAULT_GROUP} (${group.gid})` };
-  return { state: 'done', detail: `${VAULT_USER} (uid ${user.uid}, gid ${group.gid}, shell ${user.shell})` };
+  if (!group && !user) return { state: 'todo', detail: `no ${serverUser} user or group yet` };
+  if (!group) return { state: 'todo', detail: `no ${serverGroup} group yet` };
+  if (!user) return { state: 'todo', detail: `no ${serverUser} user yet` };
+  if (!isNoLoginShell(user.shell)) return { state: 'drift', detail: `${serverUser} has the login shell ${user.shell}, want nologin` };
+  if (user.gid !== group.gid) return { state: 'drift', detail: `${serverUser}'s primary group is gid ${user.gid}, want ${serverGroup} (${group.gid})` };
+  return { state: 'done', detail: `${serverUser} (uid ${user.uid}, gid ${group.gid}, shell ${user.shell})` };
 }
 
 /** The first nologin-type shell the host has (Debian: /usr/sbin/nologin). */
 const NOLOGIN_SHELL = `for s in /usr/sbin/nologin /sbin/nologin /bin/false; do if [ -x "$s" ]; then shell=$s; break; fi; done`;
 
 export function accountStep(server: ServerFlavor): Step {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   return {
   id: 'host.account',
   phase: 'host',
-  title: `Create the ${VAULT_USER} system user and group`,
+  title: `Create the ${serverUser} system user and group`,
   describe(): Planned[] {
     return [
-      { kind: 'command', summary: `groupadd --system ${VAULT_GROUP}` },
-      { kind: 'command', summary: `useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell /usr/sbin/nologin ${VAULT_USER}` },
+      { kind: 'command', summary: `groupadd --system ${serverGroup}` },
+      { kind: 'command', summary: `useradd --system --gid ${serverGroup} --no-create-home --home-dir ${VAULT_HOME} --shell /usr/sbin/nologin ${serverUser}` },
     ];
   },
   async check(ctx) {
@@ -91,25 +91,25 @@ export function accountStep(server: ServerFlavor): Step {
     const { user, group } = await lookUp(ctx, server);
     const run = (what: string, command: string) => hostRun(ctx, what, `set -e\n${NOLOGIN_SHELL}\n${command}`, { sudo: true, echo: 'info', timeoutMs: 60_000 });
     if (!group) {
-      ctx.log.info(`groupadd --system ${VAULT_GROUP}`);
-      await run('groupadd', sh`groupadd --system ${VAULT_GROUP}`);
+      ctx.log.info(`groupadd --system ${serverGroup}`);
+      await run('groupadd', sh`groupadd --system ${serverGroup}`);
     }
     if (!user) {
-      ctx.log.info(`useradd --system ${VAULT_USER} (no home, no login shell)`);
+      ctx.log.info(`useradd --system ${serverUser} (no home, no login shell)`);
       await run(
         'useradd',
-        sh`useradd --system --gid ${VAULT_GROUP} --no-create-home --home-dir ${VAULT_HOME} --shell "$shell" --comment ${server.fullName} ${VAULT_USER}`,
+        sh`useradd --system --gid ${serverGroup} --no-create-home --home-dir ${VAULT_HOME} --shell "$shell" --comment ${server.fullName} ${serverUser}`,
       );
       return;
     }
     if (!isNoLoginShell(user.shell)) {
-      ctx.log.info(`usermod --shell nologin ${VAULT_USER} (was ${user.shell})`);
-      await run('usermod --shell', sh`usermod --shell "$shell" ${VAULT_USER}`);
+      ctx.log.info(`usermod --shell nologin ${serverUser} (was ${user.shell})`);
+      await run('usermod --shell', sh`usermod --shell "$shell" ${serverUser}`);
     }
     const groupNow = group ?? (await lookUp(ctx, server)).group;
     if (groupNow && user.gid !== groupNow.gid) {
-      ctx.log.info(`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
-      await run('usermod --gid', sh`usermod --gid ${VAULT_GROUP} ${VAULT_USER}`);
+      ctx.log.info(`usermod --gid ${serverGroup} ${serverUser}`);
+      await run('usermod --gid', sh`usermod --gid ${serverGroup} ${serverUser}`);
     }
   },
 };

@@ -230,7 +230,7 @@ function unpackCommand(server: ServerFlavor, archive: string, dir: string): stri
 }
 
 async function install(ctx: StepContext, server: ServerFlavor, wanted: Wanted, installed: Installed): Promise<void> {
-  const VAULT_BINARY = server.binaryPath;
+  const binary = server.binaryPath;
   const hostTimeout = { timeoutMs: 120_000 };
   // A run killed mid-download cannot clean up after itself: its temp dir (up to a few hundred MB
   // on an SD card) is removed by the next run. Two setups of one host at the same time are not
@@ -256,14 +256,14 @@ async function install(ctx: StepContext, server: ServerFlavor, wanted: Wanted, i
         { hint: 'nothing was installed; check that the host architecture matches the release (uname -m) and that the release is not damaged' },
       );
     }
-    const staging = `${dirname(VAULT_BINARY)}/.${basename(VAULT_BINARY)}.new`;
+    const staging = `${dirname(binary)}/.${basename(binary)}.new`;
     await hostRun(
       ctx,
-      `installing ${VAULT_BINARY}`,
-      sh`set -e; install -o root -g root -m 0755 -- ${newBinary} ${staging}; mv -f -- ${staging} ${VAULT_BINARY}`,
+      `installing ${binary}`,
+      sh`set -e; install -o root -g root -m 0755 -- ${newBinary} ${staging}; mv -f -- ${staging} ${binary}`,
       { sudo: true, echo: 'info', ...hostTimeout },
     );
-    ctx.log.info(`installed ${server.binaryName} ${wanted.version} at ${VAULT_BINARY}${installed.version ? ` (was ${installed.version})` : ''}`);
+    ctx.log.info(`installed ${server.binaryName} ${wanted.version} at ${binary}${installed.version ? ` (was ${installed.version})` : ''}`);
   } finally {
     await hostExec(ctx, sh`rm -rf -- ${tmp}`, { sudo: true, echo: 'none', ...hostTimeout }).catch((error: unknown) => {
       ctx.log.warn(`could not remove ${tmp} on the host: ${(error as Error).message}`);
@@ -272,7 +272,7 @@ async function install(ctx: StepContext, server: ServerFlavor, wanted: Wanted, i
 }
 
 export function binaryStep(server: ServerFlavor): Step {
-  const VAULT_BINARY = server.binaryPath;
+  const binary = server.binaryPath;
   return {
   id: 'host.binary',
   phase: 'host',
@@ -294,7 +294,7 @@ export function binaryStep(server: ServerFlavor): Step {
     }
     planned.push(
       { kind: 'command', summary: `sha256sum -c (before unpacking)` },
-      { kind: 'command', summary: `${server.release.archive === 'zip' ? 'unzip' : 'tar -xzf'} ${server.binaryName}; ${server.binaryName} version; install -m 0755 -o root -g root ${VAULT_BINARY}` },
+      { kind: 'command', summary: `${server.release.archive === 'zip' ? 'unzip' : 'tar -xzf'} ${server.binaryName}; ${server.binaryName} version; install -m 0755 -o root -g root ${binary}` },
     );
     return planned;
   },
@@ -308,7 +308,7 @@ export function binaryStep(server: ServerFlavor): Step {
     if (installed.version === wanted.version) {
       // The right version with the wrong owner or mode: fix those, no download.
       ctx.log.info(`${server.binaryName} ${wanted.version} is installed; setting root:root 0755`);
-      await hostRun(ctx, `chmod ${VAULT_BINARY}`, sh`chown root:root -- ${VAULT_BINARY} && chmod 0755 -- ${VAULT_BINARY}`, { sudo: true, echo: 'info', timeoutMs: 30_000 });
+      await hostRun(ctx, `chmod ${binary}`, sh`chown root:root -- ${binary} && chmod 0755 -- ${binary}`, { sudo: true, echo: 'info', timeoutMs: 30_000 });
       return;
     }
     if (installed.version !== undefined && compareVersions(wanted.version, installed.version) < 0) {

@@ -165,9 +165,9 @@ async function inspect(ctx: StepContext): Promise<ConfigState> {
 }
 
 function ownershipProblem(stat: FileStat, server: ServerFlavor): string | undefined {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
-  if (stat.owner === VAULT_USER && stat.group === VAULT_GROUP && stat.mode === CONFIG_MODE) return undefined;
-  return `${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want ${VAULT_USER}:${VAULT_GROUP} 0${CONFIG_MODE.toString(8)}`;
+  const { user: serverUser, group: serverGroup } = server;
+  if (stat.owner === serverUser && stat.group === serverGroup && stat.mode === CONFIG_MODE) return undefined;
+  return `${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want ${serverUser}:${serverGroup} 0${CONFIG_MODE.toString(8)}`;
 }
 
 function logDiff(ctx: StepContext, state: ConfigState): void {
@@ -177,13 +177,13 @@ function logDiff(ctx: StepContext, state: ConfigState): void {
 }
 
 export function configStep(server: ServerFlavor): Step {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   return {
   id: 'host.config',
   phase: 'host',
   title: `Write the ${server.name} server configuration`,
   describe(ctx): Planned[] {
-    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${VAULT_USER}:${VAULT_GROUP}) from assets/${templateOf(server.kind).name}` }];
+    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${serverUser}:${serverGroup}) from assets/${templateOf(server.kind).name}` }];
   },
   async check(ctx): Promise<Check> {
     const state = await inspect(ctx);
@@ -204,8 +204,8 @@ export function configStep(server: ServerFlavor): Step {
       logDiff(ctx, state);
     }
     const transport = await ctx.services.host();
-    await transport.writeFile(state.path, state.wanted, { mode: CONFIG_MODE, owner: VAULT_USER, group: VAULT_GROUP, sudo: true });
-    ctx.log.info(`wrote ${state.path} (0640 ${VAULT_USER}:${VAULT_GROUP})`);
+    await transport.writeFile(state.path, state.wanted, { mode: CONFIG_MODE, owner: serverUser, group: serverGroup, sudo: true });
+    ctx.log.info(`wrote ${state.path} (0640 ${serverUser}:${serverGroup})`);
   },
 };
 }

@@ -26,13 +26,13 @@ function octal(mode: number): string {
 /** What is wrong with one directory, or undefined when it is as wanted. */
 export function directoryProblem(entry: DirectoryState, server: ServerFlavor = VAULT): string | undefined {
   const { path, stat } = entry;
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   if (!stat.exists) return `${path} is missing`;
   if (stat.type !== 'directory') return `${path} is a ${stat.type ?? 'file'}, not a directory`;
   const problems: string[] = [];
-  if (stat.owner !== VAULT_USER || stat.group !== VAULT_GROUP) problems.push(`owned by ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}`);
+  if (stat.owner !== serverUser || stat.group !== serverGroup) problems.push(`owned by ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}`);
   if (stat.mode !== DIRECTORY_MODE) problems.push(`mode ${octal(stat.mode ?? 0)}`);
-  return problems.length > 0 ? `${path} is ${problems.join(', ')}, want ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` : undefined;
+  return problems.length > 0 ? `${path} is ${problems.join(', ')}, want ${serverUser}:${serverGroup} ${octal(DIRECTORY_MODE)}` : undefined;
 }
 
 /** One `stat` per directory in a single command (a check runs on every re-check; round trips add up). */
@@ -63,22 +63,22 @@ function refuseNonDirectories(states: readonly DirectoryState[]): void {
 }
 
 export function directoriesStep(server: ServerFlavor): Step {
-  const { user: VAULT_USER, group: VAULT_GROUP } = server;
+  const { user: serverUser, group: serverGroup } = server;
   return {
   id: 'host.directories',
   phase: 'host',
-  title: `Create ${server.name}'s directories (${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)})`,
+  title: `Create ${server.name}'s directories (${serverUser}:${serverGroup} ${octal(DIRECTORY_MODE)})`,
   describe(ctx): Planned[] {
     return hostLayout(ctx.profile).directories.map((path) => ({
       kind: 'command',
-      summary: `mkdir -p ${path}; chown ${VAULT_USER}:${VAULT_GROUP}; chmod ${octal(DIRECTORY_MODE)}`,
+      summary: `mkdir -p ${path}; chown ${serverUser}:${serverGroup}; chmod ${octal(DIRECTORY_MODE)}`,
     }));
   },
   async check(ctx): Promise<Check> {
     const states = await inspect(ctx);
     refuseNonDirectories(states);
     const problems = states.map((state) => directoryProblem(state, server)).filter((p): p is string => p !== undefined);
-    if (problems.length === 0) return { state: 'done', detail: `${states.length} directories ${VAULT_USER}:${VAULT_GROUP} ${octal(DIRECTORY_MODE)}` };
+    if (problems.length === 0) return { state: 'done', detail: `${states.length} directories ${serverUser}:${serverGroup} ${octal(DIRECTORY_MODE)}` };
     const missing = states.filter((s) => !s.stat.exists).length;
     return { state: missing === states.length ? 'todo' : 'drift', detail: problems.join('; ') };
   },
@@ -92,7 +92,7 @@ export function directoriesStep(server: ServerFlavor): Step {
       await hostRun(
         ctx,
         `preparing ${state.path}`,
-        sh`set -e; mkdir -p -- ${state.path}; chown -- ${`${VAULT_USER}:${VAULT_GROUP}`} ${state.path}; chmod -- ${octal(DIRECTORY_MODE)} ${state.path}`,
+        sh`set -e; mkdir -p -- ${state.path}; chown -- ${`${serverUser}:${serverGroup}`} ${state.path}; chmod -- ${octal(DIRECTORY_MODE)} ${state.path}`,
         { sudo: true, echo: 'info', timeoutMs: 30_000 },
       );
     }

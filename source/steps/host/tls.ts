@@ -176,11 +176,11 @@ function groupOf(ctx: StepContext): string {
   return hostLayout(ctx.profile).server.group;
 }
 
-function ownershipProblem(file: { path: string; stat: FileStat }, mode: number, VAULT_GROUP: string): string | undefined {
+function ownershipProblem(file: { path: string; stat: FileStat }, mode: number, group: string): string | undefined {
   const { stat } = file;
   if (!stat.exists) return undefined;
-  if (stat.owner === FILE_OWNER && stat.group === VAULT_GROUP && stat.mode === mode) return undefined;
-  return `${file.path} is ${octal(stat.mode ?? 0)} ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}, want ${octal(mode)} ${FILE_OWNER}:${VAULT_GROUP}`;
+  if (stat.owner === FILE_OWNER && stat.group === group && stat.mode === mode) return undefined;
+  return `${file.path} is ${octal(stat.mode ?? 0)} ${stat.owner ?? stat.uid}:${stat.group ?? stat.gid}, want ${octal(mode)} ${FILE_OWNER}:${group}`;
 }
 
 function sameSpki(a: string, b: string): boolean {
