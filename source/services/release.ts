@@ -63,13 +63,18 @@ export function openbaoArchiveName(version: string, arch: string): string {
   return `openbao_${version}_linux_${arch}.tar.gz`;
 }
 
+/** The name of `server`'s release archive for one version and architecture. */
+export function releaseArchiveName(server: ServerFlavor, version: string, arch: string): string {
+  return server.release.layout === 'hashicorp' ? releaseZipName(version, arch as VaultArch) : openbaoArchiveName(version, arch);
+}
+
 export function releaseFiles(server: ServerFlavor, baseUrl: string, version: string, arch: string): ReleaseFiles {
   if (server.release.layout === 'hashicorp') {
     const { zip, sums, zipName, sumsName } = releaseUrls(baseUrl, version, arch as VaultArch);
     return { archive: zip, sums, archiveName: zipName, sumsName };
   }
   const dir = `${trimSlash(baseUrl)}/download/v${encodeURIComponent(version)}`;
-  const archiveName = openbaoArchiveName(version, arch);
+  const archiveName = releaseArchiveName(server, version, arch);
   return { archive: `${dir}/${archiveName}`, sums: `${dir}/checksums.txt`, archiveName, sumsName: 'checksums.txt' };
 }
 

@@ -13,6 +13,7 @@
  * through its helpers: node-vault's tokenCreate/login REPLACE the client's own token with the one just
  * created (their `tokenSource` flag), which would silently turn a root client into a readonly one.
  */
+import { VAULT, type ServerFlavor } from '../core/server.js';
 import type NodeVault from 'node-vault';
 import { UserError } from '../core/errors.js';
 
@@ -41,8 +42,8 @@ export interface VaultApiOptions {
   /** PEM of the CA that signed Vault's certificate. */
   caPem: string;
   timeoutMs?: number;
-  /** The server's name in messages (Vault, OpenBao); Vault when not given. */
-  serverName?: string;
+  /** Which server answers there (its name in messages, its unit in hints); Vault when not given. */
+  server?: ServerFlavor;
 }
 
 /** The answer of PUT sys/init: the only copy of the unseal keys and root token in the world. */
@@ -180,14 +181,14 @@ export async function connectVault(options: VaultApiOptions): Promise<VaultApi> 
   mutable.token = '';
   mutable.pathPrefix = '';
   mutable.namespace = undefined;
-  return new NodeVaultApi(client, options.address, options.serverName ?? 'Vault');
+  return new NodeVaultApi(client, options.address, options.server ?? VAULT);
 }
 
 class NodeVaultApi implements VaultApi {
   constructor(
     private readonly client: NodeVault.client,
     readonly address: string,
-    private readonly name: string,
+    private readonly server: ServerFlavor,
   ) {}
 
   async health(): Promise<Health> {
@@ -218,7 +219,7 @@ class NodeVaultApi implements VaultApi {
     const rootToken = body['root_token'];
     if (keys.length !== options.shares || keysBase64.length !== options.shares || typeof rootToken !== 'string' || rootToken === '') {
       // Said without quoting the body: it holds the keys.
-      throw new UserError(`${this.name} at ${this.address} answered sys/init without the expected ${options.shares} keys and root token`);
+      throw new UserError(`${this.server.name} at ${this.address} answered sys/init without the expected ${options.shares} keys and root token`);
     }
     return { keys, keys_base64: keysBase64, root_token: rootToken };
   }
@@ -253,7 +254,7 @@ class NodeVaultApi implements VaultApi {
     try {
       return await request();
     } catch (error) {
-      throw describeVaultError(error, what, this.address, this.name);
+      throw describeVaultError(error, what, this.address, this.server);
     }
   }
 }
@@ -434,11 +435,11 @@ function trimSlashes(path: string): string {
 }
 
 /** A node-vault/axios failure as a message the user can act on. */
-export function describeVaultError(error: unknown, what: string, address: string, name = 'Vault'): UserError {
+export function describeVaultError(error: unknown, what: string, address: string, server: ServerFlavor = VAULT): UserError {
   const response = (error as { response?: { statusCode?: number; body?: { errors?: unknown } } }).response;
   if (response?.statusCode !== undefined) {
     const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map(String) : [];
-    return vaultAnswerError(response.statusCode, errors, what, address, name);
+    return vaultAnswerError(response.statusCode, errors, what, address, server.name);
   }
   // The axios error carries the request (its headers hold the token, its body an unseal key): it is
   // never kept as the cause, only its code and message are.
@@ -452,8 +453,8 @@ export function describeVaultError(error: unknown, what: string, address: string
     });
   }
   if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|ECONNABORTED|ENOTFOUND|EAI_AGAIN|timeout/i.test(`${code} ${message}`)) {
-    return new ServerUnreachableError(`cannot reach ${name} at ${address} (${code || message})`, {
-      hint: `check that ${name === 'OpenBao' ? 'openbao.service' : 'vault.service'} is running on the host, that the port is open in its firewall, and that vault.nodeIp / vault.apiAddress is reachable from this machine`,
+    return new ServerUnreachableError(`cannot reach ${server.name} at ${address} (${code || message})`, {
+      hint: `check that ${server.unit} is running on the host, that the port is open in its firewall, and that vault.nodeIp / vault.apiAddress is reachable from this machine`,
       cause,
     });
   }

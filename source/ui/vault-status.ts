@@ -69,7 +69,7 @@ export function vaultStatusReader(sources: VaultStatusSources = {}): ReadVaultSt
     }
     if (!caPem) return failed('no-ca', 'no CA certificate yet (the TLS step makes it)');
     try {
-      const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, serverName: serverOf(profile).name });
+      const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, server: serverOf(profile) });
       return { kind: 'status', address, status: await api.sealStatus(), at: Date.now() };
     } catch (error) {
       // The address is on the server's line already; the pane keeps its two rows for the cause (ECONNREFUSED...).
@@ -86,11 +86,12 @@ export function vaultUnsealResetter(sources: VaultStatusSources = {}): ResetVaul
   const readCa = sources.readCa ?? profileCaPem;
   return async (profileName, profile) => {
     const address = vaultApiAddress(profile);
-    const { name } = serverOf(profile);
+    const server = serverOf(profile);
+    const { name } = server;
     if (!address) throw new UserError(`the profile names no address for the ${name} API`);
     const caPem = await readCa(profileName, profile);
     if (!caPem) throw new UserError(`there is no CA certificate to verify ${name} with yet`);
-    const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, serverName: name });
+    const api = await connect({ address, caPem, timeoutMs: STATUS_TIMEOUT_MS, server });
     return api.unsealReset();
   };
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { OPENBAO } from '../../source/core/server.js';
 import { connectVault } from '../../source/services/vault.js';
 import { makeTlsMaterial, type TlsMaterial } from '../lab/vault-sim/testing.js';
 
@@ -44,7 +45,7 @@ afterAll(async () => {
 });
 
 it('waits for sys/init past the ordinary request timeout, while other requests still time out', async () => {
-  const vault = await connectVault({ address: url, caPem: tls.caPem, timeoutMs: CLIENT_TIMEOUT_MS, serverName: 'OpenBao' });
+  const vault = await connectVault({ address: url, caPem: tls.caPem, timeoutMs: CLIENT_TIMEOUT_MS, server: OPENBAO });
   await expect(vault.sealStatus()).rejects.toThrow(/cannot reach OpenBao at https:\/\/127\.0\.0\.1:\d+/);
   const begin = Date.now();
   const answer = await vault.init({ shares: 1, threshold: 1 });

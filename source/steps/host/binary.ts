@@ -28,6 +28,7 @@ import {
   parseReleaseArchiveName,
   parseReleaseIndex,
   parseServerVersionOutput,
+  releaseArchiveName,
   releaseArchOf,
   releaseFiles,
   versionOfTagUrl,
@@ -100,11 +101,6 @@ interface Wanted {
 
 const SITE_HINT = 'the host must reach the release site: check its network, vault.releaseBaseUrl and vault.httpProxy (or use a local release archive, vault.localZip)';
 
-/** The archive name a user should download for `server`, for hints. */
-function archiveNameFor(server: ServerFlavor, version: string, arch: string): string {
-  return releaseFiles(server, 'https://x', version, arch).archiveName;
-}
-
 async function wantedRelease(ctx: StepContext, server: ServerFlavor): Promise<Wanted> {
   const { vault } = ctx.profile;
   const arch = releaseArchOf(server, (await hostFacts(ctx)).machine);
@@ -112,13 +108,13 @@ async function wantedRelease(ctx: StepContext, server: ServerFlavor): Promise<Wa
   if (localZip) {
     const parsed = parseReleaseArchiveName(server, basename(localZip));
     if (!parsed) {
-      throw new UserError(`${localZip} is not named like a ${server.name} release (${archiveNameFor(server, '<version>', '<arch>')})`, {
+      throw new UserError(`${localZip} is not named like a ${server.name} release (${releaseArchiveName(server, '<version>', '<arch>')})`, {
         hint: `keep the file name of the download from ${server.release.defaultBaseUrl}; the version and architecture are read from it`,
       });
     }
     if (parsed.arch !== arch) {
       throw new UserError(`${basename(localZip)} is built for linux/${parsed.arch}, but the host needs linux/${arch}`, {
-        hint: `download ${archiveNameFor(server, parsed.version, arch)} instead`,
+        hint: `download ${releaseArchiveName(server, parsed.version, arch)} instead`,
       });
     }
     if (vault.version !== 'latest' && vault.version !== parsed.version) {

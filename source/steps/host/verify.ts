@@ -42,7 +42,7 @@ async function lookAtApi(ctx: StepContext): Promise<{ status: SealStatus; addres
   const caStat = await transport.stat(caFile, { sudo: true, signal: ctx.signal });
   if (!caStat.exists) return { noCa: caFile, address };
   const caPem = (await transport.readFile(caFile, { sudo: true, signal: ctx.signal })).toString('utf8');
-  const vault = await connectVault({ address, caPem, timeoutMs: 5_000, serverName: serverOf(ctx.profile).name });
+  const vault = await connectVault({ address, caPem, timeoutMs: 5_000, server: serverOf(ctx.profile) });
   try {
     return { status: await vault.sealStatus(), address };
   } catch (error) {

@@ -107,7 +107,7 @@ export async function caPemFor(ctx: StepContext): Promise<string> {
 }
 
 export async function openVault(ctx: StepContext): Promise<VaultApi> {
-  return connectVault({ address: apiAddress(ctx), caPem: await caPemFor(ctx), serverName: hostLayout(ctx.profile).server.name });
+  return connectVault({ address: apiAddress(ctx), caPem: await caPemFor(ctx), server: hostLayout(ctx.profile).server });
 }
 
 /** A custody file's text, asking for its passphrase (once per run) when it is encrypted; undefined when absent. */
