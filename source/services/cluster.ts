@@ -7,6 +7,7 @@
  * SelfSubjectAccessReview: https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/self-subject-access-review-v1/
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import type { AgentOptions } from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig, KubernetesObject, KubernetesObjectApi, RequestContext } from '@kubernetes/client-node';
@@ -175,17 +176,32 @@ export async function openCluster(settings: ClusterSettings, options: OpenCluste
 }
 
 /**
- * A KubeConfig whose every request is aborted after `timeoutMs`. client-node applies the kubeconfig
- * (credentials, CA) to each request it sends, from every API client made from it, right before
- * sending: the one place a per-request signal reaches them all.
+ * A KubeConfig whose every request is aborted after `timeoutMs` and verified against the cluster's
+ * CA whatever the environment says. client-node applies the kubeconfig (credentials, CA) to each
+ * request it sends, from every API client made from it, right before sending: the one place a
+ * per-request signal reaches them all.
+ *
+ * client-node 1.x leaves `rejectUnauthorized` unset unless the kubeconfig skips verification, so
+ * NODE_TLS_REJECT_UNAUTHORIZED=0 would send the kubeconfig's bearer token to any server. Every
+ * agent it makes (API calls, and the https options of watch/exec) comes from createAgent: forcing
+ * the option there covers them all. insecure-skip-tls-verify is refused before any request.
  */
 function kubeConfigWithTimeout(k8s: ClientNode, timeoutMs: number): KubeConfig {
-  return new (class extends k8s.KubeConfig {
+  const config = new (class extends k8s.KubeConfig {
     override async applySecurityAuthentication(context: RequestContext): Promise<void> {
       await super.applySecurityAuthentication(context);
       context.setSignal(AbortSignal.timeout(timeoutMs));
     }
   })();
+  // createAgent is private in client-node's typings, hence the cast; a release that renames it must
+  // fail here rather than quietly leave verification to the environment.
+  const factory = config as unknown as { createAgent: (cluster: unknown, agentOptions: AgentOptions) => unknown };
+  const inherited = factory.createAgent;
+  if (typeof inherited !== 'function') {
+    throw new Error('@kubernetes/client-node no longer builds its agents in KubeConfig.createAgent: TLS verification cannot be forced on');
+  }
+  factory.createAgent = (cluster, agentOptions) => inherited.call(config, cluster, { ...agentOptions, rejectUnauthorized: true });
+  return config;
 }
 
 function caPemOf(cluster: { caData?: string; caFile?: string }): string | undefined {

@@ -8,7 +8,8 @@
  *  - the body is streamed to a temp name in the same directory, fsynced, then linked under its final
  *    name (link(2) never replaces an existing snapshot) and the directory fsynced: a crash or a cut
  *    connection leaves no file that looks like a complete snapshot;
- *  - TLS is verified with our CA (never switched off), the token travels in the X-Vault-Token header.
+ *  - TLS is verified with our CA, explicitly, so no environment variable switches it off; the token
+ *    travels in the X-Vault-Token header.
  * The sha256 and size are computed while streaming, so the caller can show them without reading the
  * file again.
  *
@@ -25,6 +26,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { syncDirectory } from '../profile/custody.js';
 import { custodyDir } from '../profile/paths.js';
+import { verifiedAgent } from './verified-tls.js';
 import { describeVaultError, vaultAnswerError } from './vault.js';
 
 export const SNAPSHOT_DIR_NAME = 'snapshots';
@@ -138,7 +140,9 @@ const WHAT = 'GET /v1/sys/storage/raft/snapshot';
  */
 function streamSnapshot(vault: SnapshotVault, handle: FileHandle, options: { signal: AbortSignal | undefined; idleTimeoutMs: number }): Promise<{ bytes: number; sha256: string }> {
   const url = snapshotUrl(vault.address);
-  return new Promise((resolve, reject) => {
+  // Its own agent: verification stays on whatever NODE_TLS_REJECT_UNAUTHORIZED says (verified-tls.ts).
+  const agent = verifiedAgent(vault.caPem);
+  const streamed = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
     let settled = false;
     const fail = (error: unknown): void => {
       if (settled) return;
@@ -150,8 +154,7 @@ function streamSnapshot(vault: SnapshotVault, handle: FileHandle, options: { sig
       url,
       {
         method: 'GET',
-        // Verified against our CA alone; Node verifies by default and nothing here turns it off.
-        ca: vault.caPem,
+        agent,
         headers: { 'X-Vault-Token': vault.token, accept: 'application/octet-stream' },
         timeout: options.idleTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -199,6 +202,7 @@ function streamSnapshot(vault: SnapshotVault, handle: FileHandle, options: { sig
     });
     request.end();
   });
+  return streamed.finally(() => agent.destroy());
 }
 
 /** A non-200 answer as the same message the rest of the product gives for it (403, 503 sealed…). */

@@ -15,12 +15,13 @@
  * TLS: https://nodejs.org/api/tls.html#tlssocketgetpeercertificatedetailed
  * Units: https://www.freedesktop.org/software/systemd/man/latest/systemctl.html (is-active, is-enabled)
  */
-import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type Agent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { clusterWarning, type ClusterStatus as ClusterReading } from './cluster-status.js';
 import { sh } from './host/shell-quote.js';
 import type { Transport } from './host/transport.js';
+import { verifiedAgent } from './verified-tls.js';
 import { VAULT, type ServerFlavor, type ServerKind } from '../core/server.js';
 
 /** Bumped only when a field changes meaning or disappears; new fields may be added within a version. */
@@ -258,7 +259,8 @@ async function readVaultStatus(input: StatusInput, now: () => Date): Promise<{ v
 async function readVaultApi(input: StatusInput, caPem: string, now: () => Date): Promise<VaultStatus> {
   const status = emptyVaultStatus(input.address!);
   // One connection for both requests; maxSockets 1 so the second GET waits for and reuses it.
-  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: caPem });
+  // Verified against our CA whatever the environment says (verified-tls.ts).
+  const agent = verifiedAgent(caPem, { keepAlive: true, maxSockets: 1 });
   const unit = (input.server ?? VAULT).unit;
   const get = (path: string): Promise<ApiAnswer> => getJson(agent, input.address!, path, input.timeoutMs ?? STATUS_TIMEOUT_MS, input.signal, unit);
   try {

@@ -170,7 +170,10 @@ export async function connectVault(options: VaultApiOptions): Promise<VaultApi> 
   const timeout = options.timeoutMs ?? 10_000;
   const config: NodeVault.VaultOptions & { rpDefaults: { strictSSL: true; timeout: number } } = {
     endpoint: options.address,
-    requestOptions: { ca: options.caPem, strictSSL: true },
+    // rejectUnauthorized said explicitly (strictSSL also sets it): verification never depends on
+    // NODE_TLS_REJECT_UNAUTHORIZED. HTTPS_PROXY and the like may make axios tunnel through a proxy
+    // (CONNECT); the TLS session inside still ends at the server and is verified with this CA.
+    requestOptions: { ca: options.caPem, strictSSL: true, agentOptions: { rejectUnauthorized: true } },
     // Overrides node-vault's `strictSSL: !process.env.VAULT_SKIP_VERIFY`.
     rpDefaults: { strictSSL: true, timeout },
     debug: () => undefined,

@@ -24,6 +24,7 @@ import { isHostname } from '../../core/validate.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
 import type { Profile } from '../../profile/schema.js';
 import { sh } from '../../services/host/shell-quote.js';
+import { verifiedTlsOptions } from '../../services/verified-tls.js';
 import type { FileStat, Transport } from '../../services/host/transport.js';
 import {
   checkCaPair,
@@ -641,7 +642,14 @@ export function readServedCertificate(address: string, caPem: string, options: {
   const { host, port } = parseAddress(address);
   const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host, port, ca: caPem, ...(isIP(host) === 0 ? { servername: host } : {}), ...(options.signal ? { signal: options.signal } : {}) }, () => {
+    // rejectUnauthorized explicitly: left out, NODE_TLS_REJECT_UNAUTHORIZED=0 would let any certificate through.
+    const socket = tlsConnect({ host, port, ...verifiedTlsOptions(caPem), ...(isIP(host) === 0 ? { servername: host } : {}), ...(options.signal ? { signal: options.signal } : {}) }, () => {
+      // Never reached unverified with the option above; checked again because this answer is what "verified" rests on.
+      if (!socket.authorized) {
+        socket.destroy();
+        reject(new UserError(`TLS handshake with ${address}: the certificate is not verified by the profile's CA (${String(socket.authorizationError)})`));
+        return;
+      }
       const peer = socket.getPeerCertificate();
       socket.end();
       if (!peer?.raw) {
