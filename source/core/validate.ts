@@ -58,6 +58,48 @@ export const validateAbsolutePath: Validator = (value) => {
   return undefined;
 };
 
+/**
+ * Directories no server path may be: the directories step makes a server path belong to the
+ * server's account (as root), so `/var/lib` (a missing `/vault`) or `/` would hand the system to it.
+ * The FHS top level, the directories beside and above the ones the product writes into, and the
+ * program directories root runs from. Their parents are refused too (`/` is in the list).
+ */
+const SYSTEM_DIRECTORIES = new Set([
+  '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt',
+  '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var',
+  '/etc/systemd', '/etc/systemd/system', '/usr/bin', '/usr/lib', '/usr/lib64', '/usr/libexec', '/usr/sbin', '/usr/share',
+  '/usr/local', '/usr/local/bin', '/usr/local/lib', '/usr/local/sbin', '/usr/local/share',
+  '/var/cache', '/var/lib', '/var/local', '/var/log', '/var/opt', '/var/spool', '/var/tmp',
+]);
+
+/**
+ * Virtual or emptied at every boot: a server's data or keys there never reach a disk. (/tmp is not
+ * among them: it is a disk directory on many systems, and a scratch install under it is legitimate.)
+ */
+const VOLATILE_TREES = ['/dev', '/proc', '/run', '/sys'];
+
+/**
+ * A directory on the host the server owns (configDir, dataDir): absolute, written plainly (no `.`,
+ * `..` or empty segments, so what is checked is what is used), and a directory of its own, never a
+ * system directory or one inside a virtual or volatile tree.
+ */
+export const validateServerDirectory: Validator = (value) => {
+  const shape = validateAbsolutePath(value);
+  if (shape) return shape;
+  const segments = value.split('/').slice(1);
+  if (value !== '/' && segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    return `"${printable(value)}" must be written plainly: no "..", "." or empty segments (repeated or trailing /); write the directory itself, e.g. /var/lib/vault`;
+  }
+  if (SYSTEM_DIRECTORIES.has(value)) {
+    return `"${printable(value)}" is a system directory: the server's account would own it; use a directory of the server's own inside it, e.g. /etc/vault or /var/lib/vault`;
+  }
+  const volatile = VOLATILE_TREES.find((tree) => value.startsWith(`${tree}/`));
+  if (volatile) {
+    return `"${printable(value)}" is inside ${volatile}, which is virtual or emptied at boot: the server's files would not survive a restart; use a directory on disk, e.g. /var/lib/vault`;
+  }
+  return undefined;
+};
+
 /** A local path the user types: absolute or ~/…, no control characters. */
 export const validateLocalPath: Validator = (value) => {
   if (value.length === 0) return 'enter a path';

@@ -6,7 +6,6 @@
  */
 import * as z from 'zod';
 import {
-  validateAbsolutePath,
   validateHost,
   validateHttpsUrl,
   validateIp,
@@ -14,6 +13,7 @@ import {
   validateLocalPath,
   validateMountPath,
   validateSan,
+  validateServerDirectory,
   validateShares,
   validateUrl,
   validateUserName,
@@ -102,9 +102,9 @@ export const VaultSchema = z
      */
     localZip: checked(validateLocalPath).optional(),
     /** Unset = the server's own default: /etc/vault, /etc/openbao. */
-    configDir: checked(validateAbsolutePath).optional(),
+    configDir: checked(validateServerDirectory).optional(),
     /** Unset = the server's own default: /var/lib/vault, /var/lib/openbao. */
-    dataDir: checked(validateAbsolutePath).optional(),
+    dataDir: checked(validateServerDirectory).optional(),
   })
   .superRefine((vault, ctx) => {
     const message = validateShares(vault.keyShares, vault.keyThreshold);
