@@ -14,6 +14,7 @@ import { assetsDir, readAsset, renderTemplate, TemplateError } from '../../sourc
 import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
 import { renderVaultConfig } from '../../source/steps/host/config.js';
 import { renderVaultUnit } from '../../source/steps/host/service.js';
+import { renderUnsealUnit } from '../../source/steps/vault/autounseal.js';
 import { parseServerConfig } from '../lab/vault-sim/config.js';
 import { parseHcl } from '../lab/vault-sim/hcl.js';
 
@@ -84,6 +85,7 @@ describe('assets/vault.service', () => {
       'Requires=network-online.target',
       'After=network-online.target',
       'ConditionFileNotEmpty=/etc/vault/vault_main.hcl',
+      'RequiresMountsFor="/var/lib/vault"',
       'StartLimitIntervalSec=60',
       'StartLimitBurst=3',
       '[Service]',
@@ -106,6 +108,7 @@ describe('assets/vault.service', () => {
       'RestartSec=5',
       'TimeoutStopSec=30',
       'LimitNOFILE=65536',
+      'LimitCORE=0',
       'LimitMEMLOCK=infinity',
       '[Install]',
       'WantedBy=multi-user.target',
@@ -122,19 +125,44 @@ describe('assets/vault.service', () => {
     expect(unit).toContain('ExecStart=/usr/local/bin/vault server -config=/etc/my\\svault%%h/vault_main.hcl');
   });
 
+  it('orders the server after the mount of its data directory, whatever the directory is called', () => {
+    const unit = renderVaultUnit(profile({ dataDir: '/mnt/usb ssd/va"u\\lt%h' }));
+    // Quoted (one word of a path list), `"` and `\` backslash-escaped, `%` doubled.
+    expect(unit).toContain('RequiresMountsFor="/mnt/usb ssd/va\\"u\\\\lt%%h"\n');
+    expect(unit.indexOf('RequiresMountsFor=')).toBeLessThan(unit.indexOf('[Service]'));
+  });
+
   const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((file) => existsSync(file));
-  it.skipIf(!analyze)('passes systemd-analyze verify (https://www.freedesktop.org/software/systemd/man/latest/systemd-analyze.html)', async () => {
+  it.skipIf(!analyze).each(['vault.service', 'openbao.service'])('%s passes systemd-analyze verify (https://www.freedesktop.org/software/systemd/man/latest/systemd-analyze.html)', async (name) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'unit-verify-'));
     scratch.push(dir);
     // The real ExecStart binary does not exist here: point it at one that does, keep the rest.
-    const unit = renderTemplate(readAsset('vault.service'), { configFile: '/etc/vault dir/vault_main.hcl', user: 'vault', group: 'vault', binary: '/bin/true' }, 'systemd');
-    const file = path.join(dir, 'vault.service');
+    const unit = renderTemplate(
+      readAsset(name),
+      { configFile: '/etc/vault dir/vault_main.hcl', dataDir: '"/srv/vault data"', user: 'vault', group: 'vault', binary: '/bin/true' },
+      'systemd',
+    );
+    const file = path.join(dir, name);
     await writeFile(file, unit);
     const result = await run(analyze!, ['verify', file]).then(
       (r) => ({ code: 0, stderr: r.stderr }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
     expect(result).toEqual({ code: 0, stderr: '' });
+  });
+});
+
+describe('core dumps and the data mount in every unit', () => {
+  it.each(['vault', 'openbao'] as const)('the %s server unit: LimitCORE=0 in [Service], RequiresMountsFor= its data directory in [Unit]', (server) => {
+    const unit = renderVaultUnit(profile({ server }));
+    const service = unit.slice(unit.indexOf('[Service]'));
+    expect(service).toMatch(/^LimitCORE=0$/m);
+    expect(unit.slice(0, unit.indexOf('[Service]'))).toContain(`RequiresMountsFor="/var/lib/${server}"\n`);
+  });
+
+  it.each(['vault', 'openbao'] as const)('the %s unseal unit: LimitCORE=0 in [Service] (its processes hold the unseal keys)', (server) => {
+    const unit = renderUnsealUnit(profile({ server }));
+    expect(unit.slice(unit.indexOf('[Service]'))).toMatch(/^LimitCORE=0$/m);
   });
 });
 

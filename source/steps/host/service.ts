@@ -37,13 +37,25 @@ export function serviceInputsFile(profile: Profile): string {
 }
 
 export function renderVaultUnit(profile: Profile): string {
-  const { server, configFile } = hostLayout(profile);
+  const { server, configFile, dataDir } = hostLayout(profile);
   return renderAsset(serverUnitTemplate(server.kind), {
     configFile,
+    dataDir: systemdQuotedPath(dataDir),
     user: server.user,
     group: server.group,
     binary: server.binaryPath,
   });
+}
+
+/**
+ * One path as a word of a whitespace-separated path list such as RequiresMountsFor=: systemd splits
+ * it with extract_first_word(EXTRACT_UNQUOTE), which keeps a double-quoted word whole and takes the
+ * character after a backslash literally (no C escapes there, unlike InaccessiblePaths=). The
+ * template renderer doubles `%` afterwards.
+ * https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html#RequiresMountsFor=
+ */
+export function systemdQuotedPath(path: string): string {
+  return `"${path.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 /** The files the server reads when it starts; a change to any of them needs a restart. */
