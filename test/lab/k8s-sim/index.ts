@@ -13,7 +13,7 @@ import { esoChartManifests, ESO_CHART } from './eso-chart.js';
 import { startEsoController, type EsoController, type EsoOptions } from './eso.js';
 import { createTokenSigner } from './jwt.js';
 import { FAULTS_FILE_NAME, FaultSwitch } from './faults.js';
-import { ensureClusterPki } from './pki.js';
+import { ensureClusterPki } from '../kube/pki.js';
 import { createApiServer } from './server.js';
 import { stringifyYaml } from './yaml.js';
 

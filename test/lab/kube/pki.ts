@@ -1,7 +1,9 @@
 // The cluster's key material, made with the openssl CLI the way kubeadm/K3s lay it out: a cluster
 // CA, an API server certificate with the kubernetes.default.svc names and the chosen addresses as
-// SANs, an admin client certificate (CN=kubernetes-admin, O=system:masters) and an RSA key that
-// signs service account tokens. Existing files in `dir` are reused, so a restart keeps kubeconfigs valid.
+// SANs, an admin client certificate (CN=kubernetes-admin, O=system:masters), client certificates
+// for the controller manager and the scheduler (the identities their default RBAC bindings name),
+// and an RSA key that signs service account tokens. Existing files in `dir` are reused, so a
+// restart keeps kubeconfigs valid.
 // https://kubernetes.io/docs/setup/best-practices/certificates/
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -21,7 +23,20 @@ export interface ClusterPki {
   /** RSA key that signs service account tokens (RS256), and its public half */
   serviceAccountKeyPem: string;
   serviceAccountPublicPem: string;
-  files: { ca: string; serverCert: string; serverKey: string; adminCert: string; adminKey: string; serviceAccountKey: string };
+  files: {
+    ca: string;
+    caKey: string;
+    serverCert: string;
+    serverKey: string;
+    adminCert: string;
+    adminKey: string;
+    controllerManagerCert: string;
+    controllerManagerKey: string;
+    schedulerCert: string;
+    schedulerKey: string;
+    serviceAccountKey: string;
+    serviceAccountPublic: string;
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -45,11 +60,17 @@ export async function ensureClusterPki(dir: string, addresses: string[]): Promis
   const file = (name: string): string => join(dir, name);
   const files = {
     ca: file('ca.crt'),
+    caKey: file('ca.key'),
     serverCert: file('apiserver.crt'),
     serverKey: file('apiserver.key'),
     adminCert: file('admin.crt'),
     adminKey: file('admin.key'),
+    controllerManagerCert: file('kube-controller-manager.crt'),
+    controllerManagerKey: file('kube-controller-manager.key'),
+    schedulerCert: file('kube-scheduler.crt'),
+    schedulerKey: file('kube-scheduler.key'),
     serviceAccountKey: file('sa.key'),
+    serviceAccountPublic: file('sa.pub'),
   };
   const ips = [...new Set(['127.0.0.1', '10.43.0.1', ...addresses.filter((a) => /^[\d.]+$|:/.test(a))])];
   const dns = [...new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...addresses.filter((a) => !/^[\d.]+$|:/.test(a))])];
@@ -69,12 +90,18 @@ export async function ensureClusterPki(dir: string, addresses: string[]): Promis
   if (!(await exists(files.adminCert))) {
     await signed('admin', '/O=system:masters/CN=kubernetes-admin', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
   }
+  const client = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n';
+  // The users kube-apiserver's bootstrap RBAC binds to system:kube-controller-manager and
+  // system:kube-scheduler (plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
+  if (!(await exists(files.controllerManagerCert))) await signed('kube-controller-manager', '/CN=system:kube-controller-manager', client);
+  if (!(await exists(files.schedulerCert))) await signed('kube-scheduler', '/CN=system:kube-scheduler', client);
   if (!(await exists(files.serviceAccountKey))) {
     await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', files.serviceAccountKey]);
   }
   const read = (path: string): Promise<string> => readFile(path, 'utf8');
   const serviceAccountKeyPem = await read(files.serviceAccountKey);
   const { stdout: serviceAccountPublicPem } = await run('openssl', ['pkey', '-in', files.serviceAccountKey, '-pubout']);
+  await writeFile(files.serviceAccountPublic, serviceAccountPublicPem);
   return {
     caPem: await read(files.ca),
     caKeyPem: await read(file('ca.key')),
