@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { isAbortError, UserError } from '../core/errors.js';
+import { stripTerminalControls } from '../core/terminal-text.js';
 
 export const HELM_INSTALL_HINT =
   'Install Helm 3 (https://helm.sh/docs/intro/install/), e.g. `curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | bash`, or with your package manager (brew install helm, snap install helm --classic), then run the step again.';
@@ -110,7 +111,8 @@ export class Helm {
         output[stream] += text;
         const lines = (partial[stream] + text).split('\n');
         partial[stream] = lines.pop() ?? '';
-        for (const line of lines) onLine(line.replace(/\r$/, ''), stream);
+        // A chart's text (NOTES) is the chart author's: no escape sequence of it reaches the terminal.
+        for (const line of lines) onLine(stripTerminalControls(line.replace(/\r$/, '')), stream);
       };
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -126,7 +128,7 @@ export class Helm {
       });
       child.on('close', (code, killedBy) => {
         clearTimeout(timer);
-        for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) onLine(partial[stream], stream);
+        for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) onLine(stripTerminalControls(partial[stream]), stream);
         if (signal?.aborted) return; // the 'error' event already rejected with the abort
         if (timedOut) {
           reject(

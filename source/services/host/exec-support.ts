@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { UserError } from '../../core/errors.js';
+import { stripTerminalControls } from '../../core/terminal-text.js';
 
 /** Result with raw bytes (files are binary); Transport.exec decodes it as UTF-8. */
 export interface RawExecResult {
@@ -16,7 +17,10 @@ export interface RawExecResult {
 /** How long a cancelled command gets to exit after SIGTERM before it is sent SIGKILL. */
 export const TERMINATE_GRACE_MS = 2000;
 
-/** Keeps every byte of one output stream and calls `onLine` once per complete line as it arrives. */
+/**
+ * Keeps every byte of one output stream and calls `onLine` once per complete line as it arrives,
+ * with terminal control sequences removed from the line (the kept bytes are untouched).
+ */
 export class OutputCollector {
   private readonly chunks: Buffer[] = [];
   private readonly decoder = new StringDecoder('utf8');
@@ -44,7 +48,9 @@ export class OutputCollector {
   }
 
   private emit(line: string): void {
-    const clean = line.endsWith('\r') ? line.slice(0, -1) : line;
+    // Every line a host command prints reaches the log (and the terminal) through here: its escape
+    // sequences are removed so the host cannot drive the user's terminal. The bytes are kept as sent.
+    const clean = stripTerminalControls(line.endsWith('\r') ? line.slice(0, -1) : line);
     try {
       this.onLine?.(clean);
     } catch {
