@@ -7,6 +7,7 @@
 import type { Prompter, Services } from '../core/step.js';
 import type { Profile } from '../profile/schema.js';
 import type { ProfileStore } from '../profile/store.js';
+import { describeKnown } from './host/known-hosts.js';
 import type { Transport } from './host/transport.js';
 
 /** Services for one run; closed when the run ends (connections must not outlive it). */
@@ -29,7 +30,12 @@ export function openRunServices(profile: Profile, prompt: Prompter, pinning: Hos
             prompt.confirm(`Trust the SSH host key of ${info.host}:${info.port}?`, {
               // Never trusted by default, not even with --yes: pin it with known_hosts or the profile.
               defaultValue: false,
-              detail: `${info.algorithm} ${info.fingerprint}. Compare it with \`ssh-keygen -lf /etc/ssh/${hostKeyFileName(info.algorithm)}\` run on the host itself. It is pinned in the profile once trusted.`,
+              detail:
+                // A host known by another key type that now offers only this one may be an impostor: said first.
+                (info.knownOtherKeys.length > 0
+                  ? `WARNING: ${info.host}:${info.port} is already known with a key of another type (${describeKnown(info.knownOtherKeys)}), but the server offered ${info.algorithm}: someone may be intercepting the connection. `
+                  : '') +
+                `${info.algorithm} ${info.fingerprint}. Compare it with \`ssh-keygen -lf /etc/ssh/${hostKeyFileName(info.algorithm)}\` run on the host itself. It is pinned in the profile once trusted.`,
             }),
           onPinned: (pin) => {
             pinning.store.pinHostKey(pinning.profileName, pin);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAbortError, UserError } from '../../source/core/errors.js';
 import { createTransport } from '../../source/services/host/factory.js';
 import type { HostKeyPin } from '../../source/services/host/known-hosts.js';
-import { SshTransport, type SshTransportOptions } from '../../source/services/host/ssh.js';
+import { SshTransport, type SshTransportOptions, type UnknownHostKeyInfo } from '../../source/services/host/ssh.js';
 import { descendantsOf, fingerprintOfPublicLine, startSshd, waitUntil, type SshdFixture } from './sshd-fixture.js';
 
 const SUDO_USER = 'pvt-sudo-test';
@@ -43,6 +43,8 @@ function transportFor(overrides: Partial<SshTransportOptions> = {}): SshTranspor
     username: 'root',
     auth: { method: 'key', keyFile: sshd.clientKeyFile },
     knownHostsFile: emptyKnownHosts,
+    // Never this machine's /etc/ssh/ssh_known_hosts: the tests say what is trusted system-wide.
+    systemKnownHostsFile: emptyKnownHosts,
     pinnedHostKey: pin(),
     onUnknownHostKey: never('the host key'),
     askSudoPassword: never('the sudo password'),
@@ -335,6 +337,67 @@ describe('host keys', () => {
   });
 });
 
+describe('host keys: system-wide known hosts, @revoked, other key types', () => {
+  const hostName = () => `[127.0.0.1]:${sshd.port}`;
+  const otherTypeLine = (): string => {
+    const file = join(dir, `other_type_${Math.random().toString(36).slice(2)}`);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', file], { stdio: 'ignore' });
+    return readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  };
+
+  it('trusts a key listed only in the system-wide known hosts file, without asking', async () => {
+    const system = join(dir, 'ssh_known_hosts_trusted');
+    writeFileSync(system, `${hostName()} ${sshd.hostKey.publicLine}\n`);
+    const transport = transportFor({ pinnedHostKey: undefined, systemKnownHostsFile: system });
+    expect((await transport.exec('echo system-wide')).stdout).toBe('system-wide\n');
+  });
+
+  it('refuses a key marked @revoked in the system-wide file even though the profile pins it', async () => {
+    const system = join(dir, 'ssh_known_hosts_revoked');
+    writeFileSync(system, `# revoked after the old disk was lost\n@revoked * ${sshd.hostKey.publicLine}\n`);
+    const before = acceptedLogins();
+    const transport = transportFor({ systemKnownHostsFile: system });
+    const error = (await transport.exec('true').catch((caught: unknown) => caught)) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(`the host key of 127.0.0.1:${sshd.port} (${sshd.hostKey.algorithm} ${sshd.hostKey.fingerprint}) is marked @revoked in ${system}:2; refusing to connect`);
+    expect(error.hint).toMatch(/new host key.*profile set host\.hostKey=/);
+    expect(acceptedLogins()).toBe(before);
+  });
+
+  it('refuses a key marked @revoked in the user file over a pin as well', async () => {
+    const user = join(dir, 'known_hosts_revoked');
+    writeFileSync(user, `@revoked ${hostName()} ${sshd.hostKey.publicLine}\n`);
+    const error = (await transportFor({ knownHostsFile: user }).exec('true').catch((caught: unknown) => caught)) as UserError;
+    expect(error.message).toContain(`is marked @revoked in ${user}:1`);
+  });
+
+  it('a host known under another key type: the question carries the known key, never a plain first-time prompt', async () => {
+    const user = join(dir, 'known_hosts_other_type');
+    const line = otherTypeLine();
+    writeFileSync(user, `${hostName()} ${line}\n`);
+    const asked: UnknownHostKeyInfo[] = [];
+    const transport = transportFor({
+      pinnedHostKey: undefined,
+      knownHostsFile: user,
+      onUnknownHostKey: async (info) => {
+        asked.push(info);
+        return false;
+      },
+    });
+    await expect(transport.exec('true')).rejects.toThrow(/was not accepted/);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.algorithm).toBe(sshd.hostKey.algorithm);
+    expect(asked[0]?.knownOtherKeys).toEqual([{ algorithm: 'ecdsa-sha2-nistp256', fingerprint: fingerprintOfPublicLine(line), where: `${user}:1` }]);
+  });
+
+  it('a host known under another key type with no way to ask: the refusal says so', async () => {
+    const system = join(dir, 'ssh_known_hosts_other_type');
+    writeFileSync(system, `${hostName()} ${otherTypeLine()}\n`);
+    const transport = transportFor({ pinnedHostKey: undefined, systemKnownHostsFile: system, onUnknownHostKey: undefined });
+    await expect(transport.exec('true')).rejects.toThrow(new RegExp(`it is known under another key type \\(ecdsa-sha2-nistp256 SHA256:\\S+ \\(${system.replace(/[/.]/g, '\\$&')}:1\\)\\), which the server did not offer`));
+  });
+});
+
 describe('authentication', () => {
   it('logs in with a passphrase-protected key, asking the passphrase once', async () => {
     let asked = 0;
@@ -380,7 +443,7 @@ describe('authentication', () => {
   it('builds an SSH transport from the profile host section (factory)', async () => {
     const transport = (await createTransport(
       { transport: 'ssh', address: sshd.host, port: sshd.port, user: 'root', auth: 'key', keyFile: sshd.clientKeyFile, hostKey: pin() },
-      { knownHostsFile: emptyKnownHosts },
+      { knownHostsFile: emptyKnownHosts, systemKnownHostsFile: emptyKnownHosts },
     )) as SshTransport;
     transports.push(transport);
     expect(transport.kind).toBe('ssh');

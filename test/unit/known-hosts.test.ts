@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkKnownHosts,
+  describeKnown,
   fingerprintOf,
   hostFieldMatches,
   keyTypeOf,
@@ -110,8 +111,31 @@ describe('plain entries (ssh-keyscan style lines)', () => {
 
   it('treat a host known only with other key types as unknown, naming those types', () => {
     const entries = parseKnownHosts(`pi.local ${keys.rsa.type} ${keys.rsa.base64}\n`);
-    expect(checkKnownHosts(entries, 'pi.local', 22, keys.ed25519.blob)).toEqual({ status: 'unknown', otherTypes: ['ssh-rsa'] });
+    expect(checkKnownHosts(entries, 'pi.local', 22, keys.ed25519.blob)).toEqual({ status: 'unknown', otherTypes: ['ssh-rsa'], known: entries });
     expect(knownKeyTypes(entries, 'pi.local', 22)).toEqual(['ssh-rsa']);
+  });
+
+  it('an unknown verdict carries the entries of other key types with their file and line, for the warning', () => {
+    const entries = [
+      ...parseKnownHosts(`# user file\npi.local ${keys.rsa.type} ${keys.rsa.base64}\n`, '~/.ssh/known_hosts'),
+      ...parseKnownHosts(`other.host ${keys.ed25519.type} ${keys.ed25519.base64}\n`, '/etc/ssh/ssh_known_hosts'),
+    ];
+    const verdict = checkKnownHosts(entries, 'pi.local', 22, keys.ed25519.blob);
+    expect(verdict.status).toBe('unknown');
+    const known = verdict.status === 'unknown' ? verdict.known : [];
+    expect(known.map((entry) => [entry.file, entry.line, entry.keyType])).toEqual([['~/.ssh/known_hosts', 2, 'ssh-rsa']]);
+    expect(describeKnown(known.map((entry) => ({ ...pinOf(entry.key), where: `${entry.file}:${entry.line}` })))).toBe(
+      `ssh-rsa ${fingerprintOf(keys.rsa.blob)} (~/.ssh/known_hosts:2)`,
+    );
+  });
+
+  it('a key @revoked in the system file is revoked whichever file trusts it', () => {
+    const entries = [
+      ...parseKnownHosts(`pi.local ${keys.ed25519.type} ${keys.ed25519.base64}\n`, '~/.ssh/known_hosts'),
+      ...parseKnownHosts(`@revoked * ${keys.ed25519.type} ${keys.ed25519.base64}\n`, '/etc/ssh/ssh_known_hosts'),
+    ];
+    const verdict = checkKnownHosts(entries, 'pi.local', 22, keys.ed25519.blob);
+    expect(verdict).toMatchObject({ status: 'revoked', entry: { file: '/etc/ssh/ssh_known_hosts', line: 1 } });
   });
 
   it('honour wildcards and negation', () => {

@@ -18,6 +18,8 @@ export interface TransportCallbacks {
   askSudoPassword?: () => Promise<string>;
   /** Override of ~/.ssh/known_hosts (tests, or a user with another file). */
   knownHostsFile?: string;
+  /** Override of /etc/ssh/ssh_known_hosts (tests). */
+  systemKnownHostsFile?: string;
 }
 
 export async function createTransport(host: Profile['host'], callbacks: TransportCallbacks = {}): Promise<Transport> {

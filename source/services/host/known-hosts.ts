@@ -29,6 +29,8 @@ export interface KnownHostEntry {
   key: Buffer;
   /** 1-based line number, for messages such as `known_hosts:12`. */
   line: number;
+  /** The file the entry was read from, when known (messages name it). */
+  file?: string;
 }
 
 export function fingerprintOf(keyBlob: Buffer): string {
@@ -52,7 +54,7 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
 }
 
-export function parseKnownHosts(text: string): KnownHostEntry[] {
+export function parseKnownHosts(text: string, file?: string): KnownHostEntry[] {
   const entries: KnownHostEntry[] = [];
   text.split('\n').forEach((rawLine, index) => {
     const line = rawLine.trim();
@@ -70,7 +72,7 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
     const key = Buffer.from(keyText, 'base64');
     // A key whose blob does not name its own type is corrupt: skip it rather than trust it.
     if (keyTypeOf(key) !== keyType) return;
-    entries.push({ marker, hosts, keyType, key, line: index + 1 });
+    entries.push({ marker, hosts, keyType, key, line: index + 1, ...(file === undefined ? {} : { file }) });
   });
   return entries;
 }
@@ -112,8 +114,11 @@ export type KnownHostsVerdict =
   | { status: 'mismatch'; expected: KnownHostEntry[] }
   /** The key is listed under @revoked. */
   | { status: 'revoked'; entry: KnownHostEntry }
-  /** Not listed (possibly listed with keys of other types only, see `otherTypes`). */
-  | { status: 'unknown'; otherTypes: string[] };
+  /**
+   * Not listed under this key; `known` holds the host's entries of other key types, if any: a server
+   * that offers a type other than the one it is known by may be an impostor (OpenSSH warns too).
+   */
+  | { status: 'unknown'; otherTypes: string[]; known: KnownHostEntry[] };
 
 export function checkKnownHosts(entries: readonly KnownHostEntry[], host: string, port: number, keyBlob: Buffer): KnownHostsVerdict {
   const name = knownHostsName(host, port);
@@ -125,7 +130,7 @@ export function checkKnownHosts(entries: readonly KnownHostEntry[], host: string
   if (exact) return { status: 'match', entry: exact };
   const sameType = forHost.filter((entry) => entry.keyType === presentedType);
   if (sameType.length > 0) return { status: 'mismatch', expected: sameType };
-  return { status: 'unknown', otherTypes: [...new Set(forHost.map((entry) => entry.keyType))] };
+  return { status: 'unknown', otherTypes: [...new Set(forHost.map((entry) => entry.keyType))], known: forHost };
 }
 
 /** Key types known for a host, to ask the server for one of those first (as OpenSSH does). */
@@ -134,4 +139,15 @@ export function knownKeyTypes(entries: readonly KnownHostEntry[], host: string, 
   return [
     ...new Set(entries.filter((entry) => entry.marker === undefined && hostFieldMatches(entry.hosts, name)).map((entry) => entry.keyType)),
   ];
+}
+
+/** A key the host is known by, with where it is listed. */
+export interface KnownOtherKey extends HostKeyPin {
+  /** e.g. `~/.ssh/known_hosts:12` */
+  where: string;
+}
+
+/** `ssh-ed25519 SHA256:… (~/.ssh/known_hosts:3)`, joined: for warnings and refusals. */
+export function describeKnown(keys: readonly KnownOtherKey[]): string {
+  return keys.map((key) => `${key.algorithm} ${key.fingerprint} (${key.where})`).join(', ');
 }

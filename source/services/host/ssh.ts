@@ -3,9 +3,11 @@
  * the link drops, the next call connects again. A command that was running when the link dropped is
  * reported as lost and never re-run (it may or may not have finished on the host).
  *
- * Host keys are checked before any credential is sent: the key pinned in the profile, else
- * ~/.ssh/known_hosts, else the user is asked (trust on first use) and an accepted key is pinned.
- * A key that differs from the pinned or known one is refused.
+ * Host keys are checked before any credential is sent: a key marked @revoked in ~/.ssh/known_hosts
+ * or /etc/ssh/ssh_known_hosts is refused (even when pinned); then the key pinned in the profile, else
+ * those files, else the user is asked (trust on first use) and an accepted key is pinned. A key that
+ * differs from the pinned or known one is refused; a host known only under another key type is asked
+ * about with a warning, never silently.
  *
  * ssh2 is loaded on first connect so that commands which never reach the host do not pay for it.
  * API: https://github.com/mscdex/ssh2#client-methods
@@ -26,12 +28,14 @@ import {
 } from './exec-support.js';
 import {
   checkKnownHosts,
+  describeKnown,
   knownHostsName,
   knownKeyTypes,
   parseKnownHosts,
   pinOf,
   type HostKeyPin,
   type KnownHostEntry,
+  type KnownOtherKey,
 } from './known-hosts.js';
 import { ShellTransport, type RawExecOptions } from './shell-transport.js';
 import { shellQuote } from './shell-quote.js';
@@ -50,7 +54,15 @@ export type SshAuth =
 export interface UnknownHostKeyInfo extends HostKeyPin {
   host: string;
   port: number;
+  /**
+   * Keys of other types the host is already known by (known_hosts files): not empty means the
+   * server offered a type it is not known with, which the question must warn about.
+   */
+  knownOtherKeys: KnownOtherKey[];
 }
+
+/** Where OpenSSH keeps host keys trusted for every user of this machine (ssh_config GlobalKnownHostsFile). */
+export const SYSTEM_KNOWN_HOSTS_FILE = '/etc/ssh/ssh_known_hosts';
 
 export interface SshTransportOptions {
   host: string;
@@ -65,6 +77,8 @@ export interface SshTransportOptions {
   readyTimeoutMs?: number;
   /** Default ~/.ssh/known_hosts. */
   knownHostsFile?: string;
+  /** Host keys trusted system-wide, read after the user's file; default SYSTEM_KNOWN_HOSTS_FILE. */
+  systemKnownHostsFile?: string;
   /** The key accepted earlier and saved in the profile. */
   pinnedHostKey?: HostKeyPin;
   /** Shows the fingerprint of a key seen for the first time; true = trust it (it is then pinned). */
@@ -428,20 +442,34 @@ export class SshTransport extends ShellTransport {
     });
   }
 
+  /** The user's known_hosts, then the system-wide one (as OpenSSH reads them); a missing file is empty. */
   private async readKnownHosts(): Promise<KnownHostEntry[]> {
-    const file = expandHome(this.options.knownHostsFile ?? '~/.ssh/known_hosts');
-    try {
-      return parseKnownHosts(await readFile(file, 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new UserError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    const files = [this.options.knownHostsFile ?? '~/.ssh/known_hosts', this.options.systemKnownHostsFile ?? SYSTEM_KNOWN_HOSTS_FILE];
+    const entries: KnownHostEntry[] = [];
+    for (const shown of files) {
+      const file = expandHome(shown);
+      try {
+        entries.push(...parseKnownHosts(await readFile(file, 'utf8'), shown));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new UserError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+      }
     }
+    return entries;
   }
 
   private async verifyHostKey(keyBlob: Buffer, knownHosts: KnownHostEntry[]): Promise<void> {
     const { host, port } = this.options;
     const presented = pinOf(keyBlob);
     const shown = `${presented.algorithm} ${presented.fingerprint}`;
+    const knownHostsFile = this.options.knownHostsFile ?? '~/.ssh/known_hosts';
+    const verdict = checkKnownHosts(knownHosts, host, port, keyBlob);
+    // Before the pin: a key revoked in any known_hosts file is refused even if the profile trusts it.
+    if (verdict.status === 'revoked') {
+      throw new UserError(`the host key of ${host}:${port} (${shown}) is marked @revoked in ${whereOf(verdict.entry, knownHostsFile)}; refusing to connect`, {
+        hint: 'the host must get a new host key (ssh-keygen -A on the host after removing the old keys); if the profile pinned this key, forget it too (picluster-vault-tui profile set host.hostKey=)',
+      });
+    }
     const pin = this.pinnedHostKey;
     if (pin) {
       if (pin.algorithm === presented.algorithm && pin.fingerprint === presented.fingerprint) return;
@@ -455,19 +483,14 @@ export class SshTransport extends ShellTransport {
         },
       );
     }
-    const knownHostsFile = this.options.knownHostsFile ?? '~/.ssh/known_hosts';
-    const verdict = checkKnownHosts(knownHosts, host, port, keyBlob);
     switch (verdict.status) {
       case 'match':
         return;
-      case 'revoked':
-        throw new UserError(`the host key of ${host}:${port} (${shown}) is marked @revoked in ${knownHostsFile} (line ${verdict.entry.line})`, {
-          hint: 'the host must get a new host key (ssh-keygen -A on the host after removing the old keys)',
-        });
       case 'mismatch': {
-        const expected = verdict.expected.map((entry) => `${entry.keyType} ${pinOf(entry.key).fingerprint} (line ${entry.line})`).join(', ');
+        const expected = verdict.expected.map((entry) => `${entry.keyType} ${pinOf(entry.key).fingerprint} (${whereOf(entry, knownHostsFile)})`).join(', ');
+        const listedIn = [...new Set(verdict.expected.map((entry) => entry.file ?? knownHostsFile))];
         throw new UserError(
-          `HOST KEY CHANGED for ${host}:${port}: ${knownHostsFile} lists ${expected}, the server presented ${shown}. ` +
+          `HOST KEY CHANGED for ${host}:${port}: ${listedIn.join(' and ')} list${listedIn.length === 1 ? 's' : ''} ${expected}, the server presented ${shown}. ` +
             'Refusing to connect: someone may be intercepting the connection.',
           {
             hint:
@@ -477,12 +500,14 @@ export class SshTransport extends ShellTransport {
         );
       }
       case 'unknown': {
+        const knownOtherKeys = verdict.known.map((entry) => ({ ...pinOf(entry.key), where: whereOf(entry, knownHostsFile) }));
         if (!this.options.onUnknownHostKey) {
-          throw new UserError(`the host key of ${host}:${port} (${shown}) is not known and cannot be confirmed here`, {
+          const other = knownOtherKeys.length > 0 ? `; it is known under another key type (${describeKnown(knownOtherKeys)}), which the server did not offer` : '';
+          throw new UserError(`the host key of ${host}:${port} (${shown}) is not known and cannot be confirmed here${other}`, {
             hint: `connect once interactively to confirm it, or add it to ${knownHostsFile} (ssh ${this.options.username}@${host} -p ${port})`,
           });
         }
-        const accepted = await this.options.onUnknownHostKey({ host, port, ...presented });
+        const accepted = await this.options.onUnknownHostKey({ host, port, ...presented, knownOtherKeys });
         if (!accepted) {
           throw new UserError(`the host key of ${host}:${port} (${shown}) was not accepted; not connecting`, {
             hint: 'compare it with the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and accept it if they match',
@@ -592,4 +617,9 @@ export class SshTransport extends ShellTransport {
     }
     return new UserError(`SSH connection to ${host}:${port} failed: ${error.message}`, { cause: error });
   }
+}
+
+/** `~/.ssh/known_hosts:12`: the file an entry came from and its line. */
+function whereOf(entry: KnownHostEntry, fallbackFile: string): string {
+  return `${entry.file ?? fallbackFile}:${entry.line}`;
 }
