@@ -119,6 +119,13 @@ export const ClusterSchema = z.object({
   apiAddressForVault: checked(validateHttpsUrl).optional(),
   authMountPath: checked(validateMountPath).default('kubernetes'),
   esoNamespace: checked(validateK8sName).default('external-secrets'),
+  /**
+   * The chart repository ESO is installed from (default https://charts.external-secrets.io): a
+   * mirror of it, for a cluster that cannot reach the internet. HTTPS only.
+   */
+  esoChartRepository: checked(validateHttpsUrl).optional(),
+  /** CA bundle (PEM) that signs the chart repository's certificate, when a public CA does not (helm --ca-file). */
+  esoChartRepositoryCaFile: checked(validateLocalPath).optional(),
   /** Chart version of external-secrets/external-secrets to install (default: the repository's latest). */
   esoChartVersion: z
     .string()

@@ -75,9 +75,9 @@ export class Helm {
     return new Helm(executable, options);
   }
 
-  async repoAdd(name: string, url: string): Promise<void> {
-    // --force-update: an existing entry with another URL is replaced instead of failing.
-    await this.run(['repo', 'add', name, url, '--force-update'], REPO_TIMEOUT_MS);
+  async repoAdd(name: string, url: string, options: { caFile?: string } = {}): Promise<void> {
+    // --force-update: an existing entry with another URL (or CA) is replaced instead of failing.
+    await this.run(['repo', 'add', name, url, '--force-update', ...(options.caFile ? ['--ca-file', options.caFile] : [])], REPO_TIMEOUT_MS);
   }
 
   async repoUpdate(): Promise<void> {

@@ -17,8 +17,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadAllYaml } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { esoChartManifests, ESO_CHART } from '../lab/k8s-sim/eso-chart.js';
+import { run } from '../lab/host/process.js';
 import { CliSession, describeResult, type CliInfo, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
 import { FreshLabs, type FreshLab } from './support/labs.js';
 import { statusSchemaValidator } from '../unit/status-schema.js';
@@ -73,6 +74,13 @@ function kubectl(lab: FreshLab, args: readonly string[], input?: string): Promis
     child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\n[test] kubectl killed by ${signal}` : stderr }));
     child.stdin.end(input ?? '');
   });
+}
+
+/** The lab's real helm (v3), with its state in a temp dir of the test's own. */
+async function helmTemplate(s: Setup, args: readonly string[]): Promise<string> {
+  const home = path.join(s.session.home, 'helm-template');
+  const env = { PATH: s.helmPath, HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_CACHE_HOME: path.join(home, 'cache'), XDG_DATA_HOME: path.join(home, 'data') };
+  return (await run(path.join(s.lab.state.helmBinDir, 'helm'), args, { env, timeoutMs: 60_000 })).stdout;
 }
 
 async function kubectlOk(lab: FreshLab, args: readonly string[], input?: string): Promise<string> {
@@ -308,14 +316,16 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
   }, 300_000);
 
   it('ESO applied beside the product (as ArgoCD does): the install step is done without helm and the phase completes', async () => {
-    // The chart's objects, applied server-side under ArgoCD's field manager, not through helm.
-    const manifests = esoChartManifests({ namespace: 'external-secrets', release: 'external-secrets', chartVersion: ESO_CHART.latest, installCRDs: true });
-    // (kubectl create sends protobuf, which the lab's API server does not speak; apply sends JSON.)
-    await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'external-secrets' } }));
-    const crds = manifests.filter((object) => object['kind'] === 'CustomResourceDefinition');
-    const rest = manifests.filter((object) => object['kind'] !== 'CustomResourceDefinition');
+    // The chart's objects as ArgoCD renders them (helm template of the chart the lab's repository
+    // serves), applied server-side under ArgoCD's field manager, not through helm: CRDs first, as
+    // ArgoCD's sync waves do.
+    const rendered = await helmTemplate(s, ['template', 'external-secrets', s.lab.state.esoChart.file, '--namespace', 'external-secrets', '--set', 'installCRDs=true']);
+    const manifests = (loadAllYaml(rendered) as ({ kind?: string } | null)[]).filter((object): object is { kind: string } => Boolean(object?.kind));
+    await kubectlOk(s.lab, ['create', 'namespace', 'external-secrets']);
+    const crds = manifests.filter((object) => object.kind === 'CustomResourceDefinition');
+    const rest = manifests.filter((object) => object.kind !== 'CustomResourceDefinition');
     for (const batch of [crds, rest]) {
-      await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], batch.map((object) => JSON.stringify(object)).join('\n'));
+      await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-n', 'external-secrets', '-f', '-'], batch.map((object) => JSON.stringify(object)).join('\n'));
     }
     // Polled rather than `rollout status`, whose watch outlives a slow lab.
     const deadline = Date.now() + 60_000;

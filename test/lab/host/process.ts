@@ -140,8 +140,8 @@ export async function pidNamespaceOf(pid: number): Promise<string | undefined> {
 }
 
 /**
- * Processes that still use a lab instance: their command line names `dir` (nspawn, the mirror) or
- * their root directory is inside it. The processes of a booted host don't show here (from this
+ * Processes that still use a lab instance: their command line names `dir` (nspawn, the mirror), or
+ * their root or working directory is inside it (the cluster's pods). The processes of a booted host don't show here (from this
  * machine's side their root is "/", they are in another mount namespace): see `containerAlive`.
  */
 export async function processesUsing(dir: string): Promise<{ pid: number; commandLine: string }[]> {
@@ -153,7 +153,9 @@ export async function processesUsing(dir: string): Promise<{ pid: number; comman
     const commandLine = await commandLineOf(pid);
     if (commandLine === undefined || !(await isAlive(pid))) continue;
     const root = await readlink(`/proc/${entry}/root`).catch(() => undefined);
-    if (commandLine.includes(dir) || (root !== undefined && (root === dir || root.startsWith(`${dir}/`)))) {
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
+    const inside = (path: string | undefined): boolean => path !== undefined && (path === dir || path.startsWith(`${dir}/`));
+    if (commandLine.includes(dir) || inside(root) || inside(cwd)) {
       found.push({ pid, commandLine });
     }
   }

@@ -11,11 +11,13 @@
  * each further loopback address (the one the Vault host uses) gets a plain TCP forwarder, so TLS
  * and HTTP/2 stay end to end, like a load balancer in front of a K3s server.
  *
- * Pods get IPs from POD_CIDR, which is made local on the loopback interface (`ip route add local
- * … dev lo`), so a process on this machine can serve a pod's IP and kube-apiserver reaches a
- * webhook through the Service's EndpointSlice (--enable-aggregator-routing): traffic to those
- * addresses never leaves the machine. Endpoint validation refuses 127.0.0.0/8, hence a range of
- * its own (198.18.0.0/15 is reserved for benchmarking and never routed, RFC 2544).
+ * Pods get IPs from the cluster's pod range, which is made local on the loopback interface (`ip
+ * route add local … dev lo`), so a process on this machine can serve a pod's IP and kube-apiserver
+ * reaches a webhook through the Service's EndpointSlice (--enable-aggregator-routing): traffic to
+ * those addresses never leaves the machine. Endpoint validation refuses 127.0.0.0/8, hence a range
+ * of its own (198.18.0.0/15 is reserved for benchmarking and never routed, RFC 2544): pods in
+ * 198.18.<n>.0/24, the Node at 198.19.<n>.1, n chosen per cluster so that several labs side by side
+ * never share a pod address.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
@@ -36,9 +38,19 @@ export const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** K3s's --api-audiences. */
 export const CLUSTER_API_AUDIENCES = [CLUSTER_ISSUER, 'k3s'];
 export const SERVICE_CIDR = '10.43.0.0/16';
-export const POD_CIDR = '198.18.0.0/24';
-/** The address the Nodes report (kwok's --node-ip), in the pod network's range of its own. */
-export const NODE_IP = '198.18.1.1';
+
+export interface PodNetwork {
+  /** kwok's --cidr: where pod IPs come from. */
+  podCidr: string;
+  /** The address the Nodes report (kwok's --node-ip) and kube-apiserver advertises. */
+  nodeIp: string;
+}
+
+/** The pod range of cluster `index` (1–254; derived from its API port so instances differ). */
+export function podNetworkOf(port: number): PodNetwork {
+  const index = (port % 254) + 1;
+  return { podCidr: `198.18.${index}.0/24`, nodeIp: `198.19.${index}.1` };
+}
 const READY_TIMEOUT_MS = 120_000;
 
 export interface ControlPlaneBinaries {
@@ -150,14 +162,12 @@ function forward(address: string, port: number, target: { host: string; port: nu
   });
 }
 
-async function ensurePodNetwork(log: (line: string) => void): Promise<boolean> {
+async function ensurePodNetwork(cidr: string, log: (line: string) => void): Promise<void> {
   try {
-    await run('ip', ['route', 'add', 'local', POD_CIDR, 'dev', 'lo']);
-    log(`pod network ${POD_CIDR} made local on lo`);
-    return true;
+    await run('ip', ['route', 'add', 'local', cidr, 'dev', 'lo']);
+    log(`pod network ${cidr} made local on lo`);
   } catch (error) {
-    if (/File exists/.test((error as Error).message)) return false;
-    throw error;
+    if (!/File exists/.test((error as Error).message)) throw error;
   }
 }
 
@@ -265,20 +275,23 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const [etcdPort, etcdPeerPort, pickedPort] = await pickFreePorts(3, new Set(options.port ? [options.port] : []));
   const port = options.port || pickedPort!;
   const url = `https://${bindAddress}:${port}`;
+  const network = podNetworkOf(port);
   const urlFor = (address: string): string => `https://${address}:${port}`;
 
   const components: Component[] = [];
   const forwarders: Server[] = [];
-  let podNetworkAdded = false;
+
   const close = async (): Promise<void> => {
     for (const server of forwarders) server.close();
     // Reverse order: clients before the API server, the API server before etcd.
     for (const component of [...components].reverse()) await stopComponent(component);
-    if (podNetworkAdded) await run('ip', ['route', 'del', 'local', POD_CIDR, 'dev', 'lo']).catch(() => undefined);
+    // The range is this cluster's own (derived from its port), also when an earlier process of the
+    // same cluster added the route and was killed before removing it.
+    if (options.podNetwork) await run('ip', ['route', 'del', 'local', network.podCidr, 'dev', 'lo']).catch(() => undefined);
   };
 
   try {
-    if (options.podNetwork) podNetworkAdded = await ensurePodNetwork(log);
+    if (options.podNetwork) await ensurePodNetwork(network.podCidr, log);
     const etcd = start('etcd', options.binaries.etcd, [
       '--name=lab',
       `--data-dir=${join(options.dir, 'etcd')}`,
@@ -298,7 +311,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       `--bind-address=${bindAddress}`,
       `--secure-port=${port}`,
-      `--advertise-address=${NODE_IP}`,
+      `--advertise-address=${network.nodeIp}`,
       `--tls-cert-file=${pki.files.serverCert}`,
       `--tls-private-key-file=${pki.files.serverKey}`,
       `--client-ca-file=${pki.files.ca}`,
@@ -370,8 +383,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           `--kubeconfig=${kwokKubeconfig}`,
           '--manage-all-nodes=false',
           '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          `--cidr=${POD_CIDR}`,
-          `--node-ip=${NODE_IP}`,
+          `--cidr=${network.podCidr}`,
+          `--node-ip=${network.nodeIp}`,
+          // Renew each Node's Lease like a kubelet (kwokctl's default): without it the node
+          // lifecycle controller finds no heartbeat after 40 s and marks the Node and its pods NotReady.
+          '--node-lease-duration-seconds=40',
           ...(options.binaries.kwokStages ?? []).map((file) => `--config=${file}`),
         ], logDir),
       );

@@ -36,8 +36,9 @@ export function adminKubeconfigYaml(input: AdminKubeconfigInput): string {
 }
 
 /** One user, one context: a component's certificate files or a bearer token. */
-export function componentKubeconfigYaml(input: { server: string; caFile: string; user: { certFile: string; keyFile: string } | { token: string } }): string {
-  const user = 'token' in input.user ? { token: input.user.token } : { 'client-certificate': input.user.certFile, 'client-key': input.user.keyFile };
+export function componentKubeconfigYaml(input: { server: string; caFile: string; user: { certFile: string; keyFile: string } | { tokenFile: string } }): string {
+  // client-go re-reads a tokenFile periodically, so a renewed pod token is picked up.
+  const user = 'tokenFile' in input.user ? { tokenFile: input.user.tokenFile } : { 'client-certificate': input.user.certFile, 'client-key': input.user.keyFile };
   return dumpYaml({
     apiVersion: 'v1',
     kind: 'Config',

@@ -23,7 +23,10 @@ export const KUBE_VERSIONS = {
   eso: '0.16.2',
 } as const;
 
-/** The ESO container image the chart names; the lab's pod runner runs its own build for it. */
+/**
+ * The ESO container image the chart names (values.yaml `image.repository`, tag = appVersion); the
+ * lab's pod runner runs its own build for it.
+ */
 export function esoImage(version: string = KUBE_VERSIONS.eso): string {
-  return `ghcr.io/external-secrets/external-secrets:v${version}`;
+  return `oci.external-secrets.io/external-secrets/external-secrets:v${version}`;
 }

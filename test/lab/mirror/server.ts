@@ -14,6 +14,7 @@
 // the latest release (else the highest version is). github.com redirects downloads to its asset
 // host; the mirror answers them itself.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -28,11 +29,15 @@ export interface MirrorOptions {
   port: number;
   /** versions whose zip is served with altered bytes while their SHA256SUMS stays the same */
   corrupt?: string[];
+  /** Also serve everything over HTTPS on this port with this certificate (PEM). */
+  https?: { port: number; cert: string; key: string };
 }
 
 export interface RunningMirror {
   url: string;
   port: number;
+  /** https://<host>:<port> when options.https was given. */
+  httpsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,8 @@ export interface MirrorBuild {
 }
 
 const PRODUCT = 'vault';
+/** Chart repositories: <root>/charts/<repository>/{index.yaml,<chart>-<version>.tgz}. */
+export const CHARTS = 'charts';
 const VERSION_PATTERN = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
 const ZIP_PATTERN = /^vault_(.+)_([a-z0-9]+)_([a-z0-9]+)\.zip$/;
 
@@ -280,10 +287,21 @@ export async function startMirror(options: MirrorOptions): Promise<RunningMirror
     await pipeline(createReadStream(target), response);
   };
 
+  /** A file under `directory` (no listing, nothing outside it): the chart repositories. */
+  const serveStatic = async (directory: string, rest: string, response: ServerResponse, headOnly: boolean): Promise<void> => {
+    const target = resolve(directory, rest);
+    if (!target.startsWith(directory + sep)) return respond(response, 404, 'Not Found\n', 'text/plain', headOnly);
+    const info = await stat(target).catch(() => null);
+    if (!info?.isFile()) return respond(response, 404, 'Not Found\n', 'text/plain', headOnly);
+    const type = target.endsWith('.yaml') ? 'text/yaml; charset=utf-8' : target.endsWith('.tgz') ? 'application/gzip' : 'application/octet-stream';
+    return respond(response, 200, await readFile(target), type, headOnly);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const headOnly = request.method === 'HEAD';
     if (request.method !== 'GET' && !headOnly) return respond(response, 405, 'method not allowed\n', 'text/plain', false);
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://mirror.invalid').pathname);
+    if (path.startsWith(`/${CHARTS}/`)) return serveStatic(join(root, CHARTS), path.slice(CHARTS.length + 2), response, headOnly);
     if (path === `/${OPENBAO_RELEASES}` || path.startsWith(`/${OPENBAO_RELEASES}/`)) {
       return handleOpenBao(path.slice(OPENBAO_RELEASES.length + 1), response, headOnly);
     }
@@ -313,29 +331,38 @@ export async function startMirror(options: MirrorOptions): Promise<RunningMirror
     return respond(response, 200, content, isZip ? 'application/zip' : 'text/plain; charset=utf-8', headOnly);
   };
 
-  const server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) respond(response, 500, `${(error as Error).message}\n`, 'text/plain', false);
       else response.destroy();
     });
-  });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolveListen();
+  };
+  const listen = (server: ReturnType<typeof createServer> | ReturnType<typeof createHttpsServer>, port: number): Promise<number> =>
+    new Promise<number>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host, () => {
+        server.off('error', reject);
+        resolveListen((server.address() as AddressInfo).port);
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const server = createServer(listener);
+  const port = await listen(server, options.port);
+  baseUrl = `http://${host}:${port}`;
+  const secure = options.https ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener) : undefined;
+  const httpsPort = secure && options.https ? await listen(secure, options.https.port) : undefined;
+  const closeServer = (item: { close(callback: () => void): unknown; closeAllConnections(): void }): Promise<void> =>
+    new Promise<void>((resolveClose) => {
+      item.close(() => resolveClose());
+      item.closeAllConnections();
+    });
   return {
     url: baseUrl,
     port,
-    close: () =>
-      new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }),
+    ...(httpsPort === undefined ? {} : { httpsUrl: `https://${host}:${httpsPort}` }),
+    close: async () => {
+      await Promise.all([closeServer(server), ...(secure ? [closeServer(secure)] : [])]);
+    },
   };
 }
 
