@@ -18,6 +18,7 @@ import { vaultApiAddress } from '../steps/host/layout.js';
 import { Dialog } from './components/Dialog.js';
 import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
+import { RenderBoundary } from './components/RenderBoundary.js';
 import { DependenciesContext, type AppDependencies } from './deps.js';
 import { KeyboardProvider, useKeyHandler } from './hooks/keys.js';
 import { useHome } from './hooks/useHome.js';
@@ -46,6 +47,7 @@ import { HomeScreen } from './screens/HomeScreen.js';
 import { ProfileScreen } from './screens/ProfileScreen.js';
 import { RevealScreen } from './screens/RevealScreen.js';
 import { SetupScreen } from './screens/SetupScreen.js';
+import { RenderRetryContext } from './render-retry.js';
 import { setupComplete } from './resume.js';
 import { appReducer, initialAppState, type AppState } from './state/app-state.js';
 import { homeReducer, initialHomeState, type HomeState } from './state/home-state.js';
@@ -112,6 +114,8 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   });
   const [prompter] = useState(() => new DialogPrompter(deps.redactor));
   const request = usePromptRequest(prompter);
+  // Bumped by ctrl+l: every part that could not be drawn tries again (components/RenderBoundary.tsx).
+  const [renderRetry, bumpRenderRetry] = useReducer((generation: number) => generation + 1, 0);
 
   const profile = form.saved;
   // Named wherever the screens speak of the server: the saved profile's, until a save switches it.
@@ -196,6 +200,9 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
         case 'previous-screen':
           dispatchApp({ type: 'cycle-screen', direction: -1 });
           return true;
+        case 'redraw':
+          bumpRenderRetry();
+          return true;
         case undefined:
           return false;
       }
@@ -231,7 +238,11 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
 
   let body: ReactNode;
   let footer: readonly KeyBinding[];
+  // What the body is, for its error boundary: named in the failure, and its key, so that another
+  // screen or another question is drawn afresh rather than inheriting the last one's failure.
+  let bodyPart: { name: string; key: string };
   if (request?.kind === 'reveal') {
+    bodyPart = { name: 'Reveal screen', key: `reveal-${request.id}` };
     body = (
       <RevealScreen
         key={request.id}
@@ -243,6 +254,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     );
     footer = REVEAL_KEYS;
   } else if (app.confirmQuit) {
+    bodyPart = { name: 'Quit question', key: 'quit' };
     body = (
       <Dialog
         title="Quit?"
@@ -258,6 +270,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     );
     footer = DIALOG_KEYS;
   } else if (request) {
+    bodyPart = { name: 'Question', key: `question-${request.id}` };
     body = (
       <PromptDialog
         key={request.id}
@@ -271,9 +284,11 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     );
     footer = request.kind === 'secret' && unsealProgressOf(request.question) ? UNSEAL_KEYS : DIALOG_KEYS;
   } else if (app.screen === 'profile') {
+    bodyPart = { name: 'Profile screen', key: 'profile' };
     body = <ProfileScreen state={form} dispatch={dispatchForm} onSaved={onSaved} width={layout.width} height={layout.bodyHeight} />;
     footer = form.editing !== undefined ? FIELD_EDIT_KEYS : [...PROFILE_KEYS, ...GLOBAL_KEYS];
   } else if (app.screen === 'home') {
+    bodyPart = { name: 'Home screen', key: 'home' };
     body = (
       <HomeScreen home={home} dispatch={dispatchHome} setup={setup} startRun={runs.start} controls={homeControls} server={server} width={layout.width} height={layout.bodyHeight} />
     );
@@ -283,9 +298,11 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
       ? DIALOG_KEYS
       : [...HOME_KEYS.filter((binding) => binding.action !== 'unseal' || hasUnsealStep), ...GLOBAL_KEYS.filter((binding) => binding.action === 'help' || binding.action === 'quit')];
   } else if (app.screen === 'help') {
+    bodyPart = { name: 'Help screen', key: 'help' };
     body = <HelpScreen server={server} width={layout.width} height={layout.bodyHeight} />;
     footer = [...HELP_KEYS, ...GLOBAL_KEYS.filter((binding) => binding.action === 'quit')];
   } else {
+    bodyPart = { name: 'Setup screen', key: 'setup' };
     body = (
       <SetupScreen
         state={setup}
@@ -304,19 +321,31 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
   }
 
   const notice = app.quitting ? (running ? 'Stopping the run, then quitting...' : 'Quitting...') : app.notice;
+  // Header, body and footer each have their own boundary: whichever fails, the others (the footer's
+  // keys above all) are still drawn, and this component, which holds the run, stays mounted.
   return (
-    <Box flexDirection="column" width={layout.width} height={layout.frameHeight} overflow="hidden">
-      {layout.frameHeight >= 3 ? <Header screen={app.screen} profileName={deps.profileName} serverName={server.name} width={layout.width} /> : null}
-      <Box height={layout.bodyHeight} width={layout.width} overflow="hidden">
-        {body}
-      </Box>
-      {layout.frameHeight >= 2 ? (
-        <Box height={1} width={layout.width} overflow="hidden">
-          <KeyHints bindings={footer} {...(notice ? { notice } : {})} />
+    <RenderRetryContext.Provider value={renderRetry}>
+      <Box flexDirection="column" width={layout.width} height={layout.frameHeight} overflow="hidden">
+        {layout.frameHeight >= 3 ? (
+          <RenderBoundary part="Header" width={layout.width} height={1}>
+            <Header screen={app.screen} profileName={deps.profileName} serverName={server.name} width={layout.width} />
+          </RenderBoundary>
+        ) : null}
+        <Box height={layout.bodyHeight} width={layout.width} overflow="hidden">
+          <RenderBoundary key={bodyPart.key} part={bodyPart.name} width={layout.width} height={layout.bodyHeight}>
+            {body}
+          </RenderBoundary>
         </Box>
-      ) : (
-        <Text> </Text>
-      )}
-    </Box>
+        {layout.frameHeight >= 2 ? (
+          <Box height={1} width={layout.width} overflow="hidden">
+            <RenderBoundary part="Key hints" width={layout.width} height={1}>
+              <KeyHints bindings={footer} {...(notice ? { notice } : {})} />
+            </RenderBoundary>
+          </Box>
+        ) : (
+          <Text> </Text>
+        )}
+      </Box>
+    </RenderRetryContext.Provider>
   );
 }

@@ -93,7 +93,7 @@ export function actionFor<Action extends string>(bindings: readonly KeyBinding<A
   return bindings.find((binding) => binding.keys.includes(press.name))?.action;
 }
 
-export type GlobalAction = 'help' | 'quit' | 'interrupt' | 'next-screen' | 'previous-screen' | 'back';
+export type GlobalAction = 'help' | 'quit' | 'interrupt' | 'next-screen' | 'previous-screen' | 'back' | 'redraw';
 export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
   { action: 'next-screen', keys: ['tab'], label: 'next screen', description: 'Go to the next screen (Home, Setup, Profile)', footer: true },
   { action: 'previous-screen', keys: ['shift+tab'], label: 'previous screen', description: 'Go to the previous screen', footer: false },
@@ -105,6 +105,14 @@ export const GLOBAL_KEYS: readonly KeyBinding<GlobalAction>[] = [
     keys: ['ctrl+c'],
     label: 'cancel',
     description: 'Cancel the running step (progress is kept); press again to quit',
+    footer: false,
+  },
+  {
+    action: 'redraw',
+    keys: ['ctrl+l'],
+    label: 'redraw',
+    // Named by the failure itself where one is shown (components/RenderFailure.tsx): the footer row is full.
+    description: 'Draw again a part of the screen that could not be drawn (a running step is not affected)',
     footer: false,
   },
 ];

@@ -41,10 +41,14 @@ export function useRunController(
     if (active.current) return;
     const { deps, prompter, dispatch, onRunStarted } = latest.current;
     const controller = new AbortController();
+    // Called by the runner, which swallows whatever this throws (core/runner.ts emit): a UI bug can
+    // lose an event's display, never the run. Nothing here renders: the buffer's listeners and the
+    // reducer only schedule React work, and render errors are caught by the screens' boundaries.
     const onEvent = (event: RunnerEvent): void => {
       if (event.type === 'log') {
-        deps.logBuffer.push(event.line);
+        // The log file first: it is the record, and must not depend on the pane's listeners.
         deps.onLogLine?.(event.line);
+        deps.logBuffer.push(event.line);
       } else {
         dispatch({ type: 'runner-event', event });
       }

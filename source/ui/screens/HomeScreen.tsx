@@ -17,6 +17,7 @@ import { describeClusterStatus } from '../../services/cluster-status.js';
 import { Dialog } from '../components/Dialog.js';
 import { LogPane } from '../components/LogPane.js';
 import { PaneTitle } from '../components/PaneTitle.js';
+import { RenderBoundary } from '../components/RenderBoundary.js';
 import { visibleWindow } from '../components/StepList.js';
 import { fit, formatDuration, sanitize, unitName } from '../components/text.js';
 import type { HomeControls } from '../hooks/useHome.js';
@@ -467,7 +468,10 @@ function LowerPane({
     return (
       <Box flexDirection="column" height={height} width={width} overflow="hidden">
         <PaneTitle title={`Logs: ${unitName(server.unit)}, ${unitName(server.unsealUnit)}`} width={width} note={note} />
-        <LogPane buffer={journal} height={body} width={width} follow logTop={0} />
+        {/* The host's journal streams on its own: a line it cannot draw must not take Home down. */}
+        <RenderBoundary part="Logs pane" width={width} height={body}>
+          <LogPane buffer={journal} height={body} width={width} follow logTop={0} />
+        </RenderBoundary>
       </Box>
     );
   }
@@ -491,7 +495,9 @@ function LowerPane({
           {checking ? 'checking...' : setup.last?.result === 'crashed' ? 'The re-check could not run (see the line above).' : 'No drift: every step checked is done.'}
         </Text>
       ) : (
-        <DriftTable rows={rows} selected={selected} width={width} height={body} />
+        <RenderBoundary part="Drift table" width={width} height={body}>
+          <DriftTable rows={rows} selected={selected} width={width} height={body} />
+        </RenderBoundary>
       )}
     </Box>
   );

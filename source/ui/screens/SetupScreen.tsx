@@ -2,7 +2,8 @@
  * The Setup screen: the plan's steps (left), where things stand (right) and the live log (below).
  * `enter`/`s` runs the setup, `c` runs the checks only; the log follows new lines until the user
  * scrolls or presses `f`. A table a step presents (the self-test) replaces the log pane when it
- * arrives; `v` switches between the two.
+ * arrives; `v` switches between the two. Each pane has its own error boundary: one that cannot
+ * draw an event (a log line, a status) says so in its place while the others go on.
  */
 import { Box } from 'ink';
 import { useCallback, type Dispatch } from 'react';
@@ -12,6 +13,7 @@ import type { RunMode } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import { LogPane, logWindowTop } from '../components/LogPane.js';
 import { PaneTitle } from '../components/PaneTitle.js';
+import { RenderBoundary } from '../components/RenderBoundary.js';
 import { StatusPane } from '../components/StatusPane.js';
 import { StepList } from '../components/StepList.js';
 import { StepViewTable } from '../components/StepViewTable.js';
@@ -100,25 +102,31 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
       <Box height={layout.topHeight} width={width} overflow="hidden">
         <Box flexDirection="column" width={layout.stepsWidth} height={layout.topHeight} overflow="hidden">
           <PaneTitle title="Steps" width={layout.stepsWidth} {...(stepsNote ? { note: stepsNote } : {})} />
-          <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} selectedId={state.selectedStepId} server={serverOf(profile)} />
+          <RenderBoundary part="Step list" width={layout.stepsWidth} height={Math.max(0, layout.topHeight - 1)}>
+            <StepList steps={state.steps} height={Math.max(0, layout.topHeight - 1)} width={layout.stepsWidth} selectedId={state.selectedStepId} server={serverOf(profile)} />
+          </RenderBoundary>
         </Box>
         <Box width={1} />
         <Box flexDirection="column" width={layout.statusWidth} height={layout.topHeight} overflow="hidden">
           <PaneTitle title="Status" width={layout.statusWidth} />
-          <StatusPane
-            profileName={profileName}
-            profile={profile}
-            setup={state}
-            unsavedChanges={unsavedChanges}
-            height={Math.max(0, layout.topHeight - 1)}
-            width={layout.statusWidth}
-          />
+          <RenderBoundary part="Status pane" width={layout.statusWidth} height={Math.max(0, layout.topHeight - 1)}>
+            <StatusPane
+              profileName={profileName}
+              profile={profile}
+              setup={state}
+              unsavedChanges={unsavedChanges}
+              height={Math.max(0, layout.topHeight - 1)}
+              width={layout.statusWidth}
+            />
+          </RenderBoundary>
         </Box>
       </Box>
       {layout.logHeight > 0 && state.view && state.lowerPane === 'view' ? (
         <Box flexDirection="column" height={layout.logHeight} width={width} overflow="hidden">
           <PaneTitle title={sanitize(state.view.view.title)} width={width} note="v shows the log" />
-          <StepViewTable view={state.view.view} height={logLines} width={width} />
+          <RenderBoundary part="Table" width={width} height={logLines}>
+            <StepViewTable view={state.view.view} height={logLines} width={width} />
+          </RenderBoundary>
         </Box>
       ) : layout.logHeight > 0 ? (
         <Box flexDirection="column" height={layout.logHeight} width={width} overflow="hidden">
@@ -127,7 +135,9 @@ export function SetupScreen({ state, dispatch, startRun, logBuffer, profileName,
             width={width}
             note={`${state.follow ? 'following' : 'paused (f follows)'}${state.view ? ` - v shows ${fit(sanitize(state.view.view.title), 30)}` : ''}`}
           />
-          <LogPane buffer={logBuffer} height={logLines} width={width} follow={state.follow} logTop={state.logTop} />
+          <RenderBoundary part="Log pane" width={width} height={logLines}>
+            <LogPane buffer={logBuffer} height={logLines} width={width} follow={state.follow} logTop={state.logTop} />
+          </RenderBoundary>
         </Box>
       ) : null}
     </Box>
