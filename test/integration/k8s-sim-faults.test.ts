@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../source/core/errors.js';
 import { ClusterSchema } from '../../source/profile/schema.js';
 import { openCluster, REQUEST_TIMEOUT_MS } from '../../source/services/cluster.js';
-import { parseFaultSetting, type FaultSetting } from '../lab/k8s-sim/faults.js';
+import { parseFaultSetting, type FaultSetting } from '../lab/kube/faults.js';
 import { startK8sSim, type K8sSim } from '../lab/k8s-sim/index.js';
 
 let dir: string;

@@ -36,7 +36,7 @@ import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './h
 import { ARCHIVE_GZIP_LEVEL, ensureOpenBaoArchive, type OpenBaoArchive } from './openbao/release.js';
 import { buildEsoChartRepository } from './kube/eso-chart.js';
 import { ensureLabPrograms, type LabPrograms } from './kube/lab-programs.js';
-import { CLUSTER_REPORT_FILE, type ClusterPrograms, type ClusterReport } from './kube/cluster-report.js';
+import { CLUSTER_REPORT_FILE, type ClusterPrograms, type ClusterReport, type FaultProxyReport } from './kube/cluster-report.js';
 import { CHARTS } from './mirror/server.js';
 import { ensureMirrorTls } from './mirror/tls.js';
 
@@ -143,6 +143,8 @@ export interface LabCluster {
   version?: string;
   /** etcd, kube-apiserver, … → pid (stopped with the cluster process). */
   componentPids?: Record<string, number>;
+  /** The fault-injecting proxy in front of the API (test/lab/kube/fault-proxy.ts). */
+  faultProxy?: FaultProxyReport;
 }
 
 export interface LabState {
@@ -404,7 +406,7 @@ interface TlsCredentials {
 
 /** The recorded CA and the client certificate of the kubeconfig's admin context (what kubectl would use). */
 async function adminCredentials(cluster: LabCluster): Promise<TlsCredentials> {
-  const { loadYaml } = await import('@kubernetes/client-node');
+  const { load: loadYaml } = await import('js-yaml');
   type Named<T> = { name: string } & T;
   const config = loadYaml(await readFile(cluster.kubeconfig, 'utf8')) as {
     contexts?: Named<{ context: { user: string } }>[];
@@ -879,7 +881,7 @@ async function startClusterProcess(paths: Paths, port: number, onSpawned: (pid: 
       .then((text) => JSON.parse(text) as ClusterReport)
       .catch(() => undefined);
     if (report?.pid === pid) {
-      return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile, version: report.version, componentPids: report.pids };
+      return { ...plannedCluster(paths, report.port, pid), url: report.url, addresses: report.addresses, kubeconfig: report.kubeconfig, caFile: report.caFile, version: report.version, componentPids: report.pids, faultProxy: report.faultProxy };
     }
     if (!(await isOurs(pid, clusterMarker(paths.clusterDir)))) {
       const printed = (await readFile(paths.clusterLog).catch(() => Buffer.alloc(0))).subarray(logStart).toString('utf8');

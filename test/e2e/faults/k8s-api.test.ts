@@ -1,8 +1,9 @@
 /**
  * The Kubernetes API failing for a while in the middle of the cluster phase. On a fresh lab host the
  * host and vault phases run first (`setup --phase host,vault`); then `setup --phase cluster` runs and,
- * the moment a chosen step starts to apply, the lab's API server is switched (its fault switch,
- * test/lab/k8s-sim/faults.ts) to
+ * the moment a chosen step starts to apply, the lab's fault proxy in front of the real API server
+ * (test/lab/kube/fault-proxy.ts; the lane's profile points at it, Vault's TokenReviews included) is
+ * switched (its fault switch, test/lab/kube/faults.ts) to
  *  - 500: every request answers a Status 500 (reason InternalError), for 10 s;
  *  - timeout: every request is held past the product's per-request timeout, for that timeout + 5 s.
  * The faulted run must fail by itself (no hang, no signal from the test): exit 1, a message naming
@@ -23,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REQUEST_TIMEOUT_MS } from '../../../source/services/cluster.js';
 import { CLUSTER_PREFLIGHT_STEP_ID } from '../../../source/steps/cluster/preflight.js';
-import { FAULTS_FILE_NAME, type FaultSetting } from '../../lab/k8s-sim/faults.js';
+import { FAULTS_FILE_NAME, type FaultSetting } from '../../lab/kube/faults.js';
 import type { PlanSummary, StepSummary } from '../support/cli.js';
 import {
   applyStartLine,
@@ -149,7 +150,7 @@ let reference: Promise<Snapshot>;
 beforeAll(() => {
   suiteStart = Date.now();
   reference = lanes.withLane(async (lane) => {
-    const env = await lanes.fresh(lane, 'api-reference');
+    const env = await throughFaultProxy(await lanes.fresh(lane, 'api-reference'));
     const run = await env.session.run(SETUP, RUN_TIMEOUT_MS);
     if (run.code !== 0) throw new Error(`the uninterrupted run failed:\n${describeResult(SETUP, run)}`);
     return endState(env, true);
@@ -180,9 +181,21 @@ afterAll(async () => {
   console.log(`RELIABILITY ${JSON.stringify(summary)}`);
 }, 180_000);
 
+/**
+ * Points the lane's profile at the lab's fault proxy in front of the real API server
+ * (test/lab/kube/fault-proxy.ts), for the product and for Vault's TokenReviews alike; the proxy
+ * passes everything through until the switch is on.
+ */
+async function throughFaultProxy(env: LabEnv): Promise<LabEnv> {
+  const proxy = env.lab.state.cluster.faultProxy;
+  if (!proxy) throw new Error(`the lab in ${env.lab.state.labDir} has no fault proxy (started by an older lab): run npm run lab:down first`);
+  await env.session.ok(['profile', 'set', `cluster.kubeconfig=${proxy.kubeconfig}`, `cluster.apiAddressForVault=${proxy.vaultApiAddress}`]);
+  return env;
+}
+
 /** Turns the lab's API fault switch on (written whole, then renamed into place). */
 async function switchOn(env: LabEnv, setting: FaultSetting): Promise<void> {
-  const file = path.join(env.lab.state.cluster.dir, FAULTS_FILE_NAME);
+  const file = env.lab.state.cluster.faultProxy?.faultsFile ?? path.join(env.lab.state.cluster.dir, FAULTS_FILE_NAME);
   await writeFile(`${file}.tmp`, `${JSON.stringify(setting)}\n`);
   await rename(`${file}.tmp`, file);
 }
@@ -200,7 +213,7 @@ function apiFaultTest(fault: ApiFault): void {
     await lanes.withLane(async (lane) => {
       const outcome: Outcome = { fault: label, injected: false, converged: false, keysLost: 0, faultedRequests: 0 };
       outcomes.push(outcome);
-      const env = await lanes.fresh(lane, `api-${fault.kind}-${fault.step.id.replace(/[^a-z0-9]+/g, '-')}`);
+      const env = await throughFaultProxy(await lanes.fresh(lane, `api-${fault.kind}-${fault.step.id.replace(/[^a-z0-9]+/g, '-')}`));
       let before = await env.session.run(PHASES_1_2, RUN_TIMEOUT_MS);
       if (before.code !== 0) {
         // Not what this suite tests (the faults come later): said in the summary, then run again as

@@ -12,7 +12,7 @@ import { startControllers, type Controllers } from './controllers.js';
 import { esoChartManifests, ESO_CHART } from './eso-chart.js';
 import { startEsoController, type EsoController, type EsoOptions } from './eso.js';
 import { createTokenSigner } from './jwt.js';
-import { FAULTS_FILE_NAME, FaultSwitch } from './faults.js';
+import { FAULTS_FILE_NAME, FaultSwitch } from '../kube/faults.js';
 import { ensureClusterPki } from '../kube/pki.js';
 import { createApiServer } from './server.js';
 import { stringifyYaml } from './yaml.js';

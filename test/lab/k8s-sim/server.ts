@@ -12,7 +12,7 @@ import { apiVersionOf, type ResourceType } from './resources.js';
 import { ApiError, badRequest, forbidden, methodNotAllowed, notFoundPath, qualifiedResource, unauthorized, unsupportedMediaType } from './status.js';
 import { parseYaml } from './yaml.js';
 import { toTable, wantsTable, type PrinterColumn } from './table.js';
-import type { FaultSwitch } from './faults.js';
+import type { FaultSwitch } from '../kube/faults.js';
 
 export const KUBERNETES_VERSION = {
   major: '1',

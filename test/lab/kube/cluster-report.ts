@@ -23,4 +23,17 @@ export interface ClusterReport {
   caFile: string;
   version: string;
   pids: Record<string, number>;
+  /** The fault proxy in front of the API (fault-proxy.ts), for the API fault suite. */
+  faultProxy: FaultProxyReport;
+}
+
+export interface FaultProxyReport {
+  /** https://<first address>:<port>: what kubeconfig names. */
+  url: string;
+  /** https://<second address>:<port>: the API address for Vault through the proxy. */
+  vaultApiAddress: string;
+  /** The admin kubeconfig with the proxy as its server. */
+  kubeconfig: string;
+  /** The fault switch file (faults.ts). */
+  faultsFile: string;
 }

@@ -326,6 +326,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       '--allow-privileged=true',
       // Webhooks and aggregated APIs are reached at their endpoints' pod IPs (no kube-proxy here).
       '--enable-aggregator-routing=true',
+      // Front-proxy authentication, as K3s configures it (the lab's fault proxy uses it).
+      `--requestheader-client-ca-file=${pki.files.frontProxyCa}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${pki.files.frontProxyClientCert}`,
+      `--proxy-client-key-file=${pki.files.frontProxyClientKey}`,
       '--profiling=false',
       `--cert-dir=${join(options.dir, 'apiserver-certs')}`,
     ], logDir);

@@ -36,7 +36,12 @@ export interface ClusterPki {
     schedulerKey: string;
     serviceAccountKey: string;
     serviceAccountPublic: string;
+    frontProxyCa: string;
+    frontProxyClientCert: string;
+    frontProxyClientKey: string;
   };
+  frontProxyClientCertPem: string;
+  frontProxyClientKeyPem: string;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -71,6 +76,9 @@ export async function ensureClusterPki(dir: string, addresses: string[]): Promis
     schedulerKey: file('kube-scheduler.key'),
     serviceAccountKey: file('sa.key'),
     serviceAccountPublic: file('sa.pub'),
+    frontProxyCa: file('front-proxy-ca.crt'),
+    frontProxyClientCert: file('front-proxy-client.crt'),
+    frontProxyClientKey: file('front-proxy-client.key'),
   };
   const ips = [...new Set(['127.0.0.1', '10.43.0.1', ...addresses.filter((a) => /^[\d.]+$|:/.test(a))])];
   const dns = [...new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...addresses.filter((a) => !/^[\d.]+$|:/.test(a))])];
@@ -102,6 +110,16 @@ export async function ensureClusterPki(dir: string, addresses: string[]): Promis
   const serviceAccountKeyPem = await read(files.serviceAccountKey);
   const { stdout: serviceAccountPublicPem } = await run('openssl', ['pkey', '-in', files.serviceAccountKey, '-pubout']);
   await writeFile(files.serviceAccountPublic, serviceAccountPublicPem);
+  // The front-proxy CA is separate from the client CA (as kubeadm and K3s keep it), so its
+  // certificate authenticates only as a proxy that names the user in X-Remote-User.
+  if (!(await exists(files.frontProxyCa))) {
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('front-proxy-ca.key'), '-out', files.frontProxyCa, '-days', '3650', '-subj', '/CN=k3s-request-header-ca@1700000000']);
+  }
+  if (!(await exists(files.frontProxyClientCert))) {
+    await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', files.frontProxyClientKey, '-out', file('front-proxy-client.csr'), '-subj', '/CN=front-proxy-client']);
+    await writeFile(file('front-proxy-client.ext'), client);
+    await run('openssl', ['x509', '-req', '-in', file('front-proxy-client.csr'), '-CA', files.frontProxyCa, '-CAkey', file('front-proxy-ca.key'), '-CAcreateserial', '-out', files.frontProxyClientCert, '-days', '365', '-extfile', file('front-proxy-client.ext')]);
+  }
   return {
     caPem: await read(files.ca),
     caKeyPem: await read(file('ca.key')),
@@ -111,6 +129,8 @@ export async function ensureClusterPki(dir: string, addresses: string[]): Promis
     adminKeyPem: await read(files.adminKey),
     serviceAccountKeyPem,
     serviceAccountPublicPem,
+    frontProxyClientCertPem: await read(files.frontProxyClientCert),
+    frontProxyClientKeyPem: await read(files.frontProxyClientKey),
     files,
   };
 }

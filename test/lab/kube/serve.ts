@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_REPORT_FILE, type ClusterPrograms, type ClusterReport } from './cluster-report.js';
 import { startControlPlane } from './control-plane.js';
+import { startFaultProxy } from './fault-proxy.js';
+import { FAULTS_FILE_NAME } from './faults.js';
+import { adminKubeconfigYaml } from './kubeconfig.js';
+import { pickFreePorts } from '../host/ports.js';
 import { startPodRunner } from './pod-runner.js';
 import { esoImage } from './versions.js';
 
@@ -49,8 +53,33 @@ async function main(): Promise<void> {
     images: { [esoImage()]: programs.eso },
     log,
   });
+  const [proxyPort] = (await pickFreePorts(1, new Set([plane.port]))) as [number];
+  const faultsFile = join(values.dir, FAULTS_FILE_NAME);
+  const proxy = await startFaultProxy({
+    addresses: plane.addresses,
+    port: proxyPort,
+    upstream: { host: plane.addresses[0]!, port: plane.port },
+    caPem: plane.caPem,
+    serving: { certPem: plane.pki.serverCertPem, keyPem: plane.pki.serverKeyPem },
+    frontProxy: { certPem: plane.pki.frontProxyClientCertPem, keyPem: plane.pki.frontProxyClientKeyPem },
+    faultsFile,
+    log,
+  });
+  const proxyKubeconfig = join(values.dir, 'kubeconfig-faults.yaml');
+  const viewerToken = plane.viewerToken;
+  await writeFile(proxyKubeconfig, adminKubeconfigYaml({ server: proxy.urlFor(plane.addresses[0]!), caPem: plane.caPem, admin: { certPem: plane.pki.adminCertPem, keyPem: plane.pki.adminKeyPem }, viewerToken }), { mode: 0o600 });
   const reportFile = join(values.dir, CLUSTER_REPORT_FILE);
-  const report: ClusterReport = { url: plane.url, port: plane.port, addresses: plane.addresses, pid: process.pid, kubeconfig: plane.kubeconfigPath, caFile: plane.caFile, version: plane.version, pids: plane.pids };
+  const report: ClusterReport = {
+    url: plane.url,
+    port: plane.port,
+    addresses: plane.addresses,
+    pid: process.pid,
+    kubeconfig: plane.kubeconfigPath,
+    caFile: plane.caFile,
+    version: plane.version,
+    pids: plane.pids,
+    faultProxy: { url: proxy.urlFor(plane.addresses[0]!), vaultApiAddress: proxy.urlFor(plane.addresses[1] ?? plane.addresses[0]!), kubeconfig: proxyKubeconfig, faultsFile },
+  };
   // Written whole then renamed: `lab up` polls for this file and must never read half of it.
   await writeFile(`${reportFile}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
   await rename(`${reportFile}.tmp`, reportFile);
@@ -60,8 +89,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`cluster: ${signal}, stopping`);
-    void runner
-      .stop()
+    void proxy
+      .close()
+      .then(() => runner.stop())
       .then(() => plane.close())
       .then(() => rm(reportFile, { force: true }))
       .then(() => process.exit(0));

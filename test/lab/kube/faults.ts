@@ -1,5 +1,6 @@
-// The API server's fault switch: a file a test writes (DIR/faults.json, DIR being the server's state
-// directory) that makes every API request fail or hang for a while — a Kubernetes API that is
+// The fault switch of the lab's API fault proxy (fault-proxy.ts): a file a test writes
+// (DIR/faults.json, DIR being the cluster's state directory) that makes every API request through
+// the proxy fail or hang for a while — a Kubernetes API that is
 // overloaded, restarting, or behind a link that stopped carrying packets. The file is read on every
 // request (no watcher to miss a change); a missing file, or one whose window is over, means no fault.
 //
@@ -16,7 +17,6 @@
 // untilMs: required; requests arriving at or after it are served normally (the file may stay).
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError } from './status.js';
 
 export const FAULTS_FILE_NAME = 'faults.json';
 
@@ -35,9 +35,10 @@ const REASONS: Record<number, { reason: string; message: string }> = {
   504: { reason: 'Timeout', message: 'the server was unable to return a response in the time allotted, but may still be processing the request' },
 };
 
-export function faultError(status: number): ApiError {
+/** The v1 Status object kube-apiserver writes with a failure (reason, message, code). */
+export function faultStatus(status: number): { kind: 'Status'; apiVersion: 'v1'; metadata: Record<string, never>; status: 'Failure'; message: string; reason: string; details: Record<string, never>; code: number } {
   const known = REASONS[status] ?? { reason: 'InternalError', message: `Internal error occurred: fault injected by the lab (faults.json, status ${status})` };
-  return new ApiError(status, known.reason, known.message, {});
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: known.message, reason: known.reason, details: {}, code: status };
 }
 
 /** The setting in `text`, or why it is not one (the server logs that and injects nothing). */
@@ -111,11 +112,11 @@ export class FaultSwitch {
       }
     }
     if (setting.status === undefined) return false;
-    const failure = faultError(setting.status);
+    const failure = faultStatus(setting.status);
     this.log?.(`${what} -> ${setting.status} ${failure.reason} (fault injected)`);
     // The body is not read: let Node discard it so a keep-alive connection stays usable.
     request.resume();
-    const text = JSON.stringify(failure.toStatus());
+    const text = JSON.stringify(failure);
     response.writeHead(setting.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text) });
     response.end(text);
     return true;
