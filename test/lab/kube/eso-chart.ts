@@ -17,7 +17,9 @@
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpYaml, loadAllYaml, loadYaml } from '@kubernetes/client-node';
+// js-yaml itself: client-node's loadYaml/dumpYaml map objects through its typed models, which
+// renames schema keys (`default` → `_default`, `x-kubernetes-*` → `x_kubernetes_*`).
+import { dump as dumpYaml, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import { run } from '../host/process.js';
 import { KUBE_VERSIONS } from './versions.js';
 
@@ -35,7 +37,7 @@ export function crdGuard(kind: string): string {
 export function crdTemplate(crd: CrdDocument): string {
   const kind = crd.spec.names.kind;
   const versions = kind.includes('ExternalSecret') || kind.includes('SecretStore') ? crd.spec.versions.filter((version) => version.name !== 'v1alpha1') : crd.spec.versions;
-  const body = dumpYaml({ ...crd, spec: { ...crd.spec, versions } });
+  const body = dumpYaml({ ...crd, spec: { ...crd.spec, versions } }, { lineWidth: -1, noRefs: true });
   return `${crdGuard(kind)}\n${body}{{- end }}\n`;
 }
 
@@ -53,7 +55,7 @@ export async function buildEsoChartRepository(out: string, helm: string, version
     await cp(join(source, 'deploy', 'charts', 'external-secrets'), chartDir, { recursive: true });
     // The module cache is read-only; the copy keeps that mode.
     await run('chmod', ['-R', 'u+w', chartDir]);
-    const chartYaml = loadYaml<Record<string, unknown>>(await readFile(join(chartDir, 'Chart.yaml'), 'utf8'));
+    const chartYaml = loadYaml(await readFile(join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
     delete chartYaml['dependencies'];
     chartYaml['version'] = version;
     chartYaml['appVersion'] = `v${version}`;

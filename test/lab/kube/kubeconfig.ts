@@ -4,7 +4,8 @@
  * context whose bearer token has only ClusterRole `view`. The others carry one component's client
  * certificate (controller manager, scheduler) or a service account's token (the pods the lab runs).
  */
-import { dumpYaml } from '@kubernetes/client-node';
+// js-yaml, not client-node's dumpYaml: that one maps objects through its typed models.
+import { dump as dumpYaml } from 'js-yaml';
 
 export const VIEWER_USER = 'lab-viewer';
 
