@@ -1,29 +1,29 @@
 // The cluster service (kubeconfig + context from the profile, server-side apply, reads, access
-// preflight, errors a user can act on) against the lab's Kubernetes API server.
+// preflight, errors a user can act on) against a real Kubernetes control plane (test/support/test-cluster.ts).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
+import { PatchStrategy, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../source/core/errors.js';
 import { ClusterSchema } from '../../source/profile/schema.js';
 import { FIELD_MANAGER, kubeconfigPathFor, openCluster } from '../../source/services/cluster.js';
-import { startK8sSim, VIEWER_USER, type K8sSim } from '../lab/k8s-sim/index.js';
+import { startTestCluster, VIEWER_USER, type TestCluster } from '../support/test-cluster.js';
 
 let dir: string;
-let sim: K8sSim;
+let plane: TestCluster;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cluster-service-'));
-  sim = await startK8sSim({ dir: join(dir, 'cluster') });
-});
+  plane = await startTestCluster();
+}, 120_000);
 
 afterAll(async () => {
-  await sim?.close();
+  await plane?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-const settings = (input: Record<string, unknown> = {}) => ClusterSchema.parse({ kubeconfig: sim.kubeconfigPath, ...input });
+const settings = (input: Record<string, unknown> = {}) => ClusterSchema.parse({ kubeconfig: plane.kubeconfigPath, ...input });
 
 async function failure(promise: Promise<unknown>): Promise<UserError> {
   try {
@@ -37,17 +37,17 @@ async function failure(promise: Promise<unknown>): Promise<UserError> {
 
 describe('kubeconfig and context', () => {
   it('the profile file wins; else the first existing KUBECONFIG entry; else ~/.kube/config', async () => {
-    expect(kubeconfigPathFor(settings(), {})).toBe(sim.kubeconfigPath);
+    expect(kubeconfigPathFor(settings(), {})).toBe(plane.kubeconfigPath);
     const none = ClusterSchema.parse({});
-    expect(kubeconfigPathFor(none, { KUBECONFIG: `${join(dir, 'missing')}:${sim.kubeconfigPath}` })).toBe(sim.kubeconfigPath);
+    expect(kubeconfigPathFor(none, { KUBECONFIG: `${join(dir, 'missing')}:${plane.kubeconfigPath}` })).toBe(plane.kubeconfigPath);
     expect(kubeconfigPathFor(none, {})).toBe(join(homedir(), '.kube', 'config'));
   });
 
   it('uses the current context by default and the named one when the profile says so', async () => {
     const admin = await openCluster(settings());
     expect(admin.context).toBe('default');
-    expect(admin.server).toBe(sim.url);
-    expect(admin.caPem).toBe(sim.caPem);
+    expect(admin.server).toBe(plane.url);
+    expect(admin.caPem).toBe(plane.caPem);
     const viewer = await openCluster(settings({ context: VIEWER_USER }));
     expect(viewer.context).toBe(VIEWER_USER);
   });
@@ -57,7 +57,7 @@ describe('kubeconfig and context', () => {
     expect(missing.message).toBe(`the kubeconfig ${join(dir, 'no-such-kubeconfig')} does not exist`);
     expect(missing.hint).toContain('cluster.kubeconfig');
     const unknown = await failure(openCluster(settings({ context: 'prod' })));
-    expect(unknown.message).toBe(`the kubeconfig ${sim.kubeconfigPath} has no context "prod"`);
+    expect(unknown.message).toBe(`the kubeconfig ${plane.kubeconfigPath} has no context "prod"`);
     expect(unknown.hint).toBe(`Set cluster.context in the profile to one of: default, ${VIEWER_USER}.`);
   });
 
@@ -65,7 +65,7 @@ describe('kubeconfig and context', () => {
     const insecure = join(dir, 'insecure.yaml');
     await writeFile(
       insecure,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${sim.url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n`,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${plane.url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n`,
     );
     const error = await failure(openCluster(settings({ kubeconfig: insecure })));
     expect(error.message).toContain('turns TLS verification off');
@@ -84,7 +84,9 @@ describe('apply, get, exists (https://kubernetes.io/docs/reference/using-api/ser
     expect(first?.metadata?.managedFields?.map((field) => field.manager)).toEqual([FIELD_MANAGER]);
     const [again] = await cluster.apply([configMap({ a: '1' })]);
     expect(again?.metadata?.resourceVersion).toBe(first?.metadata?.resourceVersion);
-    sim.cluster.patch(sim.cluster.type('', 'configmaps'), 'default', 'applied', 'apply', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { a: 'by-hand' } }, { manager: 'kubectl', force: true });
+    // Another manager takes the field over (kubectl apply --server-side --force-conflicts).
+    await plane.objects.patch({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace: 'default' }, data: { a: 'by-hand' } } as V1ConfigMap, undefined, undefined, 'kubectl', true, PatchStrategy.ServerSideApply);
+    expect((await cluster.get<V1ConfigMap>(ref))?.data).toEqual({ a: 'by-hand' });
     await cluster.apply([configMap({ a: '1' })]);
     expect((await cluster.get<V1ConfigMap>(ref))?.data).toEqual({ a: '1' });
     expect(await cluster.exists(ref)).toBe(true);
@@ -117,7 +119,7 @@ describe('unreachable API', () => {
   it('a closed port is "did not answer" with the server address', async () => {
     const closed = join(dir, 'closed.yaml');
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    const text = (await import('node:fs')).readFileSync(sim.kubeconfigPath, 'utf8').replaceAll(sim.url, 'https://127.0.0.1:1');
+    const text = (await import('node:fs')).readFileSync(plane.kubeconfigPath, 'utf8').replaceAll(plane.url, 'https://127.0.0.1:1');
     await writeFile(closed, text);
     const cluster = await openCluster(settings({ kubeconfig: closed }));
     const error = await failure(cluster.exists({ apiVersion: 'v1', kind: 'Namespace', name: 'vault' }));
