@@ -1,9 +1,7 @@
 // The pure parts of the cluster phase: which kubeconfig is meant, how a curl failure from the Vault
-// host reads, the ESO role and ClusterSecretStore drift, ESO readiness, the status line; and the lab
-// API server's Table printing (JSONPath of CRD printer columns) that kubectl relies on.
+// host reads, the ESO role and ClusterSecretStore drift, ESO readiness, the status line.
 // https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#create-role
 // https://external-secrets.io/latest/api/spec/
-// https://kubernetes.io/docs/reference/kubectl/jsonpath/
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { ProfileSchema } from '../../source/profile/schema.js';
@@ -14,7 +12,6 @@ import { desiredEsoRole, esoRoleDrift } from '../../source/steps/cluster/eso-rol
 import { describeCurlFailure, phaseAccess } from '../../source/steps/cluster/preflight.js';
 import { describeCondition, storeDrift, type StoreObject } from '../../source/steps/cluster/secret-store.js';
 import { tokenFingerprint } from '../../source/steps/cluster/auth-method.js';
-import { age, evaluateJsonPath, toTable, wantsTable } from '../lab/k8s-sim/table.js';
 
 const cluster = (settings: Record<string, unknown> = {}) => ProfileSchema.parse({ cluster: settings }).cluster;
 
@@ -126,27 +123,5 @@ describe('status cluster line', () => {
     expect(clusterWarning(null)).toBeUndefined();
     expect(clusterWarning(reading({ name: 'vault-backend', present: true, ready: true, reason: 'Valid', message: null }))).toBeUndefined();
     expect(clusterWarning(reading({ name: 'vault-backend', present: true, ready: null, reason: null, message: null }))).toBe('vault-backend: no Ready condition (is ESO running?): ExternalSecrets do not sync from Vault');
-  });
-});
-
-describe('lab API server: Table printing for kubectl', () => {
-  const store = { metadata: { name: 'vault-backend', creationTimestamp: new Date(Date.now() - 90_000).toISOString() }, status: { capabilities: 'ReadWrite', conditions: [{ type: 'Other', status: 'False' }, { type: 'Ready', status: 'True', reason: 'Valid' }] } };
-  it('evaluates the JSONPath forms CRD printer columns use', () => {
-    expect(evaluateJsonPath(store, '.status.conditions[?(@.type=="Ready")].reason')).toEqual(['Valid']);
-    expect(evaluateJsonPath(store, '.status.conditions[*].type')).toEqual(['Other', 'Ready']);
-    expect(evaluateJsonPath(store, '.status.conditions[0].status')).toEqual(['False']);
-    expect(evaluateJsonPath(store, '.status.missing')).toEqual([]);
-  });
-  it('recognises kubectl\'s Accept header and prints ages like the API server', () => {
-    expect(wantsTable('application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json')).toBe(true);
-    expect(wantsTable('application/json')).toBe(false);
-    expect(age(new Date(Date.now() - 45_000).toISOString())).toBe('45s');
-    expect(age(new Date(Date.now() - 3 * 3600_000).toISOString())).toBe('3h');
-    expect(age(new Date(Date.now() - 3 * 86400_000).toISOString())).toBe('3d');
-  });
-  it('builds rows from the columns', () => {
-    const table = toTable([store], [{ name: 'AGE', type: 'date', jsonPath: '.metadata.creationTimestamp' }, { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' }], '7');
-    expect(table['columnDefinitions'].map((column: { name: string }) => column.name)).toEqual(['Name', 'AGE', 'Status']);
-    expect(table['rows'][0].cells).toEqual(['vault-backend', '90s', 'Valid']);
   });
 });
