@@ -17,6 +17,22 @@ import { expandHome } from '../profile/paths.js';
 import type { Profile } from '../profile/schema.js';
 
 /** The manager name the cluster records for every field this product applies. */
+/**
+ * kube-apiserver could not call an admission webhook (its pods not ready, no endpoints, a
+ * certificate not yet injected): the request was refused before it reached storage, so it can be
+ * sent again once the webhook answers. kube-apiserver says so only in the Status message (reason
+ * InternalError, "failed calling webhook \"<name>\""); this type carries it to the steps.
+ */
+export class AdmissionWebhookError extends UserError {
+  constructor(
+    readonly webhook: string,
+    message: string,
+    options: ConstructorParameters<typeof UserError>[1],
+  ) {
+    super(message, options);
+  }
+}
+
 export const FIELD_MANAGER = 'picluster-vault-tui';
 
 /**
@@ -62,7 +78,7 @@ export interface ClusterClient {
   get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined>;
   exists(ref: ObjectRef): Promise<boolean>;
   /** Objects of one kind, all namespaces or one, optionally filtered by a label selector. */
-  list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options?: { namespace?: string; labelSelector?: string }): Promise<T[]>;
+  list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options?: { namespace?: string; labelSelector?: string; fieldSelector?: string }): Promise<T[]>;
   /** Deletes the object (foreground propagation); resolves false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
   /** Throws a UserError naming every denied permission; resolves when all are allowed. */
@@ -256,9 +272,9 @@ class KubeClusterClient implements ClusterClient {
     return (await this.get(ref)) !== undefined;
   }
 
-  async list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+  async list<T extends KubernetesObject = KubernetesObject>(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<T[]> {
     try {
-      const answer = await this.objects.list<T>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector);
+      const answer = await this.objects.list<T>(apiVersion, kind, options.namespace, undefined, undefined, undefined, options.fieldSelector, options.labelSelector);
       return answer.items;
     } catch (error) {
       // A kind the server does not serve (CRDs not installed) is an empty list, not a failure.
@@ -308,6 +324,13 @@ class KubeClusterClient implements ClusterClient {
       if (error.code === 401) {
         return new UserError(`the Kubernetes API at ${this.server} refused the credentials of context "${this.context}" while ${doing}`, {
           hint: 'The kubeconfig user\'s certificate or token is wrong or expired: take a fresh kubeconfig from the cluster.',
+          cause: error,
+        });
+      }
+      const webhook = error.code === 500 ? /failed calling webhook "([^"]+)"/.exec(message)?.[1] : undefined;
+      if (webhook) {
+        return new AdmissionWebhookError(webhook, `the admission webhook ${webhook} did not answer the Kubernetes API while ${doing}: ${message}`, {
+          hint: `The webhook's pods must be running and listed as its Service's endpoints: kubectl get validatingwebhookconfigurations, then kubectl -n <its namespace> get pods,endpoints (right after an install this takes a few seconds).`,
           cause: error,
         });
       }

@@ -14,6 +14,7 @@ import { adminClient, apiAddress, caPemFor } from '../vault/session.js';
 import { inspectEso, ESO_INSTALL_STEP_ID, type EsoInstallation } from './eso-install.js';
 import { serviceAccountOf } from './eso-role.js';
 import { pollUntil } from './poll.js';
+import { applyOnceWebhookAnswers } from './webhook-wait.js';
 import { ESO, type ClusterSession } from './session.js';
 
 export const SECRET_STORE_STEP_ID = 'cluster.secret-store';
@@ -105,30 +106,73 @@ export function storeDrift(current: StoreObject, desired: StoreObject): string[]
   return drift;
 }
 
+interface StoreEvent extends KubernetesObject {
+  type?: string;
+  reason?: string;
+  message?: string;
+  lastTimestamp?: string | Date;
+  eventTime?: string | Date;
+}
+
+/**
+ * The newest Warning event ESO recorded for the store, if any. ESO writes only a fixed text into
+ * the store's condition ("unable to create client", pkg/controllers/secretstore/common.go) and the
+ * cause (permission denied, x509, dial tcp, a TokenRequest refused) into a Warning Event. Events of
+ * a cluster-scoped object live in the `default` namespace. Best effort: a cluster that will not
+ * list events leaves the condition alone.
+ */
+export async function newestStoreWarning(cluster: ClusterClient, since: Date): Promise<string | undefined> {
+  const events = await cluster
+    .list<StoreEvent>('v1', 'Event', { fieldSelector: `involvedObject.kind=ClusterSecretStore,involvedObject.name=${ESO.store},type=Warning` })
+    .catch(() => [] as StoreEvent[]);
+  const at = (event: StoreEvent): number => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp ?? 0).getTime();
+  // Events have second precision; one from before this apply speaks of an older attempt.
+  const newest = events.filter((event) => at(event) >= since.getTime() - 1_000).sort((a, b) => at(b) - at(a))[0];
+  return newest?.message?.trim() || undefined;
+}
+
+/** Changed on every apply of the store, so that ESO validates it at once (see apply). */
+export const RECONCILE_ANNOTATION = 'picluster-vault-tui/applied-at';
+
+/** Said instead of the deadline's error while waiting, so the failure can be told with ESO's event. */
+class StoreStillNotReady extends Error {}
+
 export function secretStoreStep(session: ClusterSession): Step {
-  function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined): Promise<Condition> {
+  async function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined, appliedAt: Date): Promise<Condition> {
     let last: Condition | undefined;
     let falseSince: number | undefined;
-    const notReady = (waited: string): UserError => new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}`, { hint: hintFor(last, ctx) });
-    return pollUntil(
-      ctx,
-      { timeoutMs: session.storeWaitMs, intervalMs: POLL_MS },
-      async () => {
-        const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
-        last = readyCondition(store);
-        // A condition from before this apply (an older generation) says nothing about the new spec;
-        // ESO does not always set observedGeneration, so without it the condition is taken as is.
-        const observed = store?.status?.observedGeneration;
-        const current = observed === undefined || generation === undefined || observed >= generation;
-        if (current && last?.status === 'True') return last;
-        // ESO retries a failed validation with backoff; one that still fails after several tries is
-        // rarely transient, and the user is better served by its message now than after the deadline.
-        falseSince = current && last?.status === 'False' ? (falseSince ?? Date.now()) : undefined;
-        if (falseSince !== undefined && Date.now() - falseSince >= session.storeFailAfterMs) throw notReady(`stayed not Ready for ${Math.round(session.storeFailAfterMs / 1000)} s`);
-        return undefined;
-      },
-      () => notReady(`did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s`),
-    );
+    const notReady = async (waited: string): Promise<UserError> => {
+      const warning = last?.status === 'False' ? await newestStoreWarning(cluster, appliedAt) : undefined;
+      return new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}${warning ? `; ESO says: ${warning}` : ''}`, { hint: hintFor(last, warning, ctx) });
+    };
+    try {
+      return await waitUntilReady();
+    } catch (error) {
+      if (error instanceof StoreStillNotReady) throw await notReady(error.message);
+      throw error;
+    }
+
+    function waitUntilReady(): Promise<Condition> {
+      return pollUntil(
+        ctx,
+        { timeoutMs: session.storeWaitMs, intervalMs: POLL_MS },
+        async () => {
+          const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
+          last = readyCondition(store);
+          // A condition from before this apply (an older generation) says nothing about the new spec;
+          // ESO does not always set observedGeneration, so without it the condition is taken as is.
+          const observed = store?.status?.observedGeneration;
+          const current = observed === undefined || generation === undefined || observed >= generation;
+          if (current && last?.status === 'True') return last;
+          // ESO retries a failed validation with backoff; one that still fails after several tries is
+          // rarely transient, and the user is better served by its message now than after the deadline.
+          falseSince = current && last?.status === 'False' ? (falseSince ?? Date.now()) : undefined;
+          if (falseSince !== undefined && Date.now() - falseSince >= session.storeFailAfterMs) throw new StoreStillNotReady(`stayed not Ready for ${Math.round(session.storeFailAfterMs / 1000)} s`);
+          return undefined;
+        },
+        () => new StoreStillNotReady(`did not become Ready within ${Math.round(session.storeWaitMs / 1000)} s`),
+      );
+    }
   }
 
   return {
@@ -160,20 +204,29 @@ export function secretStoreStep(session: ClusterSession): Step {
         throw new UserError(`Vault has no role ${ESO.vaultRole} at auth/${ctx.profile.cluster.authMountPath}/ for the store to log in with`, { hint: 'run the step cluster.eso-role first (setup --phase cluster does it in order)' });
       }
       const desired = await desiredStore(ctx, session);
+      // ESO retries a store that failed with a backoff of up to 7 minutes, and an apply that
+      // changes nothing makes no watch event: a fresh annotation is a change, so ESO validates the
+      // store now (its controller watches the store without predicates).
+      const appliedAt = new Date();
+      desired.metadata = { ...desired.metadata, annotations: { ...desired.metadata?.annotations, [RECONCILE_ANNOTATION]: appliedAt.toISOString() } };
       ctx.log.info(`applying ${describeObject(desired)} (${desired.apiVersion})`);
-      const [applied] = await cluster.apply([desired]);
-      const condition = await waitForReady(ctx, cluster, { apiVersion: desired.apiVersion!, kind: 'ClusterSecretStore', name: ESO.store }, applied?.metadata?.generation);
+      const [applied] = await applyOnceWebhookAnswers(ctx, cluster, [desired]);
+      const condition = await waitForReady(ctx, cluster, { apiVersion: desired.apiVersion!, kind: 'ClusterSecretStore', name: ESO.store }, applied?.metadata?.generation, appliedAt);
       ctx.log.info(`ClusterSecretStore ${ESO.store} ${describeCondition(condition)}`);
     },
   };
 }
 
-function hintFor(condition: Condition | undefined, ctx: StepContext): string {
-  const message = condition?.message ?? '';
+function hintFor(condition: Condition | undefined, warning: string | undefined, ctx: StepContext): string {
+  // The condition (the simulators' and older ESO's full error) and ESO's event (the cause, today).
+  const message = `${condition?.message ?? ''} ${warning ?? ''}`;
   const { authMountPath, esoAudience } = ctx.profile.cluster;
   if (!condition) return `Check that the ESO controller runs: kubectl -n ${ctx.profile.cluster.esoNamespace} get deployments`;
   if (/service account token for service account/i.test(message)) {
-    return `ESO logs in as the service account of the store's serviceAccountRef, which must exist: kubectl -n ${ctx.profile.cluster.esoNamespace} get serviceaccounts (reinstalling ESO restores it).`;
+    // ESO's controller runs as that same account: its pod's token died with the account, and the
+    // kubelet renews a projected token only at 80% of its life, so ESO must be restarted too.
+    const namespace = ctx.profile.cluster.esoNamespace;
+    return `ESO logs in as the service account of the store's serviceAccountRef, which must exist: kubectl -n ${namespace} get serviceaccounts (reinstalling ESO restores it). ESO's own pods run as it too: once it is back, restart them (kubectl -n ${namespace} rollout restart deployment).`;
   }
   if (/x509|certificate|tls/i.test(message)) return 'ESO does not trust Vault\'s certificate: caBundle must be the CA that signed it, and the server address one of its names.';
   if (/permission denied|403/i.test(message)) {

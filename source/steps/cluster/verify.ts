@@ -18,6 +18,7 @@ import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { renderManifests, type ClusterClient } from '../../services/cluster.js';
 import { adminClient } from '../vault/session.js';
 import { describeCondition, readyCondition, servedEsoVersion, type Condition, type StoreObject } from './secret-store.js';
+import { applyOnceWebhookAnswers } from './webhook-wait.js';
 import { pollUntil } from './poll.js';
 import { ESO, VERIFY, type ClusterSession } from './session.js';
 
@@ -122,7 +123,7 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
         property: VERIFY.property,
       });
       ctx.log.info(`applying Namespace ${VERIFY.namespace} and ExternalSecret ${VERIFY.externalSecret} (${r.apiVersion})`);
-      await cluster.apply(manifests);
+      await applyOnceWebhookAnswers(ctx, cluster, manifests);
       const started = Date.now();
       const condition = await waitForSync(ctx, cluster, r.externalSecret);
       const synced = decoded(await cluster.get<V1Secret>(r.secret), VERIFY.property);
@@ -148,9 +149,20 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
       if (!keep) {
         await cluster.delete(r.namespace);
         await vault.kvDeleteAll(kvPath, VERIFY.vaultKey);
-        ctx.log.info(`removed namespace ${VERIFY.namespace} and ${kvPath}/${VERIFY.vaultKey}`);
+        // Kubernetes removes a namespace only after its namespace controller has deleted what is in
+        // it: the namespace is Terminating meanwhile. Waited for (bounded), so "removed" is true; a
+        // namespace that stays Terminating does not fail a verification that passed, but is said.
+        const gone = await waitUntilGone(ctx, cluster, r.namespace).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof UserError) return false;
+            throw error;
+          },
+        );
+        if (gone) ctx.log.info(`removed namespace ${VERIFY.namespace} and ${kvPath}/${VERIFY.vaultKey}`);
+        else ctx.log.warn(`removed ${kvPath}/${VERIFY.vaultKey}; namespace ${VERIFY.namespace} is still Terminating after 30 s (kubectl get namespace ${VERIFY.namespace} -o yaml shows what holds it); the next check waits for it`);
       }
-      await cluster.apply([{ apiVersion: r.apiVersion, kind: 'ClusterSecretStore', metadata: { name: ESO.store, annotations: { [VERIFY.annotation]: String(store.metadata?.generation ?? '') } } }], VERIFY_FIELD_MANAGER);
+      await applyOnceWebhookAnswers(ctx, cluster, [{ apiVersion: r.apiVersion, kind: 'ClusterSecretStore', metadata: { name: ESO.store, annotations: { [VERIFY.annotation]: String(store.metadata?.generation ?? '') } } }], VERIFY_FIELD_MANAGER);
     },
   };
 }
