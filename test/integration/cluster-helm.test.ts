@@ -1,40 +1,61 @@
-// The helm service against the lab's helm (test/lab/helm-shim) and Kubernetes API: output streamed
-// line by line, the ESO chart installed with --wait, failures and a missing helm as UserErrors.
+// The helm service with the real helm v3 (built by the lab from its Go module) against a real
+// Kubernetes control plane (test/support/test-cluster.ts, with a kwok Node so that pods become Ready):
+// output streamed line by line, ESO's real chart installed with --wait from a chart repository served
+// over HTTPS with its own CA (repo add --ca-file), failures, timeouts, aborts and a missing helm as
+// UserErrors.
 // https://helm.sh/docs/helm/helm_upgrade/
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAbortError, UserError } from '../../source/core/errors.js';
 import { findHelm, Helm, HELM_INSTALL_HINT, type HelmStream } from '../../source/services/helm.js';
-import { writeHelmShim } from '../lab/helm-shim/build.js';
-import { startK8sSim, type K8sSim } from '../lab/k8s-sim/index.js';
+import { buildEsoChartRepository } from '../lab/kube/eso-chart.js';
+import { CHARTS, startMirror, type RunningMirror } from '../lab/mirror/server.js';
+import { ensureMirrorTls, readMirrorTls, type MirrorTls } from '../lab/mirror/tls.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 let dir: string;
-let sim: K8sSim;
+let plane: TestCluster;
 let binDir: string;
+let mirror: RunningMirror;
+let tls: MirrorTls;
+let repositoryUrl: string;
+let chartVersion: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cluster-helm-'));
-  sim = await startK8sSim({ dir: join(dir, 'cluster'), deploymentReadyDelayMs: 100 });
+  // kwok registers Node pi-lab and runs pods to Ready: helm's --wait has Deployments to wait for.
+  plane = await startTestCluster({ nodes: ['pi-lab'] });
   binDir = join(dir, 'bin');
-  await writeHelmShim(binDir);
+  await mkdir(binDir);
+  await symlink(plane.programs.helm3, join(binDir, 'helm'));
   await mkdir(join(dir, 'empty-bin'));
-});
+  // ESO's own chart, packaged as its release does, in a repository served over HTTPS with a CA of
+  // its own (as a private mirror would be).
+  const repository = join(dir, 'mirror', CHARTS, 'external-secrets');
+  await mkdir(repository, { recursive: true });
+  chartVersion = (await buildEsoChartRepository(repository, plane.programs.helm3)).version;
+  tls = await ensureMirrorTls(join(dir, 'mirror-tls'));
+  mirror = await startMirror({ root: join(dir, 'mirror'), host: '127.0.0.1', port: 0, https: { port: 0, ...(await readMirrorTls(tls)) } });
+  repositoryUrl = `${mirror.httpsUrl}/${CHARTS}/external-secrets`;
+}, 180_000);
 
 afterAll(async () => {
-  await sim?.close();
+  await mirror?.close();
+  await plane?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
 function helmEnv(pathDirs: string[]): NodeJS.ProcessEnv {
-  // The shim is a node script: node's own directory stays on PATH for its shebang.
+  // node's own directory (/usr/bin here) stays on PATH: the hanging stand-in below runs `sleep`.
   const nodeDir = process.execPath.slice(0, process.execPath.lastIndexOf('/'));
-  return { PATH: [...pathDirs, nodeDir].join(':'), HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_CACHE_HOME: join(dir, 'xdg-cache') };
+  return { PATH: [...pathDirs, nodeDir].join(':'), HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_CACHE_HOME: join(dir, 'xdg-cache'), XDG_DATA_HOME: join(dir, 'xdg-data') };
 }
 
 function helmWith(lines: { line: string; stream: HelmStream }[], signal?: AbortSignal): Helm {
-  return Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([binDir]), onLine: (line, stream) => lines.push({ line, stream }), ...(signal ? { signal } : {}) });
+  return Helm.locate({ kubeconfigPath: plane.kubeconfigPath, context: 'default', env: helmEnv([binDir]), onLine: (line, stream) => lines.push({ line, stream }), ...(signal ? { signal } : {}) });
 }
 
 describe('helm service', () => {
@@ -43,7 +64,7 @@ describe('helm service', () => {
     expect(findHelm(helmEnv([join(dir, 'empty-bin')]))).toBeUndefined();
     let error: unknown;
     try {
-      Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([join(dir, 'empty-bin')]), onLine: () => undefined });
+      Helm.locate({ kubeconfigPath: plane.kubeconfigPath, context: 'default', env: helmEnv([join(dir, 'empty-bin')]), onLine: () => undefined });
     } catch (caught) {
       error = caught;
     }
@@ -57,13 +78,18 @@ describe('helm service', () => {
     const failure = await helmWith(lines).upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets' }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(UserError);
     expect((failure as UserError).message).toBe('helm upgrade --install external-secrets external-secrets/external-secrets --namespace external-secrets --create-namespace failed (exit 1): Error: repo external-secrets not found');
-    expect(lines).toEqual([{ line: 'Error: repo external-secrets not found', stream: 'stderr' }]);
+    // The real helm 3 (cmd/helm/upgrade.go) says on stdout that it is installing before it looks the
+    // chart up; the retired shim printed only the error.
+    expect(lines).toEqual([
+      { line: 'Release "external-secrets" does not exist. Installing it now.', stream: 'stdout' },
+      { line: 'Error: repo external-secrets not found', stream: 'stderr' },
+    ]);
   });
 
-  it('repo add, repo update, upgrade --install --wait: the ESO controller is ready, every output line reached the log in order', async () => {
+  it('repo add (with the repository\'s CA), repo update, upgrade --install --wait: the ESO controller is ready, every output line reached the log in order', async () => {
     const lines: { line: string; stream: HelmStream }[] = [];
     const helm = helmWith(lines);
-    await helm.repoAdd('external-secrets', 'https://charts.external-secrets.io');
+    await helm.repoAdd('external-secrets', repositoryUrl, { caFile: tls.caFile });
     await helm.repoUpdate();
     const installStart = lines.length;
     const result = await helm.upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets', set: { installCRDs: 'true' }, waitSeconds: 120 });
@@ -71,11 +97,12 @@ describe('helm service', () => {
     const streamed = lines.slice(installStart).filter((l) => l.stream === 'stdout').map((l) => `${l.line}\n`).join('');
     expect(streamed).toBe(result.stdout);
     expect(lines.map((l) => l.line)).toEqual(expect.arrayContaining(['"external-secrets" has been added to your repositories', 'STATUS: deployed', 'REVISION: 1']));
-    const deployment = sim.cluster.get(sim.cluster.type('apps', 'deployments'), 'external-secrets', 'external-secrets');
-    expect(deployment?.['status']?.['readyReplicas']).toBe(1);
+    const deployment = await plane.objects.read<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'external-secrets', namespace: 'external-secrets' } });
+    expect(deployment.status?.readyReplicas).toBe(1);
+    expect(deployment.metadata?.labels?.['app.kubernetes.io/version']).toBe(`v${chartVersion}`);
     const again = await helm.upgradeInstall({ release: 'external-secrets', chart: 'external-secrets/external-secrets', namespace: 'external-secrets', set: { installCRDs: 'true' }, waitSeconds: 120 });
     expect(again.stdout).toMatch(/^Release "external-secrets" has been upgraded\. Happy Helming!\n.*REVISION: 2\n/s);
-  });
+  }, 300_000);
 
   it('an aborted run rejects with the abort (the helm process is killed by spawn\'s signal)', async () => {
     const controller = new AbortController();
@@ -92,7 +119,7 @@ describe('helm service', () => {
     const marker = join(dir, 'hanging-started');
     await writeFile(join(hangingDir, 'helm'), `#!/bin/sh\necho "$$" > '${marker}'\necho "waiting for the API"\nexec sleep 60\n`, { mode: 0o755 });
     const lines: { line: string; stream: HelmStream }[] = [];
-    const helm = Helm.locate({ kubeconfigPath: sim.kubeconfigPath, context: 'default', env: helmEnv([hangingDir]), onLine: (line, stream) => lines.push({ line, stream }) });
+    const helm = Helm.locate({ kubeconfigPath: plane.kubeconfigPath, context: 'default', env: helmEnv([hangingDir]), onLine: (line, stream) => lines.push({ line, stream }) });
     const started = Date.now();
     const error = await helm.run(['repo', 'update'], 1000).catch((caught: unknown) => caught);
     expect(Date.now() - started).toBeLessThan(8000);
