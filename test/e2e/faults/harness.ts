@@ -395,6 +395,8 @@ export async function endState(env: LabEnv, withCluster: boolean): Promise<Snaps
       .replaceAll(String(ports.apiPort), '<api-port>')
       .replaceAll(String(ports.clusterPort), '<cluster-port>')
       .replaceAll(String(state.cluster.port), '<k8s-port>')
+      // The API fault suite's lanes reach the API through the lab's fault proxy (its own port).
+      .replaceAll(state.cluster.faultProxy ? new URL(state.cluster.faultProxy.url).port : '<no-proxy>', '<k8s-proxy-port>')
       .replaceAll(env.session.home, '<home>');
   const phase = await phaseSnapshot(host, ports, PATHS);
   // The service step's record names the Vault invocation it started; kept apart, because a restart

@@ -317,6 +317,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       `--client-ca-file=${pki.files.ca}`,
       `--token-auth-file=${tokenFile}`,
       '--authorization-mode=Node,RBAC',
+      // K3s turns anonymous requests off (pkg/daemons/control/server.go): /version without
+      // credentials is a 401 there, not kubeadm's 200.
+      '--anonymous-auth=false',
       '--enable-admission-plugins=NodeRestriction',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       `--service-account-issuer=${CLUSTER_ISSUER}`,
