@@ -1,43 +1,64 @@
-// The lab API server's fault switch (test/lab/k8s-sim/faults.ts) and what the product's cluster
-// client makes of the faults: every request answering 500 (a Status with reason InternalError,
+// The lab's fault proxy in front of a real kube-apiserver (test/lab/kube/fault-proxy.ts, its
+// switch test/lab/kube/faults.ts) and what the product's cluster client makes of the faults: every
+// request answering 500 (a Status with reason InternalError,
 // https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/) or held past the
-// client's per-request timeout, for a while; then the API is served normally again.
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+// client's per-request timeout, for a while; then the API is served normally again. Without a
+// fault the proxy passes the client's identity on (front-proxy authentication).
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../source/core/errors.js';
 import { ClusterSchema } from '../../source/profile/schema.js';
 import { openCluster, REQUEST_TIMEOUT_MS } from '../../source/services/cluster.js';
-import { parseFaultSetting, type FaultSetting } from '../lab/kube/faults.js';
-import { startK8sSim, type K8sSim } from '../lab/k8s-sim/index.js';
+import { pickFreePorts } from '../lab/host/ports.js';
+import { startFaultProxy, type FaultProxy } from '../lab/kube/fault-proxy.js';
+import { FAULTS_FILE_NAME, parseFaultSetting, type FaultSetting } from '../lab/kube/faults.js';
+import { adminKubeconfigYaml } from '../lab/kube/kubeconfig.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
-let dir: string;
-let sim: K8sSim;
+let cluster: TestCluster;
+let proxy: FaultProxy;
+/** What the product's clients are given: the proxy's address, the real cluster's CA and admin. */
+const api = { url: '', caPem: '', faultsFile: '', kubeconfigPath: '' };
 const serverLog: string[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'k8s-sim-faults-'));
-  sim = await startK8sSim({ dir: join(dir, 'cluster'), log: (line) => void serverLog.push(line) });
-});
+  cluster = await startTestCluster();
+  const [port] = (await pickFreePorts(1, new Set([cluster.port]))) as [number];
+  api.faultsFile = join(cluster.dir, FAULTS_FILE_NAME);
+  proxy = await startFaultProxy({
+    addresses: ['127.0.0.1'],
+    port,
+    upstream: { host: '127.0.0.1', port: cluster.port },
+    caPem: cluster.caPem,
+    serving: { certPem: cluster.pki.serverCertPem, keyPem: cluster.pki.serverKeyPem },
+    frontProxy: { certPem: cluster.pki.frontProxyClientCertPem, keyPem: cluster.pki.frontProxyClientKeyPem },
+    faultsFile: api.faultsFile,
+    log: (line) => void serverLog.push(line),
+  });
+  api.url = proxy.urlFor('127.0.0.1');
+  api.caPem = cluster.caPem;
+  api.kubeconfigPath = join(cluster.dir, 'kubeconfig-faults.yaml');
+  await writeFile(api.kubeconfigPath, adminKubeconfigYaml({ server: api.url, caPem: cluster.caPem, admin: { certPem: cluster.pki.adminCertPem, keyPem: cluster.pki.adminKeyPem }, viewerToken: cluster.viewerToken }), { mode: 0o600 });
+}, 180_000);
 
 afterEach(async () => {
-  await rm(sim.faultsFile, { force: true });
+  await rm(api.faultsFile, { force: true });
 });
 
 afterAll(async () => {
-  await sim?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+  await proxy?.close();
+  await cluster?.close();
+}, 60_000);
 
 /** Written whole then renamed, as a test flipping the switch of a running lab should. */
 async function flip(setting: FaultSetting | string): Promise<void> {
-  await writeFile(`${sim.faultsFile}.tmp`, typeof setting === 'string' ? setting : JSON.stringify(setting));
-  await rename(`${sim.faultsFile}.tmp`, sim.faultsFile);
+  await writeFile(`${api.faultsFile}.tmp`, typeof setting === 'string' ? setting : JSON.stringify(setting));
+  await rename(`${api.faultsFile}.tmp`, api.faultsFile);
 }
 
-const settings = () => ClusterSchema.parse({ kubeconfig: sim.kubeconfigPath });
+const settings = () => ClusterSchema.parse({ kubeconfig: api.kubeconfigPath });
 const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace', name: 'default' };
 
 async function failure(promise: Promise<unknown>): Promise<UserError> {
@@ -50,10 +71,13 @@ async function failure(promise: Promise<unknown>): Promise<UserError> {
   throw new Error('expected a UserError');
 }
 
-/** GET /version without credentials: the switch answers before authentication, as a failing apiserver does. */
+/**
+ * GET /version without credentials: the switch answers before authentication, as a failing
+ * apiserver does; without a fault the real API refuses anonymous requests (401, as K3s does).
+ */
 function rawGet(path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(`${sim.url}${path}`, { ca: sim.caPem }, (response) => {
+    const request = httpsRequest(`${api.url}${path}`, { ca: api.caPem }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -91,12 +115,37 @@ describe('the fault switch (DIR/faults.json)', () => {
   });
 });
 
+describe('the proxy without a fault', () => {
+  it('passes the identity on: the admin certificate is system:masters, the viewer token only views', async () => {
+    const admin = await openCluster(settings());
+    await admin.requireAccess([{ verb: 'create', resource: 'secrets', group: '' }]);
+    const review = (await cluster.objects.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'through-proxy' } })) as { metadata?: { name?: string } };
+    expect(review.metadata?.name).toBe('through-proxy');
+    const viewer = await openCluster(ClusterSchema.parse({ kubeconfig: api.kubeconfigPath, context: 'lab-viewer' }));
+    const refused = await failure(viewer.requireAccess([{ verb: 'create', resource: 'secrets', group: '' }]));
+    expect(refused).toBeInstanceOf(UserError);
+    expect(await viewer.exists(NAMESPACE)).toBe(true);
+  });
+
+  it('drops X-Remote-User a client sends: nobody becomes someone else through it', async () => {
+    const answer = await new Promise<number>((resolve, reject) => {
+      const request = httpsRequest(`${api.url}/api/v1/namespaces`, { ca: api.caPem, headers: { 'X-Remote-User': 'kubernetes-admin', 'X-Remote-Group': 'system:masters' } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(answer).toBe(401);
+  });
+});
+
 describe("the product's cluster client under the faults", () => {
   it('a 500 names the API, the call and the Status message, with a hint to check the API and run again', async () => {
     const cluster = await openCluster(settings());
     await flip({ status: 500, untilMs: Date.now() + 60_000 });
     const error = await failure(cluster.get(NAMESPACE));
-    expect(error.message).toBe(`the Kubernetes API at ${sim.url} answered 500 while reading Namespace default: Internal error occurred: fault injected by the lab (faults.json)`);
+    expect(error.message).toBe(`the Kubernetes API at ${api.url} answered 500 while reading Namespace default: Internal error occurred: fault injected by the lab (faults.json)`);
     expect(error.hint).toMatch(/readyz.*run the same command again/);
     const applying = await failure(cluster.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }]));
     expect(applying.message).toMatch(/answered 500 while applying ConfigMap default\/x/);
@@ -114,14 +163,14 @@ describe("the product's cluster client under the faults", () => {
     ] as const) {
       const started = Date.now();
       const error = await failure(call());
-      expect(error.message).toBe(`the Kubernetes API at ${sim.url} did not answer within 1 s while ${doing}`);
+      expect(error.message).toBe(`the Kubernetes API at ${api.url} did not answer within 1 s while ${doing}`);
       expect(error.hint).toMatch(/sent no answer/);
       expect(Date.now() - started).toBeLessThan(5000);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(serverLog.filter((line) => /dropped: the client closed the connection while held/.test(line)).length).toBeGreaterThanOrEqual(3);
     // Dropped, never handled: the ConfigMap sent during the hold was not created.
-    await rm(sim.faultsFile, { force: true });
+    await rm(api.faultsFile, { force: true });
     expect(await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'held', namespace: 'default' })).toBeUndefined();
   });
 
