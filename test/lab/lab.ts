@@ -177,7 +177,7 @@ export interface LabState {
   /** profile.json with vault.server "openbao", the OpenBao latest and the mirror's OpenBao releases. */
   profileOpenBaoFile: string;
   /**
-   * clusterMs: API server start to k8s-sim.json plus writing the helm shim (it runs while the host boots).
+   * clusterMs: the cluster process start to cluster.json, plus linking helm (it runs while the host boots).
    * openbaoMs: the OpenBao archives from the cache (fetching and building the missing ones first);
    * it starts with `up` and runs beside the rootfs, the extraction and the boot.
    */
