@@ -298,6 +298,23 @@ describe('cluster phase: full setup from a bare host', () => {
   });
 });
 
+describe('cluster phase with helm v4', () => {
+  it('the user\'s helm is v4: the install step runs it (repo add with the mirror\'s CA, upgrade --install --wait) and the phase completes', async () => {
+    const s = await prepare('helm4');
+    const path = `${s.lab.state.helm4BinDir}:${PATH_WITHOUT_HELM}`;
+    const { result, summary } = await setup(s, ['setup', '--yes'], { PATH: path });
+    expect(result.code, describeResult(['setup', '--yes'], result)).toBe(0);
+    for (const id of CLUSTER_STEPS) expect(`${id} ${stepOf(summary, id).state}`).toBe(`${id} done`);
+    expect(stepOf(summary, 'cluster.eso-install').outcome).toBe('applied');
+    expect(result.stderr).toContain(`with ${path.split(':')[0]}/helm`);
+    // helm v4 records the release as v3 does (a Secret owned by helm), at the chart the mirror serves.
+    const releases = await kubectlOk(s.lab, ['-n', 'external-secrets', 'get', 'secrets', '-l', 'owner=helm,name=external-secrets', '-o', 'jsonpath={.items[*].metadata.labels.status}']);
+    expect(releases.trim()).toBe('deployed');
+    const chart = await kubectlOk(s.lab, ['-n', 'external-secrets', 'get', 'deployment', 'external-secrets', '-o', 'jsonpath={.metadata.labels.helm\\.sh/chart}']);
+    expect(chart).toBe(`external-secrets-${s.lab.state.esoChart.version}`);
+  }, 420_000);
+});
+
 describe('cluster phase: ESO installed by someone else, no helm on this machine', () => {
   let s: Setup;
 
