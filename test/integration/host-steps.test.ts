@@ -21,7 +21,7 @@ import { sh } from '../../source/services/host/shell-quote.js';
 import type { Transport } from '../../source/services/host/transport.js';
 import { hostSteps, HOST_STEP_IDS } from '../../source/steps/host/index.js';
 import { preflightStep } from '../../source/steps/host/preflight.js';
-import { serviceStep } from '../../source/steps/host/service.js';
+import { serviceStep, systemdQuotedPath } from '../../source/steps/host/service.js';
 import { FreshLabs, type FreshLab } from '../e2e/support/labs.js';
 import { labProfile } from '../lab/lab.js';
 import { scriptedPrompter } from '../support/test-steps.js';
@@ -282,12 +282,14 @@ describe('host steps on a fresh lab host, through the runner', () => {
   });
 
   it('systemd reads the unit\'s escaped values back as the paths they were (space and %)', { timeout: 60_000 }, async () => {
-    const unit = renderTemplate(readAsset('vault.service'), { configFile: '/etc/my vault%h/vault_main.hcl', user: 'vault', group: 'vault', binary: '/usr/local/bin/vault' }, 'systemd');
+    const unit = renderTemplate(readAsset('vault.service'), { configFile: '/etc/my vault%h/vault_main.hcl', user: 'vault', group: 'vault', binary: '/usr/local/bin/vault', dataDir: systemdQuotedPath('/var/lib/my vault%h') }, 'systemd');
     const probe = '/etc/systemd/system/escape-probe.service';
     try {
       await lab.host.sudo(sh`cat > ${probe} && systemctl daemon-reload`, { input: unit });
       const execStart = (await lab.host.run('systemctl show -p ExecStart escape-probe.service')).trim();
       expect(execStart).toContain('argv[]=/usr/local/bin/vault server -config=/etc/my vault%h/vault_main.hcl ;');
+      // systemd shows a path with a space quoted; /var/tmp is PrivateTmp's own.
+      expect((await lab.host.run('systemctl show -p RequiresMountsFor escape-probe.service')).trim()).toBe('RequiresMountsFor="/var/lib/my vault%h" /var/tmp');
     } finally {
       await lab.host.sudo(sh`rm -f ${probe} && systemctl daemon-reload`);
     }

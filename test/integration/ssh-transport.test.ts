@@ -261,7 +261,8 @@ describe('host keys', () => {
       },
     });
     expect((await transport.exec('echo ok')).stdout).toBe('ok\n');
-    expect(asked).toEqual([{ host: '127.0.0.1', port: sshd.port, ...pin() }]);
+    // Known under no other key type either (knownOtherKeys: the warning's material).
+    expect(asked).toEqual([{ host: '127.0.0.1', port: sshd.port, ...pin(), knownOtherKeys: [] }]);
     // Fingerprint as ssh-keygen computes it for the server's public key file.
     expect(pinned).toEqual([{ algorithm: 'ssh-ed25519', fingerprint: fingerprintOfPublicLine(sshd.hostKey.publicLine) }]);
     expect(transport.hostKeyPin).toEqual(pin());
