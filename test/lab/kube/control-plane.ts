@@ -25,13 +25,14 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createConnection, createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pickFreePorts } from '../host/ports.js';
 import { run } from '../host/process.js';
 import { adminKubeconfigYaml, componentKubeconfigYaml, VIEWER_USER } from './kubeconfig.js';
 import { ensureClusterPki, type ClusterPki } from './pki.js';
+import { forwardTcp } from './tcp-forward.js';
 import { KUBE_VERSIONS } from './versions.js';
 
 export const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -143,23 +144,6 @@ async function waitFor(what: string, component: Component, logDir: string, check
     await sleep(200);
   }
   throw new Error(`${what}: not within ${timeoutMs / 1000}s (log ${join(logDir, `${component.name}.log`)}):\n${await tail(logDir, component.name)}`);
-}
-
-function forward(address: string, port: number, target: { host: string; port: number }): Promise<Server> {
-  const server = createServer((socket) => {
-    const upstream = createConnection(target);
-    socket.pipe(upstream).pipe(socket);
-    const close = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    socket.on('error', close);
-    upstream.on('error', close);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, () => resolve(server));
-  });
 }
 
 async function ensurePodNetwork(cidr: string, log: (line: string) => void): Promise<void> {
@@ -351,7 +335,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
     await waitFor('kube-apiserver to be ready', apiserver, logDir, async () => (await adminGet(url, pki, '/readyz'))?.status === 200);
 
-    for (const address of addresses.slice(1)) forwarders.push(await forward(address, port, { host: bindAddress, port }));
+    for (const address of addresses.slice(1)) forwarders.push(await forwardTcp(address, port, { host: bindAddress, port }));
 
     const write = async (name: string, text: string): Promise<string> => {
       const path = join(options.dir, name);

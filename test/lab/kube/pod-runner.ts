@@ -17,12 +17,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Container, type V1EnvVar, type V1Pod, type V1Volume } from '@kubernetes/client-node';
 import { pickFreePorts } from '../host/ports.js';
 import { componentKubeconfigYaml } from './kubeconfig.js';
+import { forwardTcp } from './tcp-forward.js';
 
 export interface PodRunnerOptions {
   /** Admin kubeconfig: the runner reads pods, Secrets and ConfigMaps and requests tokens with it. */
@@ -75,24 +76,6 @@ export function remapPaths(arg: string, mounts: { mountPath: string; hostPath: s
     if (at >= 0 && (at === 0 || arg[at - 1] === '=')) return arg.slice(0, at) + mount.hostPath + arg.slice(at + mount.mountPath.length);
   }
   return arg;
-}
-
-/** <address>:<port> → 127.0.0.1:<target>, byte for byte. */
-function forwardPort(address: string, port: number, target: number): Promise<Server> {
-  const server = createServer((socket) => {
-    const upstream = createConnection({ host: '127.0.0.1', port: target });
-    socket.pipe(upstream).pipe(socket);
-    const close = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    socket.on('error', close);
-    upstream.on('error', close);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, () => resolve(server));
-  });
 }
 
 function fieldValue(pod: V1Pod, path: string): string | undefined {
@@ -236,7 +219,7 @@ export function startPodRunner(options: PodRunnerOptions): PodRunner {
       const bare = /^--port=(\d+)$/.exec(arg);
       if (bare) {
         const [local] = (await pickFreePorts(1)) as [number];
-        forwarders.push(await forwardPort(podIp, Number(bare[1]), local));
+        forwarders.push(await forwardTcp(podIp, Number(bare[1]), { host: '127.0.0.1', port: local }));
         args.push(`--port=${local}`);
       } else {
         args.push(remapPaths(bindToPodIp(arg, podIp), mounts));
