@@ -372,10 +372,19 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     expect(failed.result.code, describeResult(['setup'], failed.result)).toBe(1);
     const step = stepOf(failed.summary, 'cluster.secret-store');
     expect(step.state).toBe('failed');
-    // ESO puts a fixed text in the condition and the cause in a Warning Event (secretstore/common.go):
-    // the product reads both.
-    expect(step.error).toMatch(/^ClusterSecretStore vault-backend stayed not Ready for 20 s: Ready=False \(InvalidProviderConfig\): unable to create client; ESO says: .*service account token for service account "external-secrets"/);
-    expect(step.hint).toMatch(/must exist: kubectl -n external-secrets get serviceaccounts.*restart them \(kubectl -n external-secrets rollout restart deployment\)/);
+    // Two real outcomes, decided by a race: ESO's controller runs as that same account, and
+    // kube-apiserver keeps accepting its token only while its authentication cache still holds it
+    // (about 10 s). If ESO reaches the new store in time it fails its validation: ESO puts a fixed
+    // text in the condition and the cause in a Warning Event (secretstore/common.go), and the
+    // product reads both. Otherwise ESO cannot write the store's status at all.
+    const validated = /stayed not Ready/.test(step.error ?? '');
+    if (validated) {
+      expect(step.error).toMatch(/^ClusterSecretStore vault-backend stayed not Ready for 20 s: Ready=False \(InvalidProviderConfig\): unable to create client; ESO says: .*service account token for service account "external-secrets"/);
+      expect(step.hint).toMatch(/must exist: kubectl -n external-secrets get serviceaccounts.*restart them \(kubectl -n external-secrets rollout restart deployment\)/);
+    } else {
+      expect(step.error).toBe('ClusterSecretStore vault-backend did not become Ready within 90 s: no Ready condition yet (is the ESO controller running?)');
+      expect(step.hint).toMatch(/Check that the ESO controller runs: kubectl -n external-secrets get deployments/);
+    }
 
     const { metadata, ...rest } = JSON.parse(account) as { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
     await kubectlOk(s.lab, ['apply', '--server-side', '--field-manager=argocd-controller', '-f', '-'], JSON.stringify({ ...rest, metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels } }));
@@ -386,8 +395,8 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     // status says so too (a warning; the exit code is about Vault, which is fine).
     const report = await s.session.json<{ exitCode: number; cluster: { store: { ready: boolean; reason: string } }; warnings: string[] }>(['status']);
     expect(report.data.exitCode).toBe(0);
-    expect(report.data.cluster.store).toMatchObject({ ready: false, reason: 'InvalidProviderConfig' });
-    expect(report.data.warnings.join('\n')).toMatch(/vault-backend not Ready \(InvalidProviderConfig\): .*ExternalSecrets do not sync from Vault/);
+    expect(report.data.cluster.store).toMatchObject({ ready: false, ...(validated ? { reason: 'InvalidProviderConfig' } : {}) });
+    if (validated) expect(report.data.warnings.join('\n')).toMatch(/vault-backend not Ready \(InvalidProviderConfig\): .*ExternalSecrets do not sync from Vault/);
 
     const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
     expect(fixed.result.code, describeResult(['setup'], fixed.result)).toBe(0);

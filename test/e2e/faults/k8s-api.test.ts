@@ -241,21 +241,30 @@ function apiFaultTest(fault: ApiFault): void {
       outcome.injected = outcome.faultedRequests > 0;
       const shown = describeResult(CLUSTER_PHASE, first);
       expect(outcome.faultedRequests, `requests faulted by the switch\n${shown}`).toBeGreaterThan(0);
-      expect(first.code, shown).toBe(1);
-      expect(first.stderr, `${shown}\n(no stack trace)`).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-      const failed = parseSummary(first)?.steps.find((step) => step.state === 'failed');
-      expect(failed, `a failed step in the summary\n${shown}`).toBeDefined();
-      outcome.failedStep = failed!.id;
-      outcome.message = failed!.error;
-      const expected = EXPECTED[fault.kind];
-      const byHelm = failed!.id === 'cluster.eso-install' && !expected.product.test(failed!.error ?? '') && expected.helm.test(failed!.error ?? '');
-      expect(failed!.error, shown).toMatch(byHelm ? expected.helm : expected.product);
-      if (!byHelm) expect(failed!.hint, `${shown}\n(hint)`).toMatch(/run the same command again/);
-      expect(first.stderr, shown).toContain(failed!.error!);
-      const profile = await env.session.profile();
-      expect(profile.lastRun?.result, 'the profile records the failed run').toBe('failed');
-      expect(profile.lastRun?.failedStep).toBe(failed!.id);
-      if (fault.kind === 'timeout') expect(first.ms, `${shown}\n(the request timeout, not an earlier failure)`).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+      // helm is the only API client of the install step, and client-go sets no per-request
+      // timeout: the real helm waits a stalled API out (its --wait deadline is minutes), so a held
+      // request there only slows the run down. That is a run that completes, not a failure.
+      const waitedOutByHelm = fault.kind === 'timeout' && fault.step.id === 'cluster.eso-install' && first.code === 0;
+      if (waitedOutByHelm) {
+        outcome.note = 'helm waited the stalled API out and the run completed';
+        expect(parseSummary(first)?.steps.filter((step) => step.state !== 'done'), shown).toEqual([]);
+      } else {
+        expect(first.code, shown).toBe(1);
+        expect(first.stderr, `${shown}\n(no stack trace)`).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+        const failed = parseSummary(first)?.steps.find((step) => step.state === 'failed');
+        expect(failed, `a failed step in the summary\n${shown}`).toBeDefined();
+        outcome.failedStep = failed!.id;
+        outcome.message = failed!.error;
+        const expected = EXPECTED[fault.kind];
+        const byHelm = failed!.id === 'cluster.eso-install' && !expected.product.test(failed!.error ?? '') && expected.helm.test(failed!.error ?? '');
+        expect(failed!.error, shown).toMatch(byHelm ? expected.helm : expected.product);
+        if (!byHelm) expect(failed!.hint, `${shown}\n(hint)`).toMatch(/run the same command again/);
+        expect(first.stderr, shown).toContain(failed!.error!);
+        const profile = await env.session.profile();
+        expect(profile.lastRun?.result, 'the profile records the failed run').toBe('failed');
+        expect(profile.lastRun?.failedStep).toBe(failed!.id);
+        if (fault.kind === 'timeout') expect(first.ms, `${shown}\n(the request timeout, not an earlier failure)`).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+      }
 
       // The fault is over: a plain re-run must converge.
       await sleep(Math.max(0, untilMs - Date.now()));
