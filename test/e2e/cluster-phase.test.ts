@@ -393,9 +393,10 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     await kubectlOk(s.lab, ['-n', 'external-secrets', 'rollout', 'restart', 'deployment']);
     await kubectlOk(s.lab, ['-n', 'external-secrets', 'rollout', 'status', 'deployment/external-secrets', '--timeout=90s']);
     // status says so too (a warning; the exit code is about Vault, which is fine).
-    const report = await s.session.json<{ exitCode: number; cluster: { store: { ready: boolean; reason: string } }; warnings: string[] }>(['status']);
+    const report = await s.session.json<{ exitCode: number; cluster: { store: { ready: boolean | null; reason: string } }; warnings: string[] }>(['status']);
     expect(report.data.exitCode).toBe(0);
-    expect(report.data.cluster.store).toMatchObject({ ready: false, ...(validated ? { reason: 'InvalidProviderConfig' } : {}) });
+    // A store with no condition at all is neither Ready nor not: status says null (unknown).
+    expect(report.data.cluster.store).toMatchObject(validated ? { ready: false, reason: 'InvalidProviderConfig' } : { ready: null });
     if (validated) expect(report.data.warnings.join('\n')).toMatch(/vault-backend not Ready \(InvalidProviderConfig\): .*ExternalSecrets do not sync from Vault/);
 
     const fixed = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
