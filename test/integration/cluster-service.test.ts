@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PatchStrategy, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../source/core/errors.js';
+import { userErrorOf } from '../support/user-error.js';
 import { ClusterSchema } from '../../source/profile/schema.js';
 import { FIELD_MANAGER, kubeconfigPathFor, openCluster } from '../../source/services/cluster.js';
 import { startTestCluster, VIEWER_USER, type TestCluster } from '../support/test-cluster.js';
@@ -25,15 +25,6 @@ afterAll(async () => {
 
 const settings = (input: Record<string, unknown> = {}) => ClusterSchema.parse({ kubeconfig: plane.kubeconfigPath, ...input });
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UserError) return error;
-    throw error;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('kubeconfig and context', () => {
   it('the profile file wins; else the first existing KUBECONFIG entry; else ~/.kube/config', async () => {
@@ -53,10 +44,10 @@ describe('kubeconfig and context', () => {
   });
 
   it('a missing kubeconfig and an unknown context are UserErrors with hints', async () => {
-    const missing = await failure(openCluster(settings({ kubeconfig: join(dir, 'no-such-kubeconfig') })));
+    const missing = await userErrorOf(openCluster(settings({ kubeconfig: join(dir, 'no-such-kubeconfig') })));
     expect(missing.message).toBe(`the kubeconfig ${join(dir, 'no-such-kubeconfig')} does not exist`);
     expect(missing.hint).toContain('cluster.kubeconfig');
-    const unknown = await failure(openCluster(settings({ context: 'prod' })));
+    const unknown = await userErrorOf(openCluster(settings({ context: 'prod' })));
     expect(unknown.message).toBe(`the kubeconfig ${plane.kubeconfigPath} has no context "prod"`);
     expect(unknown.hint).toBe(`Set cluster.context in the profile to one of: default, ${VIEWER_USER}.`);
   });
@@ -67,7 +58,7 @@ describe('kubeconfig and context', () => {
       insecure,
       `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${plane.url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n`,
     );
-    const error = await failure(openCluster(settings({ kubeconfig: insecure })));
+    const error = await userErrorOf(openCluster(settings({ kubeconfig: insecure })));
     expect(error.message).toContain('turns TLS verification off');
   });
 });
@@ -94,7 +85,7 @@ describe('apply, get, exists (https://kubernetes.io/docs/reference/using-api/ser
 
   it('a forbidden apply names what was refused', async () => {
     const viewer = await openCluster(settings({ context: VIEWER_USER }));
-    const error = await failure(viewer.apply([configMap({ a: '2' })]));
+    const error = await userErrorOf(viewer.apply([configMap({ a: '2' })]));
     expect(error.message).toMatch(/^forbidden while applying ConfigMap default\/applied: .*User "lab-viewer" cannot patch resource "configmaps"/);
     expect(error.hint).toContain(`context now: "${VIEWER_USER}"`);
   });
@@ -109,7 +100,7 @@ describe('access preflight (https://kubernetes.io/docs/reference/kubernetes-api/
 
   it('the admin passes; the viewer gets one message naming every denied permission', async () => {
     await (await openCluster(settings())).requireAccess(checks);
-    const error = await failure((await openCluster(settings({ context: VIEWER_USER }))).requireAccess(checks));
+    const error = await userErrorOf((await openCluster(settings({ context: VIEWER_USER }))).requireAccess(checks));
     expect(error.message).toBe(`the context "${VIEWER_USER}" may not create namespaces; create clusterrolebindings.rbac.authorization.k8s.io; get secrets in namespace vault`);
     expect(error.hint).toContain('cluster-admin');
   });
@@ -122,7 +113,7 @@ describe('unreachable API', () => {
     const text = (await import('node:fs')).readFileSync(plane.kubeconfigPath, 'utf8').replaceAll(plane.url, 'https://127.0.0.1:1');
     await writeFile(closed, text);
     const cluster = await openCluster(settings({ kubeconfig: closed }));
-    const error = await failure(cluster.exists({ apiVersion: 'v1', kind: 'Namespace', name: 'vault' }));
+    const error = await userErrorOf(cluster.exists({ apiVersion: 'v1', kind: 'Namespace', name: 'vault' }));
     expect(error.message).toBe('the Kubernetes API at https://127.0.0.1:1 did not answer (ECONNREFUSED) while reading Namespace vault');
   });
 });

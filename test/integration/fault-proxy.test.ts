@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../source/core/errors.js';
+import { userErrorOf } from '../support/user-error.js';
 import { ClusterSchema } from '../../source/profile/schema.js';
 import { openCluster, REQUEST_TIMEOUT_MS } from '../../source/services/cluster.js';
 import { pickFreePorts } from '../lab/host/ports.js';
@@ -61,15 +62,6 @@ async function flip(setting: FaultSetting | string): Promise<void> {
 const settings = () => ClusterSchema.parse({ kubeconfig: api.kubeconfigPath });
 const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace', name: 'default' };
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UserError) return error;
-    throw error;
-  }
-  throw new Error('expected a UserError');
-}
 
 /**
  * GET /version without credentials: the switch answers before authentication, as a failing
@@ -122,7 +114,7 @@ describe('the proxy without a fault', () => {
     const review = (await cluster.objects.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'through-proxy' } })) as { metadata?: { name?: string } };
     expect(review.metadata?.name).toBe('through-proxy');
     const viewer = await openCluster(ClusterSchema.parse({ kubeconfig: api.kubeconfigPath, context: 'lab-viewer' }));
-    const refused = await failure(viewer.requireAccess([{ verb: 'create', resource: 'secrets', group: '' }]));
+    const refused = await userErrorOf(viewer.requireAccess([{ verb: 'create', resource: 'secrets', group: '' }]));
     expect(refused).toBeInstanceOf(UserError);
     expect(await viewer.exists(NAMESPACE)).toBe(true);
   });
@@ -144,12 +136,12 @@ describe("the product's cluster client under the faults", () => {
   it('a 500 names the API, the call and the Status message, with a hint to check the API and run again', async () => {
     const cluster = await openCluster(settings());
     await flip({ status: 500, untilMs: Date.now() + 60_000 });
-    const error = await failure(cluster.get(NAMESPACE));
+    const error = await userErrorOf(cluster.get(NAMESPACE));
     expect(error.message).toBe(`the Kubernetes API at ${api.url} answered 500 while reading Namespace default: Internal error occurred: fault injected by the lab (faults.json)`);
     expect(error.hint).toMatch(/readyz.*run the same command again/);
-    const applying = await failure(cluster.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }]));
+    const applying = await userErrorOf(cluster.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }]));
     expect(applying.message).toMatch(/answered 500 while applying ConfigMap default\/x/);
-    const access = await failure(cluster.requireAccess([{ verb: 'get', resource: 'namespaces', group: '' }]));
+    const access = await userErrorOf(cluster.requireAccess([{ verb: 'get', resource: 'namespaces', group: '' }]));
     expect(access.message).toMatch(/answered 500 while asking the API what this user may do/);
   });
 
@@ -162,7 +154,7 @@ describe("the product's cluster client under the faults", () => {
       [() => cluster.requireAccess([{ verb: 'get', resource: 'namespaces', group: '' }]), 'asking the API what this user may do'],
     ] as const) {
       const started = Date.now();
-      const error = await failure(call());
+      const error = await userErrorOf(call());
       expect(error.message).toBe(`the Kubernetes API at ${api.url} did not answer within 1 s while ${doing}`);
       expect(error.hint).toMatch(/sent no answer/);
       expect(Date.now() - started).toBeLessThan(5000);
