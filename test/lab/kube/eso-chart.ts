@@ -21,6 +21,7 @@ import { join } from 'node:path';
 // renames schema keys (`default` → `_default`, `x-kubernetes-*` → `x_kubernetes_*`).
 import { dump as dumpYaml, load as loadYaml, loadAll as loadAllYaml } from 'js-yaml';
 import { run } from '../host/process.js';
+import { moduleFiles } from './go-build.js';
 import { KUBE_VERSIONS } from './versions.js';
 
 interface CrdDocument {
@@ -41,14 +42,9 @@ export function crdTemplate(crd: CrdDocument): string {
   return `${crdGuard(kind)}\n${body}{{- end }}\n`;
 }
 
-async function moduleDir(version: string): Promise<string> {
-  const { stdout } = await run('go', ['mod', 'download', '-json', `github.com/external-secrets/external-secrets@v${version}`], { env: { ...process.env, GOFLAGS: '', GOTOOLCHAIN: 'local' }, timeoutMs: 10 * 60_000 });
-  return (JSON.parse(stdout) as { Dir: string }).Dir;
-}
-
 /** Builds the repository into `out` (which must exist and be empty) with `helm`. */
 export async function buildEsoChartRepository(out: string, helm: string, version: string = KUBE_VERSIONS.eso): Promise<{ chart: string; version: string }> {
-  const source = await moduleDir(version);
+  const source = (await moduleFiles('github.com/external-secrets/external-secrets', `v${version}`)).dir;
   const work = await mkdtemp(join(tmpdir(), 'lab-eso-chart-'));
   try {
     const chartDir = join(work, 'external-secrets');

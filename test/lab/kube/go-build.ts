@@ -62,6 +62,13 @@ export function goVersion(): Promise<string> {
   return goVersionCache;
 }
 
+/** Where the Go module cache holds `module@version` (downloaded from the proxy first if needed). */
+export async function moduleFiles(module: string, version: string): Promise<{ dir: string; goMod: string }> {
+  const { stdout } = await run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: buildEnv(), timeoutMs: BUILD_TIMEOUT_MS });
+  const info = JSON.parse(stdout) as { Dir: string; GoMod: string };
+  return { dir: info.Dir, goMod: info.GoMod };
+}
+
 export function goCacheDir(cacheDir = defaultCacheDir()): string {
   return join(cacheDir, 'go');
 }

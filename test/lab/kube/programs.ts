@@ -10,7 +10,7 @@
  */
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildWrapper, type GoBuildContext, type GoProgram } from './go-build.js';
+import { buildWrapper, moduleFiles, type GoProgram } from './go-build.js';
 import { KUBE_VERSIONS } from './versions.js';
 
 /** The multi-call main: `kube kube-apiserver --flags…`, like monogon's hyperkube. */
@@ -52,9 +52,8 @@ func main() {
  * directories; a consumer replaces each with the published v0.<minor>.<patch> instead
  * (kubernetes/kubernetes#79384). The list is read from the release's own go.mod.
  */
-async function stagingModules(context: GoBuildContext, version: string): Promise<string[]> {
-  const info = JSON.parse(await context.go(['mod', 'download', '-json', `k8s.io/kubernetes@v${version}`])) as { GoMod: string };
-  const goMod = await readFile(info.GoMod, 'utf8');
+async function stagingModules(version: string): Promise<string[]> {
+  const goMod = await readFile((await moduleFiles('k8s.io/kubernetes', `v${version}`)).goMod, 'utf8');
   return [...new Set([...goMod.matchAll(/^\s*(k8s\.io\/[a-z0-9-]+) v0\.0\.0\s*$/gm)].map((match) => match[1]!))].sort();
 }
 
@@ -72,7 +71,7 @@ export function kubeProgram(version: string = KUBE_VERSIONS.kubernetes): GoProgr
     binaries: ['kube'],
     recipe: { main: KUBE_MAIN, ldflags },
     async build(context) {
-      const staging = await stagingModules(context, version);
+      const staging = await stagingModules(version);
       const stagingVersion = `v0.${minor}.${version.split('.')[2]}`;
       const goMod = [
         'module lab/kube',
@@ -150,8 +149,8 @@ export function kwokProgram(version: string = KUBE_VERSIONS.kwok): GoProgram {
     recipe: { install: install.recipe, stages: KWOK_STAGE_FILES },
     async build(context) {
       await install.build(context);
-      const info = JSON.parse(await context.go(['mod', 'download', '-json', `sigs.k8s.io/kwok@v${version}`])) as { Dir: string };
-      for (const file of KWOK_STAGE_FILES) await copyFile(join(info.Dir, 'kustomize', 'stage', file), join(context.out, kwokStageName(file)));
+      const { dir } = await moduleFiles('sigs.k8s.io/kwok', `v${version}`);
+      for (const file of KWOK_STAGE_FILES) await copyFile(join(dir, 'kustomize', 'stage', file), join(context.out, kwokStageName(file)));
     },
   };
 }
