@@ -93,16 +93,24 @@ export function kubeProgram(version: string = KUBE_VERSIONS.kubernetes): GoProgr
   };
 }
 
+/**
+ * A main package of a module with replace directives, built through a wrapper module (`goMod`);
+ * `tidyImport` is a library package of it, imported while `go mod tidy` runs so its requirements stay.
+ */
+function wrapperProgram(name: string, version: string, goMod: string, tidyImport: string, pkg: string, binary: string): GoProgram {
+  const tidy = `package main\n\nimport _ "${tidyImport}"\n`;
+  return {
+    name,
+    version,
+    binaries: [binary],
+    recipe: { goMod, tidy },
+    build: (context) => buildWrapper(context, { goMod, tidyOnly: { 'tidy.go': tidy }, builds: [{ package: pkg, binary }] }),
+  };
+}
+
 export function etcdProgram(version: string = KUBE_VERSIONS.etcd): GoProgram {
   const goMod = `module lab/etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 v${version}\n`;
-  const tidy = 'package main\n\nimport _ "go.etcd.io/etcd/server/v3/etcdmain"\n';
-  return {
-    name: 'etcd',
-    version,
-    binaries: ['etcd'],
-    recipe: { goMod, tidy },
-    build: (context) => buildWrapper(context, { goMod, tidyOnly: { 'tidy.go': tidy }, builds: [{ package: 'go.etcd.io/etcd/server/v3', binary: 'etcd' }] }),
-  };
+  return wrapperProgram('etcd', version, goMod, 'go.etcd.io/etcd/server/v3/etcdmain', 'go.etcd.io/etcd/server/v3', 'etcd');
 }
 
 function installProgram(name: string, version: string, pkg: string, binary: string, ldflags = ''): GoProgram {
@@ -163,14 +171,7 @@ export function helmProgram(major: 3 | 4, version: string = major === 3 ? KUBE_V
 export function esoProgram(version: string = KUBE_VERSIONS.eso): GoProgram {
   // ESO's go.mod replaces sprig with its fork; the wrapper must say the same.
   const goMod = `module lab/eso\n\ngo 1.26.0\n\nrequire github.com/external-secrets/external-secrets v${version}\n\nreplace github.com/Masterminds/sprig/v3 => github.com/external-secrets/sprig/v3 v3.3.0\n`;
-  const tidy = 'package main\n\nimport _ "github.com/external-secrets/external-secrets/cmd/controller"\n';
-  return {
-    name: 'external-secrets',
-    version,
-    binaries: ['external-secrets'],
-    recipe: { goMod, tidy },
-    build: (context) => buildWrapper(context, { goMod, tidyOnly: { 'tidy.go': tidy }, builds: [{ package: 'github.com/external-secrets/external-secrets', binary: 'external-secrets' }] }),
-  };
+  return wrapperProgram('external-secrets', version, goMod, 'github.com/external-secrets/external-secrets/cmd/controller', 'github.com/external-secrets/external-secrets', 'external-secrets');
 }
 
 /** Everything `lab:up` needs, in the order it builds them (the largest first). */
