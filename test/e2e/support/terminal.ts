@@ -13,6 +13,9 @@ import { CLI_BIN, type CliSession } from './cli.js';
 
 export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
+/** Counts the terminals started by this process: each gets a tmux server (socket) of its own. */
+let started = 0;
+
 export class TuiTerminal {
   /** Every distinct screen read, in order: for checks that something never appeared on screen. */
   readonly screens: string[] = [];
@@ -21,7 +24,10 @@ export class TuiTerminal {
 
   /** Starts the CLI with `args` (none: the TUI) in a `columns`×`rows` terminal with the session's environment. */
   static start(session: CliSession, args: readonly string[] = [], size = { columns: 100, rows: 30 }): TuiTerminal {
-    const socket = `pvt-e2e-${process.pid}-${path.basename(session.home)}`;
+    // One socket per terminal, never reused: a server just told to exit (`dispose`) still answers
+    // on its socket for a moment, and a new session started there fails "server exited unexpectedly".
+    started += 1;
+    const socket = `pvt-e2e-${process.pid}-${started}-${path.basename(session.home)}`;
     const conf = path.join(session.home, 'tmux.conf');
     // Nothing from the user's tmux config is read.
     writeFileSync(conf, 'set -g default-terminal "tmux-256color"\n');
