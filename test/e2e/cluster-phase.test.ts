@@ -13,104 +13,18 @@
  * ESO's side: https://external-secrets.io/latest/provider/hashicorp-vault/
  * Vault's side: https://developer.hashicorp.com/vault/docs/auth/kubernetes
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadAll as loadAllYaml } from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../lab/host/process.js';
-import { CliSession, describeResult, type CliInfo, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
-import { FreshLabs, type FreshLab } from './support/labs.js';
+import { describeResult, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
+import { CLUSTER_STEPS, ClusterLabs, RUN_TIMEOUT_MS, helm, helmOnPath, kubectl, kubectlOk, PATH_WITHOUT_HELM, rootVault, setup, stepOf, type ClusterSetup as Setup } from './support/cluster-lab.js';
 import { statusSchemaValidator } from '../unit/status-schema.js';
-import { VaultHttp } from './support/vault-api.js';
 
-const RUN_TIMEOUT_MS = 180_000;
-const CLUSTER_STEPS = ['cluster.preflight', 'cluster.reviewer-account', 'cluster.auth-method', 'cluster.eso-install', 'cluster.eso-role', 'cluster.secret-store', 'cluster.verify'];
-const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((file) => existsSync(file));
-/** A PATH with node and the system tools but no helm (the CLI's bin script runs on node). */
-const PATH_WITHOUT_HELM = [path.dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+const labs = new ClusterLabs();
+const prepare = (name: string): Promise<Setup> => labs.prepare(name);
 
-const labs = new FreshLabs();
-const sessions: CliSession[] = [];
-
-afterAll(async () => {
-  await Promise.all(sessions.map((session) => session.dispose()));
-  await labs.downAll();
-}, 120_000);
-
-interface Setup {
-  lab: FreshLab;
-  session: CliSession;
-  info: CliInfo;
-  /** PATH with the lab's helm first. */
-  helmPath: string;
-}
-
-async function prepare(name: string): Promise<Setup> {
-  const lab = await labs.get(name);
-  const session = await CliSession.create(`cluster-${name}`);
-  sessions.push(session);
-  await session.ok(['profile', 'import', lab.state.profileFile]);
-  const info = await session.info();
-  if (helmOnPath(PATH_WITHOUT_HELM)) throw new Error(`helm is installed on this machine (${PATH_WITHOUT_HELM}): the no-helm cases cannot run`);
-  return { lab, session, info, helmPath: `${lab.state.helmBinDir}:${PATH_WITHOUT_HELM}` };
-}
-
-function helmOnPath(searchPath: string): boolean {
-  return searchPath.split(':').some((dir) => existsSync(path.join(dir, 'helm')));
-}
-
-function kubectl(lab: FreshLab, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  if (!KUBECTL) throw new Error('kubectl is not installed (apt-get install kubernetes-client)');
-  return new Promise((resolve, reject) => {
-    // A bounded request time, and a kill after 90 s: a stuck call fails with what it printed instead of hanging the test.
-    const child = spawn(KUBECTL, ['--kubeconfig', lab.state.cluster.kubeconfig, '--request-timeout=30s', ...args], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 90_000, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\n[test] kubectl killed by ${signal}` : stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-/** The lab's real helm (v3), with its state in a temp dir of the test's own. */
-async function helmTemplate(s: Setup, args: readonly string[]): Promise<string> {
-  const home = path.join(s.session.home, 'helm-template');
-  const env = { PATH: s.helmPath, HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_CACHE_HOME: path.join(home, 'cache'), XDG_DATA_HOME: path.join(home, 'data') };
-  return (await run(path.join(s.lab.state.helmBinDir, 'helm'), args, { env, timeoutMs: 60_000 })).stdout;
-}
-
-async function kubectlOk(lab: FreshLab, args: readonly string[], input?: string): Promise<string> {
-  const result = await kubectl(lab, args, input);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
-  return result.stdout;
-}
-
-async function setup(s: Setup, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: s.helmPath }): Promise<{ result: CliResult; summary: SetupSummary }> {
-  const result = await s.session.run([...args, '--json'], RUN_TIMEOUT_MS, env);
-  let summary: SetupSummary;
-  try {
-    summary = JSON.parse(result.stdout) as SetupSummary;
-  } catch {
-    throw new Error(`no JSON summary:\n${describeResult(args, result)}`);
-  }
-  return { result, summary };
-}
-
-function stepOf(summary: { steps: StepSummary[] }, id: string): StepSummary {
-  const found = summary.steps.find((step) => step.id === id);
-  if (!found) throw new Error(`no step ${id} in ${summary.steps.map((step) => step.id).join(', ')}`);
-  return found;
-}
-
-async function rootVault(s: Setup): Promise<{ vault: VaultHttp; token: string }> {
-  const caPem = await readFile(path.join(s.info.custodyDir, 'ca.crt'), 'utf8');
-  const init = JSON.parse(await readFile(path.join(s.info.custodyDir, 'init.json'), 'utf8')) as { root_token: string };
-  return { vault: new VaultHttp(`https://127.0.0.1:${s.lab.state.vaultApiPort}`, caPem), token: init.root_token };
-}
+afterAll(() => labs.dispose(), 120_000);
 
 /** Everything a run could change, normalised: host files and units, Vault's configuration, cluster objects. */
 async function snapshot(s: Setup): Promise<Record<string, unknown>> {
@@ -336,7 +250,7 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     // The chart's objects as ArgoCD renders them (helm template of the chart the lab's repository
     // serves), applied server-side under ArgoCD's field manager, not through helm: CRDs first, as
     // ArgoCD's sync waves do.
-    const rendered = await helmTemplate(s, ['template', 'external-secrets', s.lab.state.esoChart.file, '--namespace', 'external-secrets', '--set', 'installCRDs=true']);
+    const rendered = await helm(s, ['template', 'external-secrets', s.lab.state.esoChart.file, '--namespace', 'external-secrets', '--set', 'installCRDs=true']);
     const manifests = (loadAllYaml(rendered) as ({ kind?: string } | null)[]).filter((object): object is { kind: string } => Boolean(object?.kind));
     await kubectlOk(s.lab, ['create', 'namespace', 'external-secrets']);
     const crds = manifests.filter((object) => object.kind === 'CustomResourceDefinition');
