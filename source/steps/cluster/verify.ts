@@ -20,6 +20,8 @@ import { adminClient } from '../vault/session.js';
 import { describeCondition, readyCondition, servedEsoVersion, type Condition, type StoreObject } from './secret-store.js';
 import { applyOnceWebhookAnswers } from './webhook-wait.js';
 import { pollUntil } from './poll.js';
+import { describeHolders, StillTerminatingError, waitUntilDeleted } from './deletion.js';
+import { controllerOf, inspectEso } from './eso-install.js';
 import { ESO, VERIFY, type ClusterSession } from './session.js';
 
 export const VERIFY_STEP_ID = 'cluster.verify';
@@ -27,6 +29,8 @@ export const ESO_CHECK_MANIFEST = 'kubernetes/eso-check.yaml';
 /** Field manager of the annotation, apart from the store's own fields so applying the store keeps it. */
 const VERIFY_FIELD_MANAGER = 'picluster-vault-tui-verify';
 const POLL_MS = 500;
+/** How long an object of an earlier check may take to go (finalizers, the namespace controller). */
+const DELETION_WAIT_MS = 30_000;
 
 type ExternalSecretObject = StoreObject & { status?: { conditions?: Condition[]; refreshTime?: string } };
 
@@ -105,14 +109,23 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
 
       ctx.log.info(`writing a random value to ${kvPath}/${VERIFY.vaultKey}`);
       await vault.kvWrite(kvPath, VERIFY.vaultKey, { [VERIFY.property]: value, purpose: 'checks that External Secrets Operator syncs from this Vault' });
+      // Without a running controller nothing would ever sync the check (nor remove ESO's cleanup
+      // finalizer from an old ExternalSecret): said now, not after the whole sync wait.
+      await requireRunningController(ctx, cluster);
       // A Secret synced earlier still holds the old value: remove the ExternalSecret (its Secret is
-      // owned by it) so the comparison below can only pass with a fresh sync.
+      // owned by it) so the comparison below can only pass with a fresh sync. Both are waited for
+      // until they are gone, not merely marked for deletion: an apply onto a terminating
+      // ExternalSecret succeeds and then vanishes with it.
       await cluster.delete(r.externalSecret);
       await cluster.delete(r.secret);
-      await waitUntilGone(ctx, cluster, r.secret);
+      await waitUntilDeleted(ctx, cluster, r.externalSecret, { timeoutMs: DELETION_WAIT_MS, intervalMs: POLL_MS });
+      await waitUntilDeleted(ctx, cluster, r.secret, { timeoutMs: DELETION_WAIT_MS, intervalMs: POLL_MS });
       // A namespace still terminating from the last check's clean-up cannot take new objects.
       const namespace = await cluster.get(r.namespace);
-      if (namespace?.metadata?.deletionTimestamp) await waitUntilGone(ctx, cluster, r.namespace);
+      if (namespace?.metadata?.deletionTimestamp) {
+        ctx.log.info(`namespace ${VERIFY.namespace} from an earlier check is still terminating: waiting for it to go (up to ${DELETION_WAIT_MS / 1000} s)`);
+        await waitUntilDeleted(ctx, cluster, r.namespace, { timeoutMs: DELETION_WAIT_MS, intervalMs: POLL_MS });
+      }
       const manifests = await renderManifests(ESO_CHECK_MANIFEST, {
         namespace: VERIFY.namespace,
         apiVersion: r.apiVersion,
@@ -152,29 +165,32 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
         // Kubernetes removes a namespace only after its namespace controller has deleted what is in
         // it: the namespace is Terminating meanwhile. Waited for (bounded), so "removed" is true; a
         // namespace that stays Terminating does not fail a verification that passed, but is said.
-        const gone = await waitUntilGone(ctx, cluster, r.namespace).then(
-          () => true,
+        const stuck = await waitUntilDeleted(ctx, cluster, r.namespace, { timeoutMs: DELETION_WAIT_MS, intervalMs: POLL_MS }).then(
+          () => undefined,
           (error: unknown) => {
-            if (error instanceof UserError) return false;
+            if (error instanceof StillTerminatingError) return error;
             throw error;
           },
         );
-        if (gone) ctx.log.info(`removed namespace ${VERIFY.namespace} and ${kvPath}/${VERIFY.vaultKey}`);
-        else ctx.log.warn(`removed ${kvPath}/${VERIFY.vaultKey}; namespace ${VERIFY.namespace} is still Terminating after 30 s (kubectl get namespace ${VERIFY.namespace} -o yaml shows what holds it); the next check waits for it`);
+        if (!stuck) ctx.log.info(`removed namespace ${VERIFY.namespace} and ${kvPath}/${VERIFY.vaultKey}`);
+        else ctx.log.warn(`removed ${kvPath}/${VERIFY.vaultKey}; namespace ${VERIFY.namespace} is still Terminating after ${DELETION_WAIT_MS / 1000} s, held by ${describeHolders(stuck.holders)} (${stuck.hint ?? ''}); the next check waits for it`);
       }
       await applyOnceWebhookAnswers(ctx, cluster, [{ apiVersion: r.apiVersion, kind: 'ClusterSecretStore', metadata: { name: ESO.store, annotations: { [VERIFY.annotation]: String(store.metadata?.generation ?? '') } } }], VERIFY_FIELD_MANAGER);
     },
   };
 }
 
-async function waitUntilGone(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<void> {
-  await pollUntil(
-    ctx,
-    { timeoutMs: 30_000, intervalMs: POLL_MS },
-    async () => ((await cluster.exists(ref)) ? undefined : true),
-    () =>
-      new UserError(`${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name} from an earlier check was not removed within 30 s`, {
-        hint: `kubectl ${ref.namespace ? `-n ${ref.namespace} ` : ''}delete ${ref.kind.toLowerCase()} ${ref.name}`,
-      }),
-  );
+/**
+ * ESO's controller Deployment with at least one ready replica (a Deployment scaled to 0 counts as
+ * not running: it would never reconcile the check).
+ */
+async function requireRunningController(ctx: StepContext, cluster: ClusterClient): Promise<void> {
+  const namespace = ctx.profile.cluster.esoNamespace;
+  const controller = controllerOf(await inspectEso(cluster, namespace));
+  const ready = controller?.status?.readyReplicas ?? 0;
+  if (controller && ready > 0) return;
+  const what = controller ? `Deployment ${namespace}/${controller.metadata?.name ?? '?'} has ${ready} of ${controller.spec?.replicas ?? 1} replicas ready` : `there is no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}`;
+  throw new UserError(`External Secrets Operator is not running, so nothing would sync the check: ${what}`, {
+    hint: `kubectl -n ${namespace} get deployments,pods shows why (scaled to 0, image not pulled, crash loop); once its controller is ready run the same command again.`,
+  });
 }
