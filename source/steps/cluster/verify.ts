@@ -189,7 +189,9 @@ async function requireRunningController(ctx: StepContext, cluster: ClusterClient
   const controller = controllerOf(await inspectEso(cluster, namespace));
   const ready = controller?.status?.readyReplicas ?? 0;
   if (controller && ready > 0) return;
-  const what = controller ? `Deployment ${namespace}/${controller.metadata?.name ?? '?'} has ${ready} of ${controller.spec?.replicas ?? 1} replicas ready` : `there is no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}`;
+  const name = `Deployment ${namespace}/${controller?.metadata?.name ?? '?'}`;
+  const wanted = controller?.spec?.replicas ?? 1;
+  const what = !controller ? `there is no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}` : wanted === 0 ? `${name} is scaled to 0 replicas` : `${name} has ${ready} of ${wanted} replicas ready`;
   throw new UserError(`External Secrets Operator is not running, so nothing would sync the check: ${what}`, {
     hint: `kubectl -n ${namespace} get deployments,pods shows why (scaled to 0, image not pulled, crash loop); once its controller is ready run the same command again.`,
   });

@@ -1,0 +1,36 @@
+/**
+ * What real servers and clusters do that a first setup never meets: each failure mode users of
+ * this setup hit (a stuck deletion, a stopped controller, a helm release left pending, nodes ESO
+ * has no image for, clocks apart, an address pods cannot reach) reproduced on one fresh lab — the
+ * real OpenBao-or-Vault host, the real Kubernetes control plane and the real ESO and helm — with
+ * what the CLI says about it and how it recovers. The lab is set up once; every case leaves it
+ * working for the next.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeResult } from './support/cli.js';
+import { ClusterLabs, setup, type ClusterSetup } from './support/cluster-lab.js';
+import type { FidelityLab } from './fidelity/context.js';
+import { describeVerifyFailures } from './fidelity/verify.js';
+
+const labs = new ClusterLabs();
+afterAll(() => labs.dispose(), 120_000);
+
+let prepared: ClusterSetup | undefined;
+const fidelity: FidelityLab = {
+  get s(): ClusterSetup {
+    if (!prepared) throw new Error('the fidelity lab was not set up (the first test failed)');
+    return prepared;
+  },
+};
+
+describe('the fidelity lab', () => {
+  it('is set up from a bare host with `setup --yes`', async () => {
+    const s = await labs.prepare('fidelity');
+    const { result, summary } = await setup(s, ['setup', '--yes'], { PATH: s.helmPath }, 300_000);
+    expect(result.code, describeResult(['setup', '--yes'], result)).toBe(0);
+    expect(summary.result).toBe('ok');
+    prepared = s;
+  }, 360_000);
+});
+
+describeVerifyFailures(fidelity);
