@@ -7,7 +7,7 @@ import { describeHolders, holdersOf, StillTerminatingError } from '../../source/
 const stuckNamespace = {
   apiVersion: 'v1',
   kind: 'Namespace',
-  metadata: { name: 'vault-eso-check', deletionTimestamp: '2026-12-02T20:00:00Z' },
+  metadata: { name: 'vault-eso-check', deletionTimestamp: new Date('2026-12-02T20:00:00Z') },
   spec: { finalizers: ['kubernetes'] },
   status: {
     phase: 'Terminating',

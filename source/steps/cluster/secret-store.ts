@@ -16,6 +16,9 @@ import { serviceAccountOf } from './eso-role.js';
 import { pollUntil } from './poll.js';
 import { applyOnceWebhookAnswers } from './webhook-wait.js';
 import { ESO, type ClusterSession } from './session.js';
+import { requireRunningController } from './eso-controller.js';
+import { listStoreEvents, newestWarning, validatedSince, validationMarks } from './store-events.js';
+import { classifyStoreFailure, hintForStoreFailure, type StoreFailureCause, type StoreFailureFacts } from './store-failure.js';
 
 export const SECRET_STORE_STEP_ID = 'cluster.secret-store';
 export const SECRET_STORE_MANIFEST = 'kubernetes/cluster-secret-store.yaml';
@@ -26,6 +29,7 @@ export interface Condition {
   status: string;
   reason?: string;
   message?: string;
+  lastTransitionTime?: string | Date;
 }
 
 export type StoreObject = KubernetesObject & {
@@ -106,49 +110,42 @@ export function storeDrift(current: StoreObject, desired: StoreObject): string[]
   return drift;
 }
 
-interface StoreEvent extends KubernetesObject {
-  type?: string;
-  reason?: string;
-  message?: string;
-  lastTimestamp?: string | Date;
-  eventTime?: string | Date;
-}
-
-/**
- * The newest Warning event ESO recorded for the store, if any. ESO writes only a fixed text into
- * the store's condition ("unable to create client", pkg/controllers/secretstore/common.go) and the
- * cause (permission denied, x509, dial tcp, a TokenRequest refused) into a Warning Event. Events of
- * a cluster-scoped object live in the `default` namespace. Best effort: a cluster that will not
- * list events leaves the condition alone.
- */
-export async function newestStoreWarning(cluster: ClusterClient, since: Date): Promise<string | undefined> {
-  const events = await cluster
-    .list<StoreEvent>('v1', 'Event', { fieldSelector: `involvedObject.kind=ClusterSecretStore,involvedObject.name=${ESO.store},type=Warning` })
-    .catch(() => [] as StoreEvent[]);
-  const at = (event: StoreEvent): number => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp ?? 0).getTime();
-  // Events have second precision; one from before this apply speaks of an older attempt.
-  const newest = events.filter((event) => at(event) >= since.getTime() - 1_000).sort((a, b) => at(b) - at(a))[0];
-  return newest?.message?.trim() || undefined;
-}
-
 /** Changed on every apply of the store, so that ESO validates it at once (see apply). */
 export const RECONCILE_ANNOTATION = 'picluster-vault-tui/applied-at';
 
 /** Said instead of the deadline's error while waiting, so the failure can be told with ESO's event. */
 class StoreStillNotReady extends Error {}
 
+/**
+ * How long a Ready condition may go without ESO's proof that it looked at the store as applied
+ * (its Valid or Warning event) before it is taken as it stands: client-go's event recorder drops
+ * events past a burst of 25 per object (then one per 5 minutes), so a store applied very often may
+ * get no event at all.
+ */
+const UNPROVEN_CONDITION_MS = 15_000;
+
+function transitionedSince(condition: Condition | undefined, since: Date): boolean {
+  return condition?.lastTransitionTime !== undefined && new Date(condition.lastTransitionTime).getTime() >= since.getTime() - 1_000;
+}
+
 export function secretStoreStep(session: ClusterSession): Step {
-  async function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, generation: number | undefined, appliedAt: Date): Promise<Condition> {
+  async function waitForReady(ctx: StepContext, cluster: ClusterClient, ref: { apiVersion: string; kind: string; name: string }, appliedAt: Date, validatedBefore: ReadonlySet<string>): Promise<Condition> {
     let last: Condition | undefined;
+    let warning: string | undefined;
     let falseSince: number | undefined;
-    const notReady = async (waited: string): Promise<UserError> => {
-      const warning = last?.status === 'False' ? await newestStoreWarning(cluster, appliedAt) : undefined;
-      return new UserError(`ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}${warning ? `; ESO says: ${warning}` : ''}`, { hint: hintFor(last, warning, ctx) });
+    let unprovenSaid = false;
+    const notReady = (waited: string): UserError => {
+      // ESO before 1.0 writes the whole error into the condition too: said once.
+      const detail = last?.status === 'False' && warning && !last.message?.includes(warning) ? warning : undefined;
+      const cause = classifyStoreFailure(`${last?.message ?? ''} ${detail ?? ''}`);
+      return new StoreNotReadyError(cause, `ClusterSecretStore ${ESO.store} ${waited}: ${describeCondition(last)}${detail ? `; ESO says: ${detail}` : ''}`, {
+        hint: last ? hintForStoreFailure(cause, storeFailureFacts(ctx)) : `Check that the ESO controller runs: kubectl -n ${ctx.profile.cluster.esoNamespace} get deployments`,
+      });
     };
     try {
       return await waitUntilReady();
     } catch (error) {
-      if (error instanceof StoreStillNotReady) throw await notReady(error.message);
+      if (error instanceof StoreStillNotReady) throw notReady(error.message);
       throw error;
     }
 
@@ -157,12 +154,23 @@ export function secretStoreStep(session: ClusterSession): Step {
         ctx,
         { timeoutMs: session.storeWaitMs, intervalMs: POLL_MS },
         async () => {
-          const store = await cluster.get<StoreObject & { status?: { observedGeneration?: number } }>(ref);
+          const store = await cluster.get<StoreObject>(ref);
           last = readyCondition(store);
-          // A condition from before this apply (an older generation) says nothing about the new spec;
-          // ESO does not always set observedGeneration, so without it the condition is taken as is.
-          const observed = store?.status?.observedGeneration;
-          const current = observed === undefined || generation === undefined || observed >= generation;
+          const events = await listStoreEvents(cluster, ESO.store);
+          warning = events ? newestWarning(events, appliedAt) : undefined;
+          // Only a condition ESO set after this apply speaks of the store as it is now (see
+          // store-events.ts); a cluster that will not list events leaves the condition as proof.
+          const proven =
+            events === undefined ||
+            transitionedSince(last, appliedAt) ||
+            (last?.status === 'True' && validatedSince(validatedBefore, events)) ||
+            (last?.status === 'False' && warning !== undefined);
+          const unproven = !proven && Date.now() - appliedAt.getTime() >= UNPROVEN_CONDITION_MS;
+          if (unproven && !unprovenSaid) {
+            unprovenSaid = true;
+            ctx.log.warn(`ESO recorded no event for this apply of ClusterSecretStore ${ESO.store} within ${UNPROVEN_CONDITION_MS / 1000} s (events are dropped for an object updated very often): taking its condition as it stands (${describeCondition(last)})`);
+          }
+          const current = proven || unproven;
           if (current && last?.status === 'True') return last;
           // ESO retries a failed validation with backoff; one that still fails after several tries is
           // rarely transient, and the user is better served by its message now than after the deadline.
@@ -207,31 +215,32 @@ export function secretStoreStep(session: ClusterSession): Step {
       // ESO retries a store that failed with a backoff of up to 7 minutes, and an apply that
       // changes nothing makes no watch event: a fresh annotation is a change, so ESO validates the
       // store now (its controller watches the store without predicates).
+      // Without a running controller nothing would validate it, and the condition ESO left on an
+      // older apply would pass for this one.
+      await requireRunningController(ctx, cluster, 'validate the store');
+      const validatedBefore = validationMarks((await listStoreEvents(cluster, ESO.store)) ?? []);
       const appliedAt = new Date();
       desired.metadata = { ...desired.metadata, annotations: { ...desired.metadata?.annotations, [RECONCILE_ANNOTATION]: appliedAt.toISOString() } };
       ctx.log.info(`applying ${describeObject(desired)} (${desired.apiVersion})`);
-      const [applied] = await applyOnceWebhookAnswers(ctx, cluster, [desired]);
-      const condition = await waitForReady(ctx, cluster, { apiVersion: desired.apiVersion!, kind: 'ClusterSecretStore', name: ESO.store }, applied?.metadata?.generation, appliedAt);
+      await applyOnceWebhookAnswers(ctx, cluster, [desired]);
+      const condition = await waitForReady(ctx, cluster, { apiVersion: desired.apiVersion!, kind: 'ClusterSecretStore', name: ESO.store }, appliedAt, validatedBefore);
       ctx.log.info(`ClusterSecretStore ${ESO.store} ${describeCondition(condition)}`);
     },
   };
 }
 
-function hintFor(condition: Condition | undefined, warning: string | undefined, ctx: StepContext): string {
-  // The condition (the simulators' and older ESO's full error) and ESO's event (the cause, today).
-  const message = `${condition?.message ?? ''} ${warning ?? ''}`;
-  const { authMountPath, esoAudience } = ctx.profile.cluster;
-  if (!condition) return `Check that the ESO controller runs: kubectl -n ${ctx.profile.cluster.esoNamespace} get deployments`;
-  if (/service account token for service account/i.test(message)) {
-    // ESO's controller runs as that same account: its pod's token died with the account, and the
-    // kubelet renews a projected token only at 80% of its life, so ESO must be restarted too.
-    const namespace = ctx.profile.cluster.esoNamespace;
-    return `ESO logs in as the service account of the store's serviceAccountRef, which must exist: kubectl -n ${namespace} get serviceaccounts (reinstalling ESO restores it). ESO's own pods run as it too: once it is back, restart them (kubectl -n ${namespace} rollout restart deployment).`;
+function storeFailureFacts(ctx: StepContext): StoreFailureFacts {
+  const { esoNamespace, authMountPath, esoAudience } = ctx.profile.cluster;
+  return { esoNamespace, authMountPath, esoAudience, vaultAddress: apiAddress(ctx) };
+}
+
+/** The store did not become Ready; `failure` is what ESO's own record names. */
+export class StoreNotReadyError extends UserError {
+  constructor(
+    readonly failure: StoreFailureCause,
+    message: string,
+    options: { hint: string },
+  ) {
+    super(message, options);
   }
-  if (/x509|certificate|tls/i.test(message)) return 'ESO does not trust Vault\'s certificate: caBundle must be the CA that signed it, and the server address one of its names.';
-  if (/permission denied|403/i.test(message)) {
-    return `Vault refused ESO's login: check the role (vault read auth/${authMountPath}/role/${ESO.vaultRole}: service account, namespace, audience ${esoAudience}) and that Vault can call the TokenReview API (the reviewer account's binding to system:auth-delegator).`;
-  }
-  if (/connection refused|no such host|timeout|i\/o/i.test(message)) return `ESO cannot reach Vault at ${apiAddress(ctx)} from inside the cluster: the address must be reachable from the pods.`;
-  return `Details: kubectl describe clustersecretstore ${ESO.store}`;
 }

@@ -21,7 +21,7 @@ import { describeCondition, readyCondition, servedEsoVersion, type Condition, ty
 import { applyOnceWebhookAnswers } from './webhook-wait.js';
 import { pollUntil } from './poll.js';
 import { describeHolders, StillTerminatingError, waitUntilDeleted } from './deletion.js';
-import { controllerOf, inspectEso } from './eso-install.js';
+import { requireRunningController } from './eso-controller.js';
 import { ESO, VERIFY, type ClusterSession } from './session.js';
 
 export const VERIFY_STEP_ID = 'cluster.verify';
@@ -111,7 +111,7 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
       await vault.kvWrite(kvPath, VERIFY.vaultKey, { [VERIFY.property]: value, purpose: 'checks that External Secrets Operator syncs from this Vault' });
       // Without a running controller nothing would ever sync the check (nor remove ESO's cleanup
       // finalizer from an old ExternalSecret): said now, not after the whole sync wait.
-      await requireRunningController(ctx, cluster);
+      await requireRunningController(ctx, cluster, 'sync the check');
       // A Secret synced earlier still holds the old value: remove the ExternalSecret (its Secret is
       // owned by it) so the comparison below can only pass with a fresh sync. Both are waited for
       // until they are gone, not merely marked for deletion: an apply onto a terminating
@@ -178,21 +178,4 @@ export function verifyStep(session: ClusterSession, server: ServerFlavor = VAULT
       await applyOnceWebhookAnswers(ctx, cluster, [{ apiVersion: r.apiVersion, kind: 'ClusterSecretStore', metadata: { name: ESO.store, annotations: { [VERIFY.annotation]: String(store.metadata?.generation ?? '') } } }], VERIFY_FIELD_MANAGER);
     },
   };
-}
-
-/**
- * ESO's controller Deployment with at least one ready replica (a Deployment scaled to 0 counts as
- * not running: it would never reconcile the check).
- */
-async function requireRunningController(ctx: StepContext, cluster: ClusterClient): Promise<void> {
-  const namespace = ctx.profile.cluster.esoNamespace;
-  const controller = controllerOf(await inspectEso(cluster, namespace));
-  const ready = controller?.status?.readyReplicas ?? 0;
-  if (controller && ready > 0) return;
-  const name = `Deployment ${namespace}/${controller?.metadata?.name ?? '?'}`;
-  const wanted = controller?.spec?.replicas ?? 1;
-  const what = !controller ? `there is no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}` : wanted === 0 ? `${name} is scaled to 0 replicas` : `${name} has ${ready} of ${wanted} replicas ready`;
-  throw new UserError(`External Secrets Operator is not running, so nothing would sync the check: ${what}`, {
-    hint: `kubectl -n ${namespace} get deployments,pods shows why (scaled to 0, image not pulled, crash loop); once its controller is ready run the same command again.`,
-  });
 }
