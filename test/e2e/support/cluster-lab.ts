@@ -37,12 +37,15 @@ export class ClusterLabs {
   private readonly labs = new FreshLabs();
   private readonly sessions: CliSession[] = [];
 
-  /** Lab instance `name` (started on first use) and a new CLI session with the lab's profile imported. */
-  async prepare(name: string): Promise<ClusterSetup> {
+  /**
+   * Lab instance `name` (started on first use) and a new CLI session with the lab's profile for
+   * `server` imported: Vault (the lab's Vault) or OpenBao (the real OpenBao server).
+   */
+  async prepare(name: string, options: { server?: 'vault' | 'openbao' } = {}): Promise<ClusterSetup> {
     const lab = await this.labs.get(name);
     const session = await CliSession.create(`cluster-${name}`);
     this.sessions.push(session);
-    await session.ok(['profile', 'import', lab.state.profileFile]);
+    await session.ok(['profile', 'import', options.server === 'openbao' ? lab.state.profileOpenBaoFile : lab.state.profileFile]);
     const info = await session.info();
     if (helmOnPath(PATH_WITHOUT_HELM)) throw new Error(`helm is installed on this machine (${PATH_WITHOUT_HELM}): the no-helm cases cannot run`);
     return { lab, session, info, helmPath: `${lab.state.helmBinDir}:${PATH_WITHOUT_HELM}` };
