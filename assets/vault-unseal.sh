@@ -5,19 +5,23 @@
 # What it does, in order:
 #  1. waits for https://127.0.0.1:<port>/v1/sys/health, verifying the server with Vault's CA
 #     (certificate checks are never skipped), with a bounded number of attempts;
-#     200/429/472/473 -> already unsealed, 501 -> not initialized: nothing to do (exit 0);
-#     503 -> sealed: go on;
+#     200/472/473 -> already unsealed, 501 -> not initialized: nothing to do (exit 0);
+#     429 -> unsealed but a standby: on to step 4; 503 -> sealed: go on;
 #  2. reads the keys file defensively: {"keys": [...], "threshold": t} is the shape the product
 #     writes; the CLI shape of `vault operator init -format=json` (unseal_keys_hex/unseal_keys_b64,
 #     unseal_threshold) is read too;
-#  3. submits one key at a time to /v1/sys/unseal until Vault says sealed=false, at most `threshold`.
+#  3. submits one key at a time to /v1/sys/unseal until Vault says sealed=false, at most `threshold`;
+#  4. waits (bounded) until the node is the active one: right after an unseal a single raft node is
+#     a standby (sys/health 429) until it has elected itself, and every request other than sys/*
+#     fails meanwhile (500 "local node not active but active cluster node not found"). Exit 0 says
+#     the server serves.
 #
 # A key never appears in a command line or an environment (both are visible to other users in
 # `ps` and /proc): jq reads the keys file on its standard input and writes the JSON body straight
 # into curl's standard input (--data @-). Nothing printed here contains a key; jq's own error
 # messages (which can quote values) are discarded and replaced by ours.
-# Output goes to the journal (journalctl -u vault-unseal). Exit status 0: unsealed or nothing to
-# do; 1: it could not unseal, with a line saying why.
+# Output goes to the journal (journalctl -u vault-unseal). Exit status 0: unsealed and the active
+# node, or nothing to do; 1: it could not unseal, or the node stayed a standby, with a line saying why.
 #
 # HTTP API: https://developer.hashicorp.com/vault/api-docs/system/health
 #           https://developer.hashicorp.com/vault/api-docs/system/unseal
@@ -29,6 +33,7 @@ CA_FILE={{caFile}}
 KEYS_FILE={{keysFile}}
 WAIT_ATTEMPTS={{waitAttempts}}
 WAIT_INTERVAL_SECONDS={{waitIntervalSeconds}}
+ACTIVE_WAIT_SECONDS={{activeWaitSeconds}}
 
 API="https://127.0.0.1:${API_PORT}/v1"
 NEWLINE='
@@ -58,6 +63,36 @@ describe_errors() {
     | if . == "" then "no error message" else . end' 2>/dev/null || printf 'an answer that is not JSON'
 }
 
+# --- 4. wait for the active node (called from 1 and 3) -------------------------------------------
+# Raft elects a single node within seconds (longer on a slow SD card); still a standby at the
+# deadline means something is wrong with raft, said with where to look.
+# https://developer.hashicorp.com/vault/api-docs/system/health (429: unsealed and standby)
+wait_active() {
+  active_deadline=$(( $(date +%s) + ACTIVE_WAIT_SECONDS ))
+  told=no
+  while :; do
+    code=$(vault_curl --output /dev/null --write-out '%{http_code}' "${API}/sys/health" 2>/dev/null) || code=000
+    case "$code" in
+      # 472/473: a replication secondary or performance standby (Vault Enterprise), which serve.
+      200 | 472 | 473)
+        if [ "$told" = yes ]; then log "${SERVER} is the active node (HTTP ${code} from sys/health)"; fi
+        exit 0
+        ;;
+      429)
+        if [ "$told" = no ]; then
+          log "${SERVER} is unsealed, waiting for leadership: a standby (HTTP 429 from sys/health) until raft makes it the active node (up to ${ACTIVE_WAIT_SECONDS} s)"
+          told=yes
+        fi
+        ;;
+      503) fail "${SERVER} is sealed again (HTTP 503 from sys/health) while waiting for it to become the active node" ;;
+    esac
+    if [ "$(date +%s)" -ge "$active_deadline" ]; then
+      fail "${SERVER} is unsealed but not the active node after ${ACTIVE_WAIT_SECONDS} s (last: HTTP ${code} from sys/health); look for raft errors in the server's journal"
+    fi
+    sleep 1
+  done
+}
+
 # --- 1. wait for the API -----------------------------------------------------------------------
 deadline=$(( $(date +%s) + WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS ))
 attempt=1
@@ -70,9 +105,13 @@ while :; do
     curl_status=$?
   fi
   case "$code" in
-    200 | 429 | 472 | 473)
+    200 | 472 | 473)
       log "${SERVER} is already unsealed (HTTP ${code} from sys/health): nothing to do"
       exit 0
+      ;;
+    429)
+      log "${SERVER} is already unsealed (HTTP 429 from sys/health): nothing to unseal"
+      wait_active
       ;;
     501)
       log "${SERVER} is not initialized (HTTP 501 from sys/health): nothing to unseal"
@@ -165,8 +204,8 @@ while [ "$index" -lt "$threshold" ]; do
     # Someone else may have unsealed it meanwhile; that is success too.
     sealed_now=$(vault_curl "${API}/sys/seal-status" | jq -r '.sealed' 2>/dev/null) || sealed_now=unknown
     if [ "$sealed_now" = false ]; then
-      log "${SERVER} was unsealed meanwhile (not by this script): nothing left to do"
-      exit 0
+      log "${SERVER} was unsealed meanwhile (not by this script): nothing left to unseal"
+      wait_active
     fi
     if [ "$code" = 000 ]; then fail "could not send key ${number} of ${threshold}: ${SERVER} stopped answering"; fi
     fail "${SERVER} rejected key ${number} of ${threshold} (HTTP ${code}): $(printf '%s' "$body" | describe_errors)"
@@ -176,7 +215,7 @@ while [ "$index" -lt "$threshold" ]; do
   fi
   if [ "${state%% *}" = false ]; then
     log "${SERVER} is unsealed (${number} key(s) submitted)"
-    exit 0
+    wait_active
   fi
   log "key ${number} accepted (progress $(printf '%s' "${state#* }" | tr ' ' '/'))"
   index=$number

@@ -21,7 +21,7 @@ import type { CertificateInfo } from '../services/tls.js';
 import type { VaultApi } from '../services/vault.js';
 import { renewServerCertificate, type RenewResult } from '../steps/host/tls.js';
 import { INIT_CUSTODY_NAME, openVault, readInitRecord } from '../steps/vault/session.js';
-import { unsealWithKeys } from '../steps/vault/unseal.js';
+import { unsealWithKeys, waitUntilActive } from '../steps/vault/unseal.js';
 import { custodyPath } from '../profile/custody.js';
 import { openCommandContext, type CommandContext } from './command-context.js';
 import type { GlobalOptions, Output } from './output.js';
@@ -63,6 +63,8 @@ async function unsealAfterRestart(command: CommandContext, vault: VaultApi): Pro
   }
   if (!status.sealed) {
     ctx.log.info(`${server.name} at ${vault.address} is unsealed`);
+    // Unsealed by the auto-unseal unit a moment ago: a standby until raft elects it (as after our own unseal).
+    await waitUntilActive(ctx, vault);
     return false;
   }
   const record = await readInitRecord(ctx, command.session);

@@ -20,7 +20,7 @@ import { commandFor, loadProfile } from '../profile/read.js';
 import type { ProfileStore } from '../profile/store.js';
 import { openRunServices, type RunServices } from '../services/run-services.js';
 import { clusterConfigured, describeClusterStatus, kubeconfigReadOptions, readClusterStatus } from '../services/cluster-status.js';
-import { collectStatus, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, statusUnits, type StatusReport, type UnitStatus } from '../services/status.js';
+import { collectStatus, describeHa, emptyVaultStatus, STATUS_EXIT, STATUS_SCHEMA_VERSION, statusUnits, type StatusReport, type UnitStatus } from '../services/status.js';
 import { SERVERS, serverOf, VAULT, type ServerFlavor } from '../core/server.js';
 import { vaultApiAddress } from '../steps/host/layout.js';
 import { caPemFor } from '../steps/vault/session.js';
@@ -147,7 +147,8 @@ export function printStatus(output: Output, report: StatusReport, options: { tls
   const { vault, host } = report;
   const rows: [string, string][] = [];
   const stateText: Record<StatusReport['state'], string> = {
-    unsealed: s.green('unsealed'),
+    // Unsealed but not serving yet: a standby until raft elects it (vault.role; the exit code stays 0).
+    unsealed: vault.role === 'waiting-for-leader' ? s.yellow('unsealed, waiting for leadership') : s.green('unsealed'),
     sealed: s.red(s.bold('SEALED')),
     uninitialized: s.yellow('not initialized'),
     unreachable: s.red('unreachable'),
@@ -163,7 +164,7 @@ export function printStatus(output: Output, report: StatusReport, options: { tls
     rows.push(['Sealed', `${yesNo(vault.sealed)}${unseal ? `  (unseal progress ${unseal.progress}/${unseal.threshold}, ${unseal.shares} key shares)` : ''}`]);
     rows.push(['Version', vault.version ? `${serverName} ${vault.version}` : 'unknown']);
     rows.push(['Storage', vault.storageType ?? 'unknown']);
-    rows.push(['HA', vault.ha ? (vault.ha.enabled ? `enabled, ${vault.ha.isSelf ? 'active node' : `standby (active: ${vault.ha.leaderAddress ?? 'unknown'})`}` : 'disabled') : 'unknown while sealed']);
+    rows.push(['HA', describeHa(vault)]);
   }
   if (vault.certificate) {
     const days = vault.certificate.daysLeft;

@@ -13,8 +13,10 @@
  * The submitting itself is the unseal step's (steps/vault/unseal.ts), so the command and the setup
  * behave alike: the same reset of earlier shares, the same messages for refused keys.
  *
- * Exit codes: 0 unsealed (or already unsealed); 1 the keys were refused or were not enough, or Vault
- * could not be reached / is not initialized; 2 bad input (unknown --from, no keys on stdin, a
+ * Exit codes: 0 unsealed (or already unsealed) and the active node: right after an unseal a raft
+ * node is a standby until it has elected itself, and the command waits for that (bounded; the unseal
+ * step's waitUntilActive); 1 the keys were refused or were not enough, Vault could not be reached /
+ * is not initialized, or it stayed a standby; 2 bad input (unknown --from, no keys on stdin, a
  * question with no terminal to ask it on).
  * API: https://developer.hashicorp.com/vault/api-docs/system/unseal
  */
@@ -30,7 +32,7 @@ import { logFile } from '../profile/paths.js';
 import { commandFor, ProfileStore } from '../profile/store.js';
 import type { SealStatus, VaultApi } from '../services/vault.js';
 import { INIT_CUSTODY_NAME, openVault, readInitRecord, VaultSession } from '../steps/vault/session.js';
-import { hostKeys, unsealByTyping, unsealWithKeys } from '../steps/vault/unseal.js';
+import { hostKeys, unsealByTyping, unsealWithKeys, waitUntilActive } from '../steps/vault/unseal.js';
 import type { GlobalOptions, Output } from './output.js';
 import { commandServices, commandStepContext } from './status.js';
 
@@ -127,6 +129,9 @@ export async function unseal(global: GlobalOptions, options: UnsealOptions, outp
     }
     if (!status.sealed) {
       ctx.log.info(`${name} at ${vault.address} is already unsealed`);
+      // Unsealed a moment ago (by the auto-unseal unit after a restart, say) it may still be a
+      // standby: exit 0 only once it serves, as after our own unseal, so `unseal && …` can go on.
+      await waitUntilActive(ctx, vault);
       return 0;
     }
     ctx.log.info(`${name} at ${vault.address} is sealed (unseal progress ${describeProgress(status)}, ${status.n} key shares)`);

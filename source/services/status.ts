@@ -10,8 +10,11 @@
  * import, more than the two GETs take on a LAN. Both GETs share one keep-alive connection, and the
  * certificate's expiry is read from that connection's own TLS handshake (the peer certificate that
  * was just verified), so no second handshake and no SSH is needed for it.
+ * Unsealed, a third GET (sys/health) says whether the node is the active one: right after an unseal a
+ * raft node is a standby until it has elected itself, and serves nothing but sys/* meanwhile.
  * API: https://developer.hashicorp.com/vault/api-docs/system/seal-status
  *      https://developer.hashicorp.com/vault/api-docs/system/leader
+ *      https://developer.hashicorp.com/vault/api-docs/system/health
  * TLS: https://nodejs.org/api/tls.html#tlssocketgetpeercertificatedetailed
  * Units: https://www.freedesktop.org/software/systemd/man/latest/systemctl.html (is-active, is-enabled)
  */
@@ -55,6 +58,17 @@ export interface UnsealProgress {
   shares: number;
 }
 
+/**
+ * What an unsealed node does with requests. active: it serves them. standby: another node is
+ * active (a standby forwards to it; not a setup this tool makes, but a report of one is honest).
+ * waiting-for-leader: a standby while no node is active, as a single raft node is for a moment after
+ * every unseal but the first after init (raft starts as a follower and elects itself after its
+ * election timeout); requests other than sys/* answer 500 "local node not active but active cluster
+ * node not found" until then. Told by sys/health (429 and `standby: true` for a standby; sys/leader
+ * alone can say is_self a moment before health does, or name no leader at all).
+ */
+export type NodeRole = 'active' | 'standby' | 'waiting-for-leader';
+
 export interface HaStatus {
   enabled: boolean;
   /** This node is the active one (false: a standby). */
@@ -96,6 +110,11 @@ export interface VaultStatus {
   sealType: string | null;
   /** From sys/leader, which only answers while unsealed: null when sealed or unreachable. */
   ha: HaStatus | null;
+  /**
+   * Whether this node serves (NodeRole), from sys/health with sys/leader; null when sealed, not
+   * initialized or unknown. Added within schema version 1: absent in reports of older versions.
+   */
+  role: NodeRole | null;
   /** The certificate the API presented (and that verified against our CA); null when no TLS session was made. */
   certificate: CertificateStatus | null;
 }
@@ -171,6 +190,7 @@ export function emptyVaultStatus(address: string | null): VaultStatus {
     storageType: null,
     sealType: null,
     ha: null,
+    role: null,
     certificate: null,
   };
 }
@@ -232,7 +252,13 @@ export function statusWarnings(vault: VaultStatus, host: HostStatus | null, auto
   if (cert && cert.daysLeft <= CERT_WARN_DAYS) {
     warnings.push(cert.daysLeft < 0 ? `the server certificate expired ${-cert.daysLeft} day(s) ago` : `the server certificate expires in ${cert.daysLeft} day(s)`);
   }
-  if (vault.ha?.enabled && !vault.ha.isSelf) warnings.push(`this node is a standby; the active node is ${vault.ha.leaderAddress ?? 'unknown'}`);
+  if (vault.role === 'waiting-for-leader') {
+    warnings.push(
+      `unsealed, waiting for leadership: ${server.name} is a standby until raft makes it the active node (seconds after an unseal); requests other than sys/* fail until then. If it lasts, look at the server's log for raft errors`,
+    );
+  } else if (vault.role === 'standby' || (!vault.role && vault.ha?.enabled && !vault.ha.isSelf)) {
+    warnings.push(`this node is a standby; the active node is ${vault.ha?.leaderAddress ?? 'unknown'}`);
+  }
   const units = host?.services;
   if (units?.vault && units.vault.active !== 'active') warnings.push(`${units.vault.unit} is ${units.vault.active} on the host`);
   if (units?.vault && units.vault.enabled !== 'enabled') warnings.push(`${units.vault.unit} is ${units.vault.enabled} on the host: it will not start at boot`);
@@ -299,11 +325,52 @@ async function readVaultApi(input: StatusInput, caPem: string, now: () => Date):
       } catch {
         // Reported as ha: null.
       }
+      // Without query parameters: 200 active, 429 standby (472/473: Enterprise secondaries, which serve).
+      let standby: boolean | null = null;
+      try {
+        const health = await get('sys/health');
+        if (isRecord(health.body) && typeof health.body['standby'] === 'boolean' && health.body['sealed'] === false) standby = health.body['standby'];
+        else if (health.statusCode === 429) standby = true;
+        else if (health.statusCode === 200) standby = false;
+      } catch {
+        // Told from sys/leader alone, or unknown.
+      }
+      status.role = nodeRole(standby, status.ha, status.address);
     }
     return status;
   } finally {
     agent.destroy();
   }
+}
+
+/**
+ * The role of an unsealed node from sys/health's `standby` (null: no answer) and sys/leader's HA
+ * state (null: no answer); `self` is the address this node was asked at. A standby that names
+ * another node as the leader is a standby of a cluster; one that names none, or itself (sys/leader
+ * may say is_self while health still says standby, and raft may still hold this node's own
+ * advertisement from before the restart), is waiting for leadership.
+ */
+export function nodeRole(standby: boolean | null, ha: HaStatus | null, self: string | null = null): NodeRole | null {
+  const otherLeader = ha !== null && !ha.isSelf && ha.leaderAddress !== null && ha.leaderAddress !== '' && !sameAddress(ha.leaderAddress, self);
+  if (standby === false) return 'active';
+  if (standby === true) return otherLeader ? 'standby' : 'waiting-for-leader';
+  if (!ha) return null;
+  if (!ha.enabled || ha.isSelf) return 'active';
+  return otherLeader ? 'standby' : 'waiting-for-leader';
+}
+
+/** The HA line of `status` and Home: the node's role (vault.role, from sys/health) before sys/leader's view of it. */
+export function describeHa(vault: VaultStatus): string {
+  if (vault.role === 'waiting-for-leader') return 'enabled, standby waiting for leadership (no active node yet)';
+  if (!vault.ha) return vault.sealed === true ? 'unknown while sealed' : 'unknown';
+  if (!vault.ha.enabled) return 'disabled';
+  const active = vault.role ? vault.role === 'active' : vault.ha.isSelf;
+  return active ? 'enabled, active node' : `enabled, standby (active: ${vault.ha.leaderAddress ?? 'unknown'})`;
+}
+
+function sameAddress(a: string, b: string | null): boolean {
+  const normal = (text: string): string => text.trim().replace(/\/+$/, '').toLowerCase();
+  return b !== null && normal(a) === normal(b);
 }
 
 interface ApiAnswer {

@@ -67,6 +67,7 @@ function reportFor(server: ServerFlavor): StatusReport {
       storageType: 'raft',
       sealType: 'shamir',
       ha: { enabled: true, isSelf: true, leaderAddress: ADDRESS },
+      role: 'active',
       certificate: { daysLeft: 364, notAfter: '2027-01-01T00:00:00.000Z', subject: 'CN=node', issuer: 'CN=ca' },
     },
     host: {

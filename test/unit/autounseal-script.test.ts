@@ -41,7 +41,7 @@ async function keysFile(content: unknown, mode = 0o600): Promise<string> {
 
 async function scriptFor(settings: Partial<UnsealScriptSettings> & { keysFile: string }): Promise<string> {
   const file = join(dir, `vault-unseal-${++fileCounter}.sh`);
-  const full: UnsealScriptSettings = { serverName: 'Vault', apiPort: vault.port, caFile: tls.caFile, waitAttempts: 5, waitIntervalSeconds: 1, ...settings };
+  const full: UnsealScriptSettings = { serverName: 'Vault', apiPort: vault.port, caFile: tls.caFile, waitAttempts: 5, waitIntervalSeconds: 1, activeWaitSeconds: 10, ...settings };
   await writeFile(file, renderUnsealScript(full), { mode: 0o750 });
   return file;
 }
@@ -125,7 +125,16 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vault-unseal-script-'));
   executable = await writeVaultExecutable(join(dir, 'bin'), '2.0.4');
   tls = await makeTlsMaterial(join(dir, 'tls'));
-  vault = await startVault({ executable, dir: join(dir, 'node'), tls });
+  // A standby period after each unseal long enough that the script surely meets it (the default
+  // 300 ms could pass before its first sys/health on a loaded machine); the child inherits it.
+  const standby = process.env['VAULT_SIM_STANDBY_MS'];
+  process.env['VAULT_SIM_STANDBY_MS'] = '1500';
+  try {
+    vault = await startVault({ executable, dir: join(dir, 'node'), tls });
+  } finally {
+    if (standby === undefined) delete process.env['VAULT_SIM_STANDBY_MS'];
+    else process.env['VAULT_SIM_STANDBY_MS'] = standby;
+  }
   init = (await call({ method: 'PUT', path: 'sys/init', body: { secret_shares: 5, secret_threshold: 3 } })).json;
   secrets = [...init.keys, ...init.keys_base64];
 }, 60_000);
@@ -143,9 +152,13 @@ describe('vault-unseal.sh against a sealed Vault', () => {
     expect(result.code, result.out).toBe(0);
     expect(result.out).toContain('Vault is sealed (HTTP 503 from sys/health)');
     expect(result.out).toContain('read ' + join(dir, `keys-${fileCounter - 1}.json`) + ': 5 key(s), threshold 3');
-    expect(result.out).toMatch(/key 1 accepted \(progress 1\/3\)\nkey 2 accepted \(progress 2\/3\)\nVault is unsealed \(3 key\(s\) submitted\)\n$/);
+    // Then it waits until the node is the active one (a raft node is a standby right after its unseal).
+    expect(result.out).toMatch(
+      /key 1 accepted \(progress 1\/3\)\nkey 2 accepted \(progress 2\/3\)\nVault is unsealed \(3 key\(s\) submitted\)\nVault is unsealed, waiting for leadership: a standby \(HTTP 429 from sys\/health\) until raft makes it the active node \(up to 10 s\)\nVault is the active node \(HTTP 200 from sys\/health\)\n$/,
+    );
     expect(await sealed()).toBe(false);
-    await waitForActive(vault.url, tls.caPem);
+    // Exit 0 means it serves: no waiting left for the caller.
+    expect((await call({ path: 'sys/health' })).status).toBe(200);
     // The sampler did catch the script's helpers at work (so "no leak" means something).
     console.log(`unseal with 3 keys: ${result.ms} ms; /proc passes ${result.sampling.passes}, ps samples ${result.sampling.psSamples}, helpers caught: ${result.sampling.seen.size}`);
     expect(result.sampling.seen.size).toBeGreaterThan(0);
@@ -155,8 +168,9 @@ describe('vault-unseal.sh against a sealed Vault', () => {
     const script = await scriptFor({ keysFile: join(dir, 'no-such-file.json') });
     const result = await runScript(script);
     expect(result.code, result.out).toBe(0);
-    // 429 while the node that was just unsealed is still a standby: unsealed all the same.
-    expect(result.out).toMatch(/Vault is already unsealed \(HTTP (200|429) from sys\/health\): nothing to do/);
+    // 429 while the node that was just unsealed is still a standby: nothing to unseal, and the
+    // script waits for it to be the active node before it exits 0.
+    expect(result.out).toMatch(/Vault is already unsealed \(HTTP (200 from sys\/health\): nothing to do|429 from sys\/health\): nothing to unseal)/);
   });
 
   it('unseals with the CLI shape of `vault operator init -format=json` (unseal_keys_hex, unseal_threshold)', { timeout: 60_000 }, async () => {
@@ -185,6 +199,16 @@ describe('vault-unseal.sh against a sealed Vault', () => {
     expect(result.code, result.out).toBe(0);
     expect(result.out).toContain('an unseal attempt was in progress (1 key(s) given); resetting it');
     expect(result.out).toContain('Vault is unsealed (3 key(s) submitted)');
+  });
+
+  it('a node still a standby at the end of the wait for leadership: exit 1, saying so (bounded, never a hang)', { timeout: 60_000 }, async () => {
+    await seal();
+    // 1 s to become active against the simulator's 1.5 s standby.
+    const result = await runScript(await scriptFor({ keysFile: await keysFile({ keys: init.keys, threshold: 3 }), activeWaitSeconds: 1 }));
+    expect(result.code, result.out).toBe(1);
+    expect(result.out).toContain('Vault is unsealed (3 key(s) submitted)');
+    expect(result.out).toMatch(/error: Vault is unsealed but not the active node after 1 s \(last: HTTP 429 from sys\/health\); look for raft errors in the server's journal\n$/);
+    await waitForActive(vault.url, tls.caPem);
   });
 });
 

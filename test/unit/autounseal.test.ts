@@ -53,21 +53,22 @@ async function assignmentsAsShellSeesThem(script: string, names: string[]): Prom
 }
 
 describe('assets/vault-unseal.sh', () => {
-  it('renders from the profile: API port, CA, keys file, a bounded wait (60 x 2 s)', async () => {
+  it('renders from the profile: API port, CA, keys file, a bounded wait (60 x 2 s), then at most 30 s for the active node', async () => {
     const settings = unsealScriptSettings(profile({ apiPort: 8300 }));
-    expect(settings).toEqual({ serverName: 'Vault', apiPort: 8300, caFile: '/etc/vault/tls/vault-ca.crt', keysFile: '/etc/vault/unseal.json', waitAttempts: 60, waitIntervalSeconds: 2 });
-    expect(UNSEAL_WAIT).toEqual({ attempts: 60, intervalSeconds: 2 });
+    expect(settings).toEqual({ serverName: 'Vault', apiPort: 8300, caFile: '/etc/vault/tls/vault-ca.crt', keysFile: '/etc/vault/unseal.json', waitAttempts: 60, waitIntervalSeconds: 2, activeWaitSeconds: 30 });
+    expect(UNSEAL_WAIT).toEqual({ attempts: 60, intervalSeconds: 2, activeSeconds: 30 });
     const script = renderUnsealScript(settings);
     expect(script.startsWith('#!/bin/sh\n')).toBe(true);
     expect(script).toContain("API_PORT='8300'\n");
     expect(script).toContain("KEYS_FILE='/etc/vault/unseal.json'\n");
     expect(script).not.toMatch(/\{\{/);
-    expect(await assignmentsAsShellSeesThem(script, ['API_PORT', 'CA_FILE', 'KEYS_FILE', 'WAIT_ATTEMPTS', 'WAIT_INTERVAL_SECONDS'])).toEqual({
+    expect(await assignmentsAsShellSeesThem(script, ['API_PORT', 'CA_FILE', 'KEYS_FILE', 'WAIT_ATTEMPTS', 'WAIT_INTERVAL_SECONDS', 'ACTIVE_WAIT_SECONDS'])).toEqual({
       API_PORT: '8300',
       CA_FILE: '/etc/vault/tls/vault-ca.crt',
       KEYS_FILE: '/etc/vault/unseal.json',
       WAIT_ATTEMPTS: '60',
       WAIT_INTERVAL_SECONDS: '2',
+      ACTIVE_WAIT_SECONDS: '30',
     });
   });
 
@@ -140,8 +141,9 @@ describe('assets/vault-unseal.service', () => {
         'InaccessiblePaths=-/etc/vault/tls/vault.key',
       ]),
     );
-    // The wait (60 x 2 s, plus curl's 10 s limit on the last try) and ten keys fit in the start timeout.
-    expect(UNSEAL_WAIT.attempts * UNSEAL_WAIT.intervalSeconds + 10 + 10 * 10).toBeLessThan(300);
+    // The wait (60 x 2 s, plus curl's 10 s limit on the last try), ten keys and the wait for the
+    // active node (plus its last try's 10 s and 1 s sleep) fit in the start timeout.
+    expect(UNSEAL_WAIT.attempts * UNSEAL_WAIT.intervalSeconds + 10 + 10 * 10 + UNSEAL_WAIT.activeSeconds + 10 + 1).toBeLessThan(300);
   });
 
   it('writes odd paths as single C-escaped words of the path list', () => {

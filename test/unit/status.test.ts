@@ -14,6 +14,8 @@ import {
   CERT_WARN_DAYS,
   certificateStatus,
   collectStatus,
+  describeHa,
+  nodeRole,
   parseUnitStates,
   statusExitCode,
   statusWarnings,
@@ -45,7 +47,15 @@ beforeAll(async () => {
   validate = await statusSchemaValidator();
   tls = await makeTlsMaterial(join(dir, 'tls'));
   const executable = await writeVaultExecutable(join(dir, 'bin'), VERSION);
-  vault = await startVault({ executable, dir: join(dir, 'node'), tls });
+  // A standby period after each unseal (default 300 ms) long enough for a read to surely fall in it.
+  const standby = process.env['VAULT_SIM_STANDBY_MS'];
+  process.env['VAULT_SIM_STANDBY_MS'] = '2000';
+  try {
+    vault = await startVault({ executable, dir: join(dir, 'node'), tls });
+  } finally {
+    if (standby === undefined) delete process.env['VAULT_SIM_STANDBY_MS'];
+    else process.env['VAULT_SIM_STANDBY_MS'] = standby;
+  }
 });
 
 afterAll(async () => {
@@ -80,12 +90,24 @@ describe('status of a Vault simulator over verified TLS', () => {
     expect(report.exitCode).toBe(2);
   });
 
-  it('unsealed: exit 0, HA from sys/leader (enabled, this node active)', async () => {
+  it('just unsealed, a standby with no active node yet: unsealed (exit 0), role waiting-for-leader, said in a warning', async () => {
     for (const key of init.keys.slice(1, 3)) await vaultRequest(vault.url, tls.caPem, { method: 'PUT', path: 'sys/unseal', body: { key } });
+    const report = await read();
+    expectValid(report);
+    expect(report).toMatchObject({ state: 'unsealed', exitCode: 0 });
+    expect(report.vault).toMatchObject({ sealed: false, role: 'waiting-for-leader', ha: { enabled: true, isSelf: false, leaderAddress: null } });
+    expect(describeHa(report.vault)).toBe('enabled, standby waiting for leadership (no active node yet)');
+    expect(report.warnings.some((warning) => warning.startsWith('unsealed, waiting for leadership: Vault is a standby until raft makes it the active node'))).toBe(true);
+    expect(report.warnings.join('\n')).not.toContain('the active node is unknown');
+  });
+
+  it('unsealed: exit 0, HA from sys/leader (enabled, this node active)', async () => {
     await waitForActive(vault.url, tls.caPem);
     const report = await read();
     expectValid(report);
     expect(report).toMatchObject({ state: 'unsealed', exitCode: 0 });
+    expect(report.vault.role).toBe('active');
+    expect(report.warnings.join('\n')).not.toContain('waiting for leadership');
     expect(report.vault).toMatchObject({ initialized: true, sealed: false, unseal: { progress: 0, threshold: 3, shares: 5 }, ha: { enabled: true, isSelf: true } });
     expect(report.vault.ha?.leaderAddress).toBe(vault.url);
   });
@@ -133,6 +155,36 @@ describe('status of a Vault simulator over verified TLS', () => {
 });
 
 describe('exit codes and the pure parts', () => {
+  it("a node's role: sys/health's standby first, sys/leader's view when health did not answer", () => {
+    const self = 'https://10.0.0.5:8200';
+    const ha = (isSelf: boolean, leaderAddress: string | null) => ({ enabled: true, isSelf, leaderAddress });
+    expect(nodeRole(false, ha(true, self), self)).toBe('active');
+    // Health says standby while sys/leader already says is_self (seen on the real OpenBao): not active yet.
+    expect(nodeRole(true, ha(true, self), self)).toBe('waiting-for-leader');
+    expect(nodeRole(true, ha(false, null), self)).toBe('waiting-for-leader');
+    // Raft may still hold this node's own advertisement from before the restart.
+    expect(nodeRole(true, ha(false, `${self}/`), self)).toBe('waiting-for-leader');
+    expect(nodeRole(true, ha(false, 'https://10.0.0.6:8200'), self)).toBe('standby');
+    expect(nodeRole(true, null, self)).toBe('waiting-for-leader');
+    expect(nodeRole(null, ha(false, null), self)).toBe('waiting-for-leader');
+    expect(nodeRole(null, ha(false, 'https://10.0.0.6:8200'), self)).toBe('standby');
+    expect(nodeRole(null, ha(true, self), self)).toBe('active');
+    expect(nodeRole(null, { enabled: false, isSelf: false, leaderAddress: null }, self)).toBe('active');
+    expect(nodeRole(null, null, self)).toBeNull();
+  });
+
+  it('the HA line says a node waiting for leadership before what sys/leader says', () => {
+    const base = { ...emptyVaultStatus('https://x:8200'), reachable: true, initialized: true, sealed: false };
+    expect(describeHa({ ...base, ha: { enabled: true, isSelf: true, leaderAddress: 'https://x:8200' }, role: 'active' })).toBe('enabled, active node');
+    expect(describeHa({ ...base, ha: { enabled: true, isSelf: true, leaderAddress: 'https://x:8200' }, role: 'waiting-for-leader' })).toBe('enabled, standby waiting for leadership (no active node yet)');
+    expect(describeHa({ ...base, ha: { enabled: true, isSelf: false, leaderAddress: 'https://y:8200' }, role: 'standby' })).toBe('enabled, standby (active: https://y:8200)');
+    expect(describeHa({ ...base, ha: { enabled: false, isSelf: false, leaderAddress: null }, role: 'active' })).toBe('disabled');
+    expect(describeHa({ ...base, sealed: true })).toBe('unknown while sealed');
+    expect(statusWarnings({ ...base, ha: { enabled: true, isSelf: false, leaderAddress: 'https://y:8200' }, role: 'standby' }, null, true)).toEqual([
+      'this node is a standby; the active node is https://y:8200',
+    ]);
+  });
+
   it('each state maps to its exit code', () => {
     expect(statusExitCode('unsealed')).toBe(0);
     expect(statusExitCode('sealed')).toBe(2);

@@ -51,8 +51,12 @@ export const KEYS_FILE_MODE = 0o600;
 export const SCRIPT_MODE = 0o750;
 export const UNIT_FILE_MODE = 0o644;
 
-/** How long the script waits for the API after Vault starts: a Pi can take a while to boot. */
-export const UNSEAL_WAIT = { attempts: 60, intervalSeconds: 2 } as const;
+/**
+ * How long the script waits for the API after Vault starts (a Pi can take a while to boot), and then
+ * for the unsealed node to become the active one (raft elects a single node within seconds; 30 s as
+ * the unseal step's ACTIVE_WAIT_MS in ./unseal.ts, not imported: that module imports this one).
+ */
+export const UNSEAL_WAIT = { attempts: 60, intervalSeconds: 2, activeSeconds: 30 } as const;
 
 const SCRIPT_TEMPLATE = 'vault-unseal.sh';
 const UNIT_TEMPLATE = 'vault-unseal.service';
@@ -101,6 +105,8 @@ export interface UnsealScriptSettings {
   keysFile: string;
   waitAttempts: number;
   waitIntervalSeconds: number;
+  /** How long it waits, once unsealed, for the node to be the active one (sys/health 200). */
+  activeWaitSeconds: number;
 }
 
 export function unsealScriptSettings(profile: Profile): UnsealScriptSettings {
@@ -111,6 +117,7 @@ export function unsealScriptSettings(profile: Profile): UnsealScriptSettings {
     keysFile: unsealKeysFile(profile),
     waitAttempts: UNSEAL_WAIT.attempts,
     waitIntervalSeconds: UNSEAL_WAIT.intervalSeconds,
+    activeWaitSeconds: UNSEAL_WAIT.activeSeconds,
   };
 }
 

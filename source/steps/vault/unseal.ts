@@ -181,6 +181,10 @@ export function unsealStep(session: VaultSession, server: ServerFlavor = VAULT):
       const status = await vault.sealStatus();
       if (!status.initialized) return { state: 'todo', detail: `${server.name} at ${vault.address} is not initialized` };
       if (status.sealed) return { state: 'todo', detail: sealedDetail(status) };
+      // Unsealed but still a standby (a restart unsealed by the auto-unseal unit a moment ago): not
+      // done yet, or the steps after this one would meet 500 "local node not active"; apply waits.
+      const health = await vault.health();
+      if (!health.sealed && health.standby) return { state: 'todo', detail: `unsealed, waiting for leadership (a standby until raft makes it the active node)` };
       return { state: 'done', detail: `unsealed (${status.t} of ${status.n} keys), version ${status.version}` };
     },
     async apply(ctx) {

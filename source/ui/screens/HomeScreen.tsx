@@ -12,7 +12,7 @@ import type { LogBuffer } from '../../core/log-buffer.js';
 import type { ServerFlavor } from '../../core/server.js';
 import type { RunMode } from '../../core/step.js';
 import type { StatusReport, UnitStatus } from '../../services/status.js';
-import { CERT_WARN_DAYS } from '../../services/status.js';
+import { CERT_WARN_DAYS, describeHa } from '../../services/status.js';
 import { describeClusterStatus } from '../../services/cluster-status.js';
 import { Dialog } from '../components/Dialog.js';
 import { LogPane } from '../components/LogPane.js';
@@ -66,7 +66,8 @@ export function sealWord(report: StatusReport | undefined): { text: string; colo
   if (!report) return { text: 'CHECKING...', color: 'muted' };
   switch (report.state) {
     case 'unsealed':
-      return { text: 'UNSEALED', color: 'success' };
+      // Unsealed but a standby with no active node (for seconds after an unseal): not serving yet.
+      return { text: 'UNSEALED', color: report.vault.role === 'waiting-for-leader' ? 'warning' : 'success' };
     case 'sealed':
       return { text: 'SEALED', color: 'error' };
     case 'uninitialized':
@@ -238,7 +239,7 @@ function SummaryLines({ report, server, width }: { report: StatusReport | undefi
     );
   }
   const next: Record<StatusReport['state'], string> = {
-    unsealed: 'serving secrets',
+    unsealed: report.vault.role === 'waiting-for-leader' ? 'unsealed, waiting for leadership: not serving yet' : 'serving secrets',
     sealed: `sealed, unseal progress ${report.vault.unseal ? `${report.vault.unseal.progress}/${report.vault.unseal.threshold}` : '?'}: press u to unseal`,
     uninitialized: 'not initialised: run the setup (tab to Setup)',
     unreachable: 'no answer from the API',
@@ -295,7 +296,6 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
     { label: 'Storage', value: vault?.storageType ?? 'unknown' },
     clusterField(report),
   ];
-  const ha = vault?.ha;
   let hostLine: FieldSpec;
   if (!report) hostLine = { label: 'Host', value: 'unknown' };
   else if (host === null) hostLine = { label: 'Host', value: hostProblem ? `not asked (r retries): ${hostProblem}` : 'not asked', color: hostProblem ? 'error' : 'muted' };
@@ -310,7 +310,8 @@ function statusFields(report: StatusReport | undefined, hostProblem: string | un
   const right: FieldSpec[] = [
     {
       label: 'HA mode',
-      value: ha ? (ha.enabled ? (ha.isSelf ? 'enabled, active node' : `standby (active: ${ha.leaderAddress ?? 'unknown'})`) : 'disabled') : vault?.sealed ? 'unknown while sealed' : 'unknown',
+      value: vault ? describeHa(vault) : 'unknown',
+      ...(vault?.role === 'waiting-for-leader' ? { short: 'waiting for leadership', color: 'warning' as const } : {}),
     },
     certificate
       ? {
