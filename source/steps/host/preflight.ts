@@ -9,8 +9,10 @@
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { otherServer, type ServerFlavor } from '../../core/server.js';
+import { bracketed, leastApart, offsetEstimate, offsetFromLocal, type ClockOffset } from '../../core/clock.js';
 import { releaseArchOf } from '../../services/release.js';
 import { sh } from '../../services/host/shell-quote.js';
+import { HOST_CLOCK_LINE, hostSecondsOf } from './clock.js';
 import { hostExec, hostFacts, hostRun } from './facts.js';
 import { dataDirOf, hostLayout } from './layout.js';
 
@@ -23,7 +25,14 @@ export function requiredTools(server: ServerFlavor): string[] {
 }
 /** Room for the binary (~150 MB unpacked plus the zip while installing) and a start of raft data. */
 export const MIN_FREE_BYTES = 500 * 1024 * 1024;
-/** Certificates and tokens are judged against the clock; minutes of skew already break logins. */
+/**
+ * This machine against the Vault host: what the two share is the certificates this machine signs
+ * for the host (source/services/tls.ts backdates notBefore by 5 minutes for a host running behind),
+ * hence 5 minutes. The clocks that decide logins are another pair — the Vault host's against the
+ * Kubernetes API's, which issues ESO's tokens (150 s leeway at Vault's login) — and cluster.preflight
+ * compares those (source/steps/cluster/clock-skew.ts): a tighter limit here would refuse a host whose
+ * logins work, and could not see the API's clock anyway.
+ */
 export const MAX_CLOCK_SKEW_SECONDS = 300;
 
 export interface Listener {
@@ -78,22 +87,21 @@ export interface OtherServerFound {
 
 interface Probe {
   pid1: string;
-  hostNow: number;
+  /** The host's clock minus this machine's (NaN bounds when the host printed no time). */
+  clock: ClockOffset;
   missing: string[];
   hasApt: boolean;
   vaultMainPid: number;
   other: OtherServerFound;
   disks: { availableKiB: number; mount: string }[];
   listeners: Listener[] | undefined;
-  /** Midpoint of the local clock around the probe, in seconds. */
-  localNow: number;
 }
 
 function probeScript(server: ServerFlavor, dataDir: string): string {
   const other = otherServer(server);
   return [
     `echo "pid1=$(ps -p 1 -o comm= 2>/dev/null || cat /proc/1/comm 2>/dev/null)"`,
-    'echo "now=$(date +%s)"',
+    HOST_CLOCK_LINE,
     sh`for tool in ${requiredTools(server)}; do command -v "$tool" >/dev/null 2>&1 || echo "missing=$tool"; done`,
     'command -v apt-get >/dev/null 2>&1 && echo apt=yes',
     sh`echo "mainpid=$(systemctl show -p MainPID --value ${server.unit} 2>/dev/null)"`,
@@ -108,12 +116,10 @@ function probeScript(server: ServerFlavor, dataDir: string): string {
 }
 
 async function probe(ctx: StepContext): Promise<Probe> {
-  const before = Date.now();
   // Under sudo: proves sudo works (the transport asks for the password or explains why it cannot),
   // and `ss -p` shows other users' processes only to root.
   const server = hostLayout(ctx.profile).server;
-  const stdout = await hostRun(ctx, 'the preflight probe', probeScript(server, dataDirOf(ctx.profile)), { sudo: true, timeoutMs: 30_000 });
-  const localNow = (before + Date.now()) / 2000;
+  const { value: stdout, sentAtMs, receivedAtMs } = await bracketed(() => hostRun(ctx, 'the preflight probe', probeScript(server, dataDirOf(ctx.profile)), { sudo: true, timeoutMs: 30_000 }));
   const values = stdout.split('\n').map((line) => {
     const eq = line.indexOf('=');
     return eq === -1 ? ['', ''] : [line.slice(0, eq), line.slice(eq + 1)];
@@ -122,7 +128,7 @@ async function probe(ctx: StepContext): Promise<Probe> {
   const one = (key: string) => all(key)[0] ?? '';
   return {
     pid1: one('pid1').trim(),
-    hostNow: Number(one('now')),
+    clock: offsetFromLocal({ remoteSeconds: hostSecondsOf(one('now')), sentAtMs, receivedAtMs }),
     missing: all('missing'),
     hasApt: one('apt') === 'yes',
     vaultMainPid: Number(one('mainpid')) || 0,
@@ -132,7 +138,6 @@ async function probe(ctx: StepContext): Promise<Probe> {
       return { availableKiB: Number(available), mount: mount.join(' ') };
     }),
     listeners: one('ss') === 'missing' ? undefined : parseListeners(all('listen')),
-    localNow,
   };
 }
 
@@ -198,8 +203,10 @@ async function examine(ctx: StepContext, level: 'debug' | 'info'): Promise<{ che
     portDetail = `ports ${ports.join('/')} ${ours ? `held by ${server.binaryName}` : 'free'}`;
   }
 
-  const skew = Math.round(result.hostNow - result.localNow);
-  if (!Number.isFinite(skew) || Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) {
+  // Judged on the least the clocks can be apart (the probe's round trip and date's whole seconds
+  // widen the bounds), shown as the estimate.
+  const skew = Math.round(offsetEstimate(result.clock));
+  if (!Number.isFinite(skew) || leastApart(result.clock) > MAX_CLOCK_SKEW_SECONDS) {
     throw new UserError(`the host's clock is ${Number.isFinite(skew) ? `${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'}` : 'unreadable compared with'} this machine's`, {
       hint: 'a Raspberry Pi has no battery-backed clock: enable time sync on the host (sudo timedatectl set-ntp true; check systemd-timesyncd) and make sure this machine\'s clock is right too',
     });
