@@ -141,7 +141,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('-y, --yes', "accept each question's safe default (an unknown SSH host key is never accepted by default)")
     .option('--json', 'print the summary as JSON on stdout')
     .option('--show-keys', 'also print the unseal keys and root token after init (on stderr); they are always kept in custody')
-    .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean; showKeys?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
+    .option('--recover-helm', 'a helm release a stopped helm left pending-install/pending-upgrade: roll it back to its last deployed revision (or uninstall it when its first install never completed), then install as usual; without it the step stops and says how')
+    .action(run(async (options: { json?: boolean; phase?: string[]; yes?: boolean; showKeys?: boolean; recoverHelm?: boolean }) => (await import('./cli/setup.js')).setup(globals(), options, output)));
 
   program
     .command('status')

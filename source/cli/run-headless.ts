@@ -40,12 +40,14 @@ export interface HeadlessOptions {
   progress: boolean;
   /** --show-keys: print revealed secrets (init keys) on stderr; custody holds them either way. */
   showRevealed?: boolean;
+  /** --recover-helm: settle a helm release left pending without asking (cluster.eso-install). */
+  recoverHelm?: boolean;
 }
 
 export async function runHeadless(global: GlobalOptions, options: HeadlessOptions, output: Output): Promise<HeadlessResult> {
   const store = new ProfileStore();
   const profile = store.load(global.profile);
-  const plan = buildPlan(profile, options.phases);
+  const plan = buildPlan(profile, options.phases, { recoverHelm: options.recoverHelm === true });
   if (plan.steps.length === 0 && options.mode === 'apply') {
     throw new InputError(`there are no steps in the ${options.phases.join(', ')} phase${options.phases.length === 1 ? '' : 's'}`, {
       field: '--phase',

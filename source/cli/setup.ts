@@ -13,6 +13,7 @@ export interface SetupOptions {
   yes?: boolean;
   json?: boolean;
   showKeys?: boolean;
+  recoverHelm?: boolean;
 }
 
 /** `--phase host --phase vault` or `--phase host,vault`; none = every phase. */
@@ -29,7 +30,7 @@ export function parsePhases(values: readonly string[] | undefined): Phase[] {
 
 export async function setup(global: GlobalOptions, options: SetupOptions, output: Output): Promise<number> {
   const phases = parsePhases(options.phase);
-  const result = await runHeadless(global, { mode: 'apply', phases, assumeYes: options.yes === true, progress: true, showRevealed: options.showKeys === true }, output);
+  const result = await runHeadless(global, { mode: 'apply', phases, assumeYes: options.yes === true, progress: true, showRevealed: options.showKeys === true, recoverHelm: options.recoverHelm === true }, output);
   printSummary(output, global, result, options.json === true);
   switch (result.done.result) {
     case 'ok':

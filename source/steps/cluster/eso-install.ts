@@ -2,7 +2,8 @@
  * cluster.eso-install: External Secrets Operator in the cluster. Done when its CRDs are served and its
  * controller Deployment is ready — however it got there (ArgoCD, Flux, a helm install by hand): then
  * helm is never called. Otherwise the user's helm installs the chart (repo add, repo update,
- * `upgrade --install` with the CRDs and --wait), its output streamed to the log.
+ * `upgrade --install` with the CRDs and --wait), its output streamed to the log. A release a stopped
+ * helm left pending is found first and settled only when the user says so (helm-pending.ts).
  * https://external-secrets.io/latest/introduction/getting-started/
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +14,8 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { ClusterClient } from '../../services/cluster.js';
 import { Helm } from '../../services/helm.js';
+import type { ReleaseRef } from '../../services/helm-release.js';
+import { explainUpgradeFailure, settlePendingRelease } from './helm-pending.js';
 import { pollUntil } from './poll.js';
 import { ESO, type ClusterSession } from './session.js';
 
@@ -125,6 +128,7 @@ export function esoInstallStep(session: ClusterSession): Step {
       const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
       return [
         { kind: 'local', summary: `helm repo add ${ESO.repoName} ${chartRepositoryOf(ctx.profile.cluster)} && helm repo update` },
+        { kind: 'local', summary: `helm list --pending --namespace ${esoNamespace} (a release left pending by a stopped helm stops the step; it is rolled back, or uninstalled, only when confirmed or with setup --recover-helm)` },
         { kind: 'local', summary: `helm upgrade --install ${ESO.release} ${ESO.chart} --namespace ${esoNamespace} --create-namespace${esoChartVersion ? ` --version ${esoChartVersion}` : ''} --set installCRDs=true --wait (skipped when ESO is already installed and ready)` },
       ];
     },
@@ -174,13 +178,19 @@ export function esoInstallStep(session: ClusterSession): Step {
     const { esoChartRepositoryCaFile } = ctx.profile.cluster;
     await helm.repoAdd(ESO.repoName, chartRepositoryOf(ctx.profile.cluster), esoChartRepositoryCaFile ? { caFile: esoChartRepositoryCaFile } : {});
     await helm.repoUpdate();
-    await helm.upgradeInstall({
-      release: ESO.release,
-      chart: ESO.chart,
-      namespace: esoNamespace,
-      ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
-      set: { installCRDs: 'true' },
-      waitSeconds: HELM_WAIT_SECONDS,
-    });
+    const ref: ReleaseRef = { release: ESO.release, namespace: esoNamespace, context: cluster.context };
+    await settlePendingRelease(ctx, helm, ref, { recover: session.recoverHelm, waitSeconds: HELM_WAIT_SECONDS });
+    try {
+      await helm.upgradeInstall({
+        release: ESO.release,
+        chart: ESO.chart,
+        namespace: esoNamespace,
+        ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
+        set: { installCRDs: 'true' },
+        waitSeconds: HELM_WAIT_SECONDS,
+      });
+    } catch (failure) {
+      await explainUpgradeFailure(ctx, helm, ref, failure);
+    }
   }
 }

@@ -59,6 +59,11 @@ export interface ClusterStepOptions {
   controllerWaitMs?: number;
   /** Environment helm runs in (PATH is searched for `helm`); default this process's. */
   helmEnv?: NodeJS.ProcessEnv;
+  /**
+   * A helm release left pending by a stopped helm is rolled back (or uninstalled) without asking
+   * (`setup --recover-helm`). Without it the step asks, and a run with no one to ask stops.
+   */
+  recoverHelm?: boolean;
   /** Opens the cluster; defaults to the profile's kubeconfig and context. */
   open?: (ctx: StepContext) => Promise<ClusterClient>;
   /** The Vault session shared with the vault phase of the same plan. */
@@ -72,6 +77,7 @@ export class ClusterSession {
   readonly syncWaitMs: number;
   readonly controllerWaitMs: number;
   readonly helmEnv: NodeJS.ProcessEnv | undefined;
+  readonly recoverHelm: boolean;
   readonly vault: VaultSession;
   private readonly open: (ctx: StepContext) => Promise<ClusterClient>;
   private client: Promise<ClusterClient> | undefined;
@@ -83,6 +89,7 @@ export class ClusterSession {
     this.syncWaitMs = options.syncWaitMs ?? 90_000;
     this.controllerWaitMs = options.controllerWaitMs ?? 120_000;
     this.helmEnv = options.helmEnv;
+    this.recoverHelm = options.recoverHelm ?? false;
     this.vault = options.vault ?? new VaultSession();
     this.open = options.open ?? ((ctx) => openCluster(ctx.profile.cluster, kubeconfigReadOptions(ctx.profile, () => ctx.services.host(), ctx.signal)));
   }

@@ -23,7 +23,10 @@ export interface DialogProps {
 
 export function Dialog({ title, question, detail, progress, input, error, keys, width, height }: DialogProps) {
   const theme = useTheme();
-  const boxWidth = Math.max(20, Math.min(width, 72));
+  const lines = detail ? detail.split('\n') : [];
+  // A detail of several lines is a table (helm history): as wide as its rows, up to the terminal's.
+  const table = lines.length > 1 ? Math.max(...lines.map((line) => Array.from(line).length)) + 4 : 0;
+  const boxWidth = Math.max(20, Math.min(width, Math.max(72, table)));
   const shown = input ? (input.masked ? '*'.repeat(Array.from(input.value).length) : sanitize(input.value)) : undefined;
   return (
     <Box height={height} width={width} justifyContent="center" alignItems="center" overflow="hidden">
@@ -39,11 +42,12 @@ export function Dialog({ title, question, detail, progress, input, error, keys, 
           {title}
         </Text>
         <Text wrap="wrap">{sanitize(question)}</Text>
-        {detail ? (
-          <Text dimColor wrap="wrap">
-            {sanitize(detail)}
+        {/* One Text per line: sanitize shows a newline as \x0a, and a detail may be a table (helm history). */}
+        {lines.map((line, index) => (
+          <Text key={index} dimColor wrap="wrap">
+            {sanitize(line) || ' '}
           </Text>
-        ) : null}
+        ))}
         {progress ? (
           <Text wrap="truncate-end">
             {progress.label}{' '}
