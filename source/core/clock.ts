@@ -58,10 +58,10 @@ export function leastApart(offset: ClockOffset): number {
   return 0;
 }
 
-/** "A's clock is 90 s ahead of B's" (rounded to whole seconds; "agrees with" within half a second). */
+/** "A's clock is 90 s ahead of B's" (the estimate, whole seconds; "agrees with" when the bounds allow less than a second apart). */
 export function describeOffset(a: string, b: string, offset: ClockOffset): string {
   const seconds = Math.round(offsetEstimate(offset));
-  if (seconds === 0) return `${a}'s clock agrees with ${b}'s`;
+  if (seconds === 0 || leastApart(offset) < 1) return `${a}'s clock agrees with ${b}'s`;
   return `${a}'s clock is ${Math.abs(seconds)} s ${seconds > 0 ? 'ahead of' : 'behind'} ${b}'s`;
 }
 

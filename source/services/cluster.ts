@@ -14,6 +14,7 @@ import type { KubeConfig, KubernetesObject, KubernetesObjectApi, RequestContext 
 import { readAsset, renderTemplate, type TemplateValues } from '../core/assets.js';
 import { UserError } from '../core/errors.js';
 import { expandHome } from '../profile/paths.js';
+import { bracketed, parseHttpDate, type ClockReading } from '../core/clock.js';
 import type { Profile } from '../profile/schema.js';
 
 /** The manager name the cluster records for every field this product applies. */
@@ -83,6 +84,11 @@ export interface ClusterClient {
   delete(ref: ObjectRef): Promise<boolean>;
   /** Throws a UserError naming every denied permission; resolves when all are allowed. */
   requireAccess(checks: readonly AccessCheck[]): Promise<void>;
+  /**
+   * The API server's clock, as the Date header of its answer to GET /version, bracketed by this
+   * machine's clock (source/core/clock.ts); remoteSeconds is NaN when the answer has no usable Date.
+   */
+  readClock(): Promise<ClockReading>;
 }
 
 /** Where K3s writes its admin kubeconfig on a server node (root-only unless K3s was told otherwise). */
@@ -292,6 +298,18 @@ class KubeClusterClient implements ClusterClient {
     } catch (error) {
       if (error instanceof this.k8s.ApiException && error.code === 404) return false;
       throw this.userError(error, `deleting ${describeRef(ref)}`);
+    }
+  }
+
+  async readClock(): Promise<ClockReading> {
+    const api = this.config.makeApiClient(this.k8s.VersionApi);
+    try {
+      // One request first, so that the bracket below holds no TCP or TLS handshake.
+      await api.getCode();
+      const { value: answer, sentAtMs, receivedAtMs } = await bracketed(() => api.getCodeWithHttpInfo());
+      return { remoteSeconds: parseHttpDate(answer.headers['date'] ?? answer.headers['Date']) ?? Number.NaN, sentAtMs, receivedAtMs };
+    } catch (error) {
+      throw this.userError(error, 'reading the API server\'s version and clock');
     }
   }
 

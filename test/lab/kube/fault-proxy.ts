@@ -64,7 +64,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const asFrontProxy = new Agent({ keepAlive: true, ca: options.caPem, cert: options.frontProxy.certPem, key: options.frontProxy.keyPem, rejectUnauthorized: true });
   const anonymous = new Agent({ keepAlive: true, ca: options.caPem, rejectUnauthorized: true });
 
-  const pass = (request: IncomingMessage, response: ServerResponse): void => {
+  /** Passes the request on; `dateOffsetSeconds` moves the Date header of the answer (a skewed API clock). */
+  const pass = (request: IncomingMessage, response: ServerResponse, dateOffsetSeconds = 0): void => {
     const headers = forwardable(request.headers);
     const identity = identityOf(request.socket as TLSSocket);
     if (identity) {
@@ -74,7 +75,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const upstream = httpsRequest(
       { host: options.upstream.host, port: options.upstream.port, method: request.method, path: request.url, headers, agent: identity ? asFrontProxy : anonymous, servername: undefined },
       (answer) => {
-        response.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
+        const headers = forwardable(answer.headers);
+        if (dateOffsetSeconds !== 0) {
+          const upstreamDate = Date.parse(String(answer.headers.date ?? ''));
+          headers['date'] = new Date((Number.isFinite(upstreamDate) ? upstreamDate : Date.now()) + dateOffsetSeconds * 1000).toUTCString();
+          delete headers['Date'];
+        }
+        response.writeHead(answer.statusCode ?? 502, headers);
         answer.pipe(response);
         response.on('close', () => answer.destroy());
       },
@@ -92,7 +99,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const fault = await faults.current();
     if (fault && (await faults.inject(fault, request, response))) return;
-    pass(request, response);
+    pass(request, response, fault?.dateOffsetSeconds ?? 0);
   };
 
   const servers: Server[] = [];

@@ -7,12 +7,16 @@
 //   {"status": 500, "untilMs": <epoch ms>}                  every request answers a 500 Status (InternalError)
 //   {"delayMs": 60000, "untilMs": <epoch ms>}               every request is held 60 s before it is handled
 //   {"status": 503, "delayMs": 2000, "untilMs": ..., "passRequests": 3}
+//   {"dateOffsetSeconds": 200, "untilMs": <epoch ms>}       every answer's Date header says 200 s later
 //
 // status: 429 or 500-599, answered as the Status object kube-apiserver writes for it
 // (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/).
 // delayMs: the request is held that long first; a client that gives up meanwhile (its timeout)
 // closes the connection and the request is dropped, never handled. Without status it is handled
 // normally after the hold.
+// dateOffsetSeconds: the request is handled normally, and the Date header of its answer is moved by
+// that many seconds (negative: earlier) — an API server whose clock is that far off, which is all a
+// client can see of its clock (https://www.rfc-editor.org/rfc/rfc9110#name-date).
 // passRequests: that many requests are let through first (counted from when this content appeared).
 // untilMs: required; requests arriving at or after it are served normally (the file may stay).
 import { readFile } from 'node:fs/promises';
@@ -23,6 +27,7 @@ export const FAULTS_FILE_NAME = 'faults.json';
 export interface FaultSetting {
   status?: number;
   delayMs?: number;
+  dateOffsetSeconds?: number;
   untilMs: number;
   passRequests?: number;
 }
@@ -50,7 +55,7 @@ export function parseFaultSetting(text: string): FaultSetting | { problem: strin
     return { problem: `not JSON: ${(error as Error).message}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'not a JSON object' };
-  const { status, delayMs, untilMs, passRequests, ...rest } = value as Record<string, unknown>;
+  const { status, delayMs, dateOffsetSeconds, untilMs, passRequests, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) return { problem: `unknown field(s): ${unknown.join(', ')}` };
   const whole = (candidate: unknown): candidate is number => typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 0;
@@ -58,8 +63,15 @@ export function parseFaultSetting(text: string): FaultSetting | { problem: strin
   if (status !== undefined && !(whole(status) && (status === 429 || (status >= 500 && status <= 599)))) return { problem: 'status must be 429 or 500-599' };
   if (delayMs !== undefined && !whole(delayMs)) return { problem: 'delayMs must be a whole number of milliseconds' };
   if (passRequests !== undefined && !whole(passRequests)) return { problem: 'passRequests must be a whole number' };
-  if (status === undefined && delayMs === undefined) return { problem: 'neither status nor delayMs: nothing to inject' };
-  return { untilMs, ...(status !== undefined ? { status } : {}), ...(delayMs !== undefined ? { delayMs } : {}), ...(passRequests !== undefined ? { passRequests } : {}) };
+  if (dateOffsetSeconds !== undefined && !(typeof dateOffsetSeconds === 'number' && Number.isInteger(dateOffsetSeconds))) return { problem: 'dateOffsetSeconds must be a whole number of seconds' };
+  if (status === undefined && delayMs === undefined && dateOffsetSeconds === undefined) return { problem: 'none of status, delayMs, dateOffsetSeconds: nothing to inject' };
+  return {
+    untilMs,
+    ...(status !== undefined ? { status } : {}),
+    ...(delayMs !== undefined ? { delayMs } : {}),
+    ...(dateOffsetSeconds !== undefined ? { dateOffsetSeconds } : {}),
+    ...(passRequests !== undefined ? { passRequests } : {}),
+  };
 }
 
 export class FaultSwitch {
