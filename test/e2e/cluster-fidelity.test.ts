@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { describeResult } from './support/cli.js';
 import { ClusterLabs, setup, type ClusterSetup } from './support/cluster-lab.js';
 import type { FidelityLab } from './fidelity/context.js';
+import { describeHelmPending } from './fidelity/helm-pending.js';
+import { describePreflightFindings } from './fidelity/preflight.js';
 import { describeStoreFailures } from './fidelity/store.js';
 import { describeVerifyFailures } from './fidelity/verify.js';
 
@@ -34,5 +36,7 @@ describe('the fidelity lab', () => {
   }, 360_000);
 });
 
+describePreflightFindings(fidelity);
 describeStoreFailures(fidelity);
+describeHelmPending(fidelity);
 describeVerifyFailures(fidelity);
