@@ -123,11 +123,36 @@ export const validateUrl: Validator = (value) => {
 export const validateHttpsUrl: Validator = (value) =>
   validateUrl(value) ?? (value.startsWith('https://') ? undefined : `"${printable(value)}" must use https://`);
 
-/** Key shares and threshold for init: 1 ≤ threshold ≤ shares ≤ 10. */
-export function validateShares(shares: number, threshold: number): string | undefined {
+/** The number of key shares alone: a whole number from 1 to 10. */
+export function validateShareCount(shares: number): string | undefined {
   if (!Number.isInteger(shares) || shares < 1 || shares > 10) return `key shares must be a whole number from 1 to 10, got ${String(shares)}`;
+  return undefined;
+}
+
+/** The key threshold alone (before the shares are known): a whole number from 1 to 10. */
+export function validateThresholdAlone(threshold: number): string | undefined {
+  if (!Number.isInteger(threshold) || threshold < 1) return `key threshold must be a whole number of at least 1, got ${String(threshold)}`;
+  if (threshold > 10) return `key threshold (${threshold}) cannot be larger than key shares (at most 10)`;
+  return undefined;
+}
+
+/**
+ * Key shares and threshold for init: 1 ≤ threshold ≤ shares ≤ 10, and a threshold of 1 only with a
+ * single share. A threshold of 1 with several shares makes every share a full unseal key on its own:
+ * the extra shares are extra copies to lose, not a quorum (1 share and threshold 1 is allowed, with a
+ * warning at init: the homelab trade-off said plainly).
+ */
+export function validateShares(shares: number, threshold: number): string | undefined {
+  const count = validateShareCount(shares);
+  if (count) return count;
   if (!Number.isInteger(threshold) || threshold < 1) return `key threshold must be a whole number of at least 1, got ${String(threshold)}`;
   if (threshold > shares) return `key threshold (${threshold}) cannot be larger than key shares (${shares})`;
+  if (threshold === 1 && shares > 1) {
+    return (
+      `a key threshold of 1 with ${shares} key shares lets any single key holder unseal alone: the other ${shares - 1} shares are copies of the same power, not a quorum; ` +
+      'set vault.keyThreshold to at least 2 (e.g. 3 of 5), or vault.keyShares to 1'
+    );
+  }
   return undefined;
 }
 

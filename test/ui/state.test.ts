@@ -87,6 +87,24 @@ describe('checkProfile', () => {
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.errors['vault.keyThreshold']).toBe('key threshold (3) cannot be larger than key shares (2)');
   });
+
+  it('refuses a threshold of 1 with several shares on the threshold field only, and accepts 1 of 1', () => {
+    const base = defaultProfile();
+    const result = checkProfile(base, { ...readValues(base), 'vault.keyShares': '5', 'vault.keyThreshold': '1' });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.errors['vault.keyThreshold']).toMatch(/^a key threshold of 1 with 5 key shares lets any single key holder unseal alone.*set vault\.keyThreshold to at least 2/);
+      expect(result.errors['vault.keyShares']).toBeUndefined();
+    }
+    expect(checkProfile(base, { ...readValues(base), 'vault.keyShares': '1', 'vault.keyThreshold': '1' }).ok).toBe(true);
+    // While the shares are invalid the threshold is judged alone: 1 is not wrong by itself.
+    const badShares = checkProfile(base, { ...readValues(base), 'vault.keyShares': '11', 'vault.keyThreshold': '1' });
+    expect(badShares.ok).toBe(false);
+    if (!badShares.ok) {
+      expect(badShares.errors['vault.keyShares']).toMatch(/key shares must be a whole number from 1 to 10/);
+      expect(badShares.errors['vault.keyThreshold']).toBeUndefined();
+    }
+  });
 });
 
 describe('CleanupRegistry', () => {

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../source/core/errors.js';
+import { validateShares } from '../../source/core/validate.js';
 import { profileFile } from '../../source/profile/paths.js';
+import { ProfileSchema } from '../../source/profile/schema.js';
 import { ProfileStore, parseAssignment } from '../../source/profile/store.js';
 import { useTempXdg, type TempXdg } from './profile-helpers.js';
 
@@ -132,6 +134,29 @@ describe('profile set refuses bad input and writes nothing', () => {
       { key: 'vault.keyThreshold', value: '6' },
     ]);
     expect(store.load('default').vault.keyThreshold).toBe(6);
+  });
+
+  it('a threshold of 1 with several shares is refused, saying why and how to fix it; 1 of 1 and 2 of 5 pass', () => {
+    const error = expectRefused(
+      () => store.set('default', 'vault.keyThreshold', '1'),
+      /vault\.keyThreshold: a key threshold of 1 with 5 key shares lets any single key holder unseal alone.*set vault\.keyThreshold to at least 2 \(e\.g\. 3 of 5\), or vault\.keyShares to 1/,
+    );
+    expect(error.field).toBe('vault.keyThreshold');
+    expectRefused(() => store.setMany('default', [parseAssignment('vault.keyShares=2'), parseAssignment('vault.keyThreshold=1')]), /threshold of 1 with 2 key shares/);
+    store.setMany('default', [parseAssignment('vault.keyShares=1'), parseAssignment('vault.keyThreshold=1')]);
+    expect(store.load('default').vault).toMatchObject({ keyShares: 1, keyThreshold: 1 });
+    store.setMany('default', [parseAssignment('vault.keyShares=5'), parseAssignment('vault.keyThreshold=2')]);
+    expect(store.load('default').vault).toMatchObject({ keyShares: 5, keyThreshold: 2 });
+  });
+
+  it('the schema refuses 1 of 5 on vault.keyThreshold, so a file or import with it is refused too', () => {
+    const parsed = ProfileSchema.safeParse({ vault: { keyShares: 5, keyThreshold: 1 } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues).toEqual([expect.objectContaining({ path: ['vault', 'keyThreshold'], message: expect.stringMatching(/^a key threshold of 1 with 5 key shares lets any single key holder unseal alone/) })]);
+    expect(validateShares(5, 1)).toMatch(/the other 4 shares are copies of the same power, not a quorum; set vault\.keyThreshold to at least 2 \(e\.g\. 3 of 5\), or vault\.keyShares to 1$/);
+    expect(validateShares(1, 1)).toBeUndefined();
+    expect(validateShares(5, 2)).toBeUndefined();
+    expect(validateShares(10, 10)).toBeUndefined();
   });
 
   it('repairs an invalid file when the command fixes every bad field, and says what else is wrong when not', () => {

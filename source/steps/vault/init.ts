@@ -108,7 +108,7 @@ export function initStep(server: ServerFlavor = VAULT): Step {
     async apply(ctx) {
       const { keyShares: shares, keyThreshold: threshold } = ctx.profile.vault;
       const { error, warning } = checkShares(shares, threshold);
-      if (error) throw new InputError(error, { field: 'vault.keyThreshold', hint: 'set vault.keyShares and vault.keyThreshold: 1 ≤ threshold ≤ shares ≤ 10 (e.g. 5 and 3)' });
+      if (error) throw new InputError(error, { field: 'vault.keyThreshold', hint: 'set vault.keyShares and vault.keyThreshold: 2 ≤ threshold ≤ shares ≤ 10 (e.g. 5 and 3), or 1 and 1' });
       const vault = await openVault(ctx);
       const file = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
       const status = await vault.sealStatus();

@@ -4,7 +4,7 @@
  * shown next to the field), and the whole profile is checked with ProfileSchema before it is saved:
  * an invalid value stays in the form, visible and marked, and never reaches the profile file.
  */
-import { parsePort, printable, validateHost, validateHttpsUrl, validateIp, validateLocalPath, validatePort, validateSan, validateShares, validateUserName, validateVaultVersion } from '../../core/validate.js';
+import { parsePort, printable, validateHost, validateHttpsUrl, validateIp, validateLocalPath, validatePort, validateSan, validateShareCount, validateShares, validateThresholdAlone, validateUserName, validateVaultVersion } from '../../core/validate.js';
 import { OPENBAO, otherServer, SERVER_KINDS, SERVERS, VAULT, type ServerFlavor, type ServerKind } from '../../core/server.js';
 import { ProfileSchema, type Profile } from '../../profile/schema.js';
 
@@ -57,7 +57,7 @@ function wholeNumber(value: string): number {
 function validateSharesField(value: string): string | undefined {
   const shares = wholeNumber(value);
   if (Number.isNaN(shares)) return `key shares must be a whole number from 1 to 10, got "${printable(value)}"`;
-  return validateShares(shares, 1);
+  return validateShareCount(shares);
 }
 
 function validateThresholdField(value: string, values: FieldValues): string | undefined {
@@ -65,7 +65,7 @@ function validateThresholdField(value: string, values: FieldValues): string | un
   if (Number.isNaN(threshold)) return `key threshold must be a whole number of at least 1, got "${printable(value)}"`;
   const shares = wholeNumber(values['vault.keyShares']);
   // While shares itself is invalid its own field carries the message; judge the threshold alone.
-  if (Number.isNaN(shares) || validateShares(shares, 1)) return validateShares(10, threshold);
+  if (Number.isNaN(shares) || validateShareCount(shares)) return validateThresholdAlone(threshold);
   return validateShares(shares, threshold);
 }
 
@@ -227,7 +227,7 @@ export const FIELDS: readonly FieldDef[] = [
     group: 'Server',
     label: 'Key threshold',
     kind: 'text',
-    description: 'Shares needed to unseal (at most the number of shares).',
+    description: 'Shares needed to unseal: at most the number of shares, and at least 2 when there are several (1 only with 1 share).',
     read: (p) => String(p.vault.keyThreshold),
     validate: (value, values) => validateThresholdField(value, values),
   },
