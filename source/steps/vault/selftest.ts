@@ -21,11 +21,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { UserError } from '../../core/errors.js';
+import { serverOf } from '../../core/server.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { VaultApiError, type AuthenticatedVault, type VaultApi } from '../../services/vault.js';
 import { custodyExists, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
 import { normalizePolicy, POLICY_NAMES, type PolicyName } from './policies.js';
 import { adminClient, apiAddress, openVault, readTokensRecord, type VaultSession } from './session.js';
+import { grantedTtl } from './token-ttl.js';
 
 export const SELFTEST_STEP_ID = 'vault.selftest';
 /** Under the KV mount; removed after every test. */
@@ -121,13 +123,16 @@ async function testTokens(ctx: StepContext, session: VaultSession, vault: VaultA
   const admin = await adminClient(ctx, session, vault);
   const clients = {} as Record<PolicyName, AuthenticatedVault>;
   const temporary: AuthenticatedVault[] = [];
+  const ttls = new Set<string>();
   for (const name of POLICY_NAMES) {
     const created = await admin.createToken({ policies: [name], ttl: TEMPORARY_TOKEN_TTL, displayName: `picluster-selftest-${name}` });
     ctx.registerSecret(created.token);
     clients[name] = vault.withToken(created.token);
     temporary.push(clients[name]);
+    // The TTL Vault granted (a creating token with less time left than asked caps it), not the one asked.
+    ttls.add(grantedTtl(TEMPORARY_TOKEN_TTL, created.leaseDuration, serverOf(ctx.profile).name).text);
   }
-  return { clients, temporary, source: `temporary tokens (TTL ${TEMPORARY_TOKEN_TTL}, revoked after the test)` };
+  return { clients, temporary, source: `temporary tokens (TTL ${[...ttls].join(' / ')}, revoked after the test)` };
 }
 
 export function selftestStep(session: VaultSession): Step {

@@ -41,7 +41,10 @@ export interface IssuedToken {
   token: string;
   accessor: string;
   policies: string[];
+  /** The TTL Vault granted (auth.lease_duration), e.g. 768h; `none` for a token without expiry. */
   ttl: string;
+  /** The TTL asked for (vault.accessTtl), recorded only when Vault granted another. */
+  askedTtl?: string;
   createdAt: string;
 }
 

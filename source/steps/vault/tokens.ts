@@ -1,6 +1,7 @@
 /**
- * vault.tokens (when profile.vault.issueAccess): one token per policy — readonly and readwrite — with
- * the profile's TTL. Each is written to custody (tokens.json, 0600) before it is shown once, and never
+ * vault.tokens (when profile.vault.issueAccess): one token per policy — readonly and readwrite — asked
+ * for with the profile's TTL; the TTL shown, logged and recorded is the one Vault granted
+ * (auth.lease_duration), said to be capped when its max TTL cut it (token-ttl.ts). Each is written to custody (tokens.json, 0600) before it is shown once, and never
  * logged. They are orphan tokens (no_parent): revoking the root token at the end of the phase must not
  * revoke them with it (Vault revokes a token's children with it).
  *
@@ -15,6 +16,7 @@ import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { custodyPath } from '../../profile/custody.js';
 import { VaultApiError, type VaultApi } from '../../services/vault.js';
 import { POLICY_NAMES, type PolicyName } from './policies.js';
+import { cappedTtlHint, grantedTtl, type GrantedTtl } from './token-ttl.js';
 import {
   adminClient,
   apiAddress,
@@ -79,21 +81,39 @@ export function tokensStep(session: VaultSession, server: ServerFlavor = VAULT):
       const admin = await adminClient(ctx, session, vault);
       const ttl = ctx.profile.vault.accessTtl;
       const next: TokensRecord = { version: 1, vaultAddress: vault.address, tokens: { ...(record?.tokens ?? {}) } };
+      const granted: GrantedTtl[] = [];
       for (const name of wanted) {
         const created = await admin.createToken({ policies: [name], ttl, noParent: true, displayName: `picluster-${name}`, meta: { issuedBy: 'picluster-vault-tui' } });
         ctx.registerSecret(created.token);
         if (!created.policies.includes(name)) {
           throw new UserError(`Vault issued a token without the ${name} policy (it has: ${created.policies.join(', ')})`);
         }
-        next.tokens[name] = { token: created.token, accessor: created.accessor, policies: created.policies, ttl, createdAt: new Date().toISOString() };
-        ctx.log.info(`issued a ${name} token (accessor ${created.accessor}, TTL ${ttl})`);
+        // What Vault granted (auth.lease_duration), which its max TTL may have cut below what was asked.
+        const given = grantedTtl(ttl, created.leaseDuration, server.name);
+        granted.push(given);
+        next.tokens[name] = {
+          token: created.token,
+          accessor: created.accessor,
+          policies: created.policies,
+          ttl: given.ttl,
+          ...(given.ttl === ttl ? {} : { askedTtl: ttl }),
+          createdAt: new Date().toISOString(),
+        };
+        ctx.log.info(`issued a ${name} token (accessor ${created.accessor}), TTL ${given.text}`);
       }
+      const capped = granted.find((given) => given.capped);
+      if (capped) ctx.log.warn(cappedTtlHint(capped, server));
       const file = await writeTokensRecord(ctx, session, next);
       ctx.log.info(`tokens saved in ${file} (0600)`);
+      const texts = [...new Set(granted.map((given) => given.text))];
+      const shown = texts.length === 1 ? texts[0]! : wanted.map((name, i) => `${name} ${granted[i]!.text}`).join(', ');
+      const expiry = [...new Set(granted.map((given) => given.ttl))];
       await ctx.prompt.revealOnce({
-        title: `${server.name} tokens issued (TTL ${ttl})`,
+        title: `${server.name} tokens issued, TTL ${shown}`,
         lines: wanted.map((name) => `${name.padEnd(9)} ${next.tokens[name]!.token}`),
-        note: `They are kept in ${file} (mode 0600). Give the readwrite token only to whoever manages secrets; the cluster uses the readonly policy through Kubernetes auth. They expire after ${ttl}; run the setup again to issue new ones.`,
+        note:
+          `They are kept in ${file} (mode 0600). Give the readwrite token only to whoever manages secrets; the cluster uses the readonly policy through Kubernetes auth. ` +
+          (expiry.length === 1 && expiry[0] === 'none' ? 'They do not expire.' : `They expire after ${expiry.join(' / ')}, the TTL ${server.name} granted; run the setup again to issue new ones.`),
       });
     },
   };
