@@ -38,5 +38,6 @@ describe('the fidelity lab', () => {
 
 describePreflightFindings(fidelity);
 describeStoreFailures(fidelity);
-describeHelmPending(fidelity);
 describeVerifyFailures(fidelity);
+// Last: it deletes ESO's controller, and a failure there would leave the next cases without ESO.
+describeHelmPending(fidelity);

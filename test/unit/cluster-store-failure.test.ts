@@ -10,6 +10,8 @@ describe('classifyStoreFailure', () => {
   it.each<[string, StoreFailureCause]>([
     ['unable to create client: cannot request Kubernetes service account token for service account "no-such-account": serviceaccounts "no-such-account" not found', 'service-account-missing'],
     ['unable to create client: cannot request Kubernetes service account token for service account "external-secrets": serviceaccounts "external-secrets" is forbidden: User "system:serviceaccount:external-secrets:external-secrets" cannot create resource "serviceaccounts/token"', 'token-request-denied'],
+    // The real ESO 0.16.2 with serviceaccounts/token removed from its ClusterRole: its fallback to a legacy token Secret is all it says.
+    ['cannot request Kubernetes service account token for service account "external-secrets": cannot find secrets bound to service account: "external-secrets"', 'token-request-denied'],
     ['unable to log in to auth method: Put "https://127.0.0.1:8200/v1/auth/kubernetes/login": tls: failed to verify certificate: x509: certificate signed by unknown authority', 'tls'],
     ['unable to log in with Kubernetes auth: Error making API request.\n\nCode: 400. Errors:\n\n* invalid role name "no-such-role"', 'role-missing'],
     ['Put "https://127.0.0.1:1/v1/auth/kubernetes/login": dial tcp 127.0.0.1:1: connect: connection refused', 'unreachable'],

@@ -29,7 +29,11 @@ const PATTERNS: readonly [StoreFailureCause, RegExp][] = [
   // ESO: `cannot request Kubernetes service account token for service account "<sa>": <API error>`
   // (providers/v1/vault/auth_kubernetes.go errGetKubeSATokenRequest); the API's error says which.
   ['service-account-missing', /service account token for service account "[^"]*":.*\bnot found\b/i],
-  ['token-request-denied', /service account token for service account "[^"]*":.*\b(forbidden|cannot create resource)\b/i],
+  // When its TokenRequest fails, ESO 0.16 falls back to a legacy token Secret of the account and
+  // reports only that none exists: 'cannot request Kubernetes service account token for service
+  // account "external-secrets": cannot find secrets bound to service account: "external-secrets"'
+  // (seen from the real ESO 0.16.2 with serviceaccounts/token removed from its ClusterRole).
+  ['token-request-denied', /service account token for service account "[^"]*":.*(\b(forbidden|cannot create resource)\b|cannot find secrets bound to service account)/i],
   ['tls', /x509:|tls: |certificate (signed by unknown authority|is valid for|is not valid)/i],
   // Vault's kubernetes auth plugin: `invalid role name "<role>"` (path_login.go).
   ['role-missing', /invalid role name/i],

@@ -2,8 +2,8 @@
  * A helm killed in the middle of an upgrade, for real: the lab's helm runs `upgrade --wait` on the
  * ESO release and is SIGKILLed once it has written the release record pending-upgrade (as a dropped
  * SSH session or an OOM kill does). From then on helm refuses every upgrade ("another operation
- * (install/upgrade/rollback) is in progress"). With ESO not ready (scaled to 0, so that
- * cluster.eso-install has to call helm), `setup` stops with the pending release, its history and the
+ * (install/upgrade/rollback) is in progress"). With ESO's controller Deployment deleted (so
+ * that cluster.eso-install has to call helm), `setup` stops with the pending release, its history and the
  * rollback command, changing nothing; `setup --recover-helm` rolls it back to the last deployed
  * revision and installs as usual.
  */
@@ -55,8 +55,9 @@ export function describeHelmPending(fidelity: FidelityLab): void {
       await exited;
       expect(pending?.status, 'helm never recorded the upgrade as pending').toBe('pending-upgrade');
       expect((await helmJson(['list', '-n', NAMESPACE, '--pending'])).find((row) => row.name === RELEASE)?.status).toBe('pending-upgrade');
-      // ESO not ready, so that cluster.eso-install calls helm (a ready ESO is left alone).
-      await kubectlOk(s().lab, ['-n', NAMESPACE, 'scale', 'deployment', RELEASE, '--replicas=0']);
+      // ESO's controller gone, so that cluster.eso-install calls helm (a ready ESO is left alone;
+      // a Deployment scaled to 0 counts as installed there, and helm would not scale it back).
+      await kubectlOk(s().lab, ['-n', NAMESPACE, 'delete', 'deployment', RELEASE, '--wait=true']);
 
       const stopped = await setup(s(), ['setup', '--phase', 'cluster', '--yes']);
       expect(stopped.result.code, describeResult(['setup', '--phase', 'cluster'], stopped.result)).toBe(1);
