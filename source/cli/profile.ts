@@ -3,7 +3,7 @@
  * Loaded lazily by cli.tsx (it pulls in conf and zod through the store).
  */
 import { APP_NAME } from '../profile/paths.js';
-import type { Profile } from '../profile/schema.js';
+import { UNSET_MEANS, type Profile } from '../profile/schema.js';
 import { ProfileStore, commandFor, parseAssignment, settableFields, type SettableField } from '../profile/store.js';
 import type { GlobalOptions, Output } from './output.js';
 
@@ -70,7 +70,11 @@ export function profileShow(global: GlobalOptions, options: { json?: boolean }, 
   }
   const s = output.outStyle;
   output.out(`${s.bold(`profile ${global.profile}`)} ${s.dim(store.file(global.profile))}`);
-  const rows = [...settableFields().values()].map((field) => [field.key, describeValue(valueAt(profile, field.key))]);
+  const rows = [...settableFields().values()].map((field) => {
+    const value = valueAt(profile, field.key);
+    const unsetMeans = UNSET_MEANS[field.key];
+    return [field.key, value === undefined && unsetMeans !== undefined ? `(not set: ${unsetMeans})` : describeValue(value)];
+  });
   for (const line of table(rows)) output.out(line);
   const run = profile.lastRun;
   if (run) {
@@ -91,6 +95,11 @@ export function profilePath(global: GlobalOptions, output: Output): number {
   return 0;
 }
 
+/** The schema's default, else the value the product uses when an optional key is unset (UNSET_MEANS). */
+function defaultOf(field: SettableField): unknown {
+  return field.defaultValue ?? UNSET_MEANS[field.key];
+}
+
 export function profileKeys(options: { json?: boolean }, output: Output): number {
   const fields = [...settableFields().values()];
   if (options.json) {
@@ -100,12 +109,12 @@ export function profileKeys(options: { json?: boolean }, output: Output): number
         type: field.kind.type,
         ...(field.kind.type === 'enum' ? { options: field.kind.options } : {}),
         optional: field.optional,
-        ...(field.defaultValue === undefined ? {} : { default: field.defaultValue }),
+        ...(defaultOf(field) === undefined ? {} : { default: defaultOf(field) }),
       })),
     );
     return 0;
   }
-  const rows = [['KEY', 'TYPE', 'DEFAULT'], ...fields.map((field) => [field.key, describeType(field), field.defaultValue === undefined ? (field.optional ? '(optional)' : '') : describeValue(field.defaultValue)])];
+  const rows = [['KEY', 'TYPE', 'DEFAULT'], ...fields.map((field) => [field.key, describeType(field), defaultOf(field) === undefined ? (field.optional ? '(optional)' : '') : describeValue(defaultOf(field))])];
   for (const line of table(rows)) output.out(line);
   return 0;
 }

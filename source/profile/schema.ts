@@ -30,6 +30,27 @@ function checked(validator: Validator) {
   });
 }
 
+/**
+ * The external-secrets/external-secrets chart version installed when cluster.esoChartVersion is
+ * unset: the version the end-to-end suite installs and tests against (the lab builds ESO v0.16.2
+ * and serves that chart; test/lab/kube/versions.ts KUBE_VERSIONS.eso must be the same). Not written
+ * into profiles: a profile that leaves it unset follows this when the product moves to a newer tested
+ * version. Another version: `profile set cluster.esoChartVersion=X` (the profile's value wins);
+ * `cluster.esoChartVersion=` goes back to this one.
+ */
+export const DEFAULT_ESO_CHART_VERSION = '0.16.2';
+
+/** The ESO chart version to install: the profile's (without a leading v), else DEFAULT_ESO_CHART_VERSION. */
+export function esoChartVersionOf(cluster: { esoChartVersion?: string | undefined }): string {
+  return (cluster.esoChartVersion ?? DEFAULT_ESO_CHART_VERSION).replace(/^v/, '');
+}
+
+/**
+ * What an optional key means when it is unset, where that is one fixed value the product picks at
+ * use rather than a schema default written into the profile (`profile keys` and `profile show` say it).
+ */
+export const UNSET_MEANS: Readonly<Record<string, string>> = { 'cluster.esoChartVersion': DEFAULT_ESO_CHART_VERSION };
+
 const port = z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535');
 
 export const HostKeyPinSchema = z.object({
@@ -126,7 +147,7 @@ export const ClusterSchema = z.object({
   esoChartRepository: checked(validateHttpsUrl).optional(),
   /** CA bundle (PEM) that signs the chart repository's certificate, when a public CA does not (helm --ca-file). */
   esoChartRepositoryCaFile: checked(validateLocalPath).optional(),
-  /** Chart version of external-secrets/external-secrets to install (default: the repository's latest). */
+  /** Chart version of external-secrets/external-secrets to install; unset = DEFAULT_ESO_CHART_VERSION (0.16.2, the tested one). */
   esoChartVersion: z
     .string()
     .regex(/^v?\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,40})?$/, 'must be a chart version like 0.20.4 or 1.1.0')

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { KubernetesObject, V1CustomResourceDefinition, V1Deployment } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
+import { esoChartVersionOf } from '../../profile/schema.js';
 import type { ClusterClient } from '../../services/cluster.js';
 import { Helm } from '../../services/helm.js';
 import type { ReleaseRef } from '../../services/helm-release.js';
@@ -125,11 +126,12 @@ export function esoInstallStep(session: ClusterSession): Step {
     phase: 'cluster',
     title: 'Install External Secrets Operator (helm, unless already there)',
     describe(ctx): Planned[] {
-      const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
+      const { esoNamespace } = ctx.profile.cluster;
+      const esoChartVersion = esoChartVersionOf(ctx.profile.cluster);
       return [
         { kind: 'local', summary: `helm repo add ${ESO.repoName} ${chartRepositoryOf(ctx.profile.cluster)} && helm repo update` },
         { kind: 'local', summary: `helm list --pending --namespace ${esoNamespace} (a release left pending by a stopped helm stops the step; it is rolled back, or uninstalled, only when confirmed or with setup --recover-helm)` },
-        { kind: 'local', summary: `helm upgrade --install ${ESO.release} ${ESO.chart} --namespace ${esoNamespace} --create-namespace${esoChartVersion ? ` --version ${esoChartVersion}` : ''} --set installCRDs=true --wait (skipped when ESO is already installed and ready)` },
+        { kind: 'local', summary: `helm upgrade --install ${ESO.release} ${ESO.chart} --namespace ${esoNamespace} --create-namespace --version ${esoChartVersion} --set installCRDs=true --wait (skipped when ESO is already installed and ready)` },
       ];
     },
     async check(ctx): Promise<Check> {
@@ -164,7 +166,7 @@ export function esoInstallStep(session: ClusterSession): Step {
 
   async function installWithHelm(ctx: StepContext, kubeconfigPath: string): Promise<void> {
     const cluster = await session.cluster(ctx);
-    const { esoNamespace, esoChartVersion } = ctx.profile.cluster;
+    const { esoNamespace } = ctx.profile.cluster;
     const helm = Helm.locate({
       kubeconfigPath,
       context: cluster.context,
@@ -185,7 +187,7 @@ export function esoInstallStep(session: ClusterSession): Step {
         release: ESO.release,
         chart: ESO.chart,
         namespace: esoNamespace,
-        ...(esoChartVersion ? { version: esoChartVersion.replace(/^v/, '') } : {}),
+        version: esoChartVersionOf(ctx.profile.cluster),
         set: { installCRDs: 'true' },
         waitSeconds: HELM_WAIT_SECONDS,
       });
