@@ -77,7 +77,10 @@ export function describeHelmPending(fidelity: FidelityLab): void {
       const history = await helmJson(['history', RELEASE, '-n', NAMESPACE]);
       const statuses = history.map((row) => row.status);
       expect(statuses.at(-1)).toBe('deployed');
-      expect(statuses).not.toContain('pending-upgrade');
+      // The real helm (3.21) leaves the killed revision pending-upgrade in the history after the
+      // rollback: only the newest revision decides, and helm no longer lists the release as pending.
+      expect(statuses.filter((status) => status === 'pending-upgrade').length).toBeLessThanOrEqual(1);
+      expect((await helmJson(['list', '-n', NAMESPACE, '--pending'])).find((row) => row.name === RELEASE)).toBeUndefined();
       expect(history.some((row) => /Rollback to/.test((row as unknown as { description: string }).description))).toBe(true);
       console.log(`RELIABILITY ${JSON.stringify({ suite: 'helm-pending', pendingRevision: Number(pending!.revision), history: history.map((row) => `${row.revision}:${row.status}`) })}`);
     }, 900_000);
