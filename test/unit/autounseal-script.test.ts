@@ -126,15 +126,8 @@ beforeAll(async () => {
   executable = await writeVaultExecutable(join(dir, 'bin'), '2.0.4');
   tls = await makeTlsMaterial(join(dir, 'tls'));
   // A standby period after each unseal long enough that the script surely meets it (the default
-  // 300 ms could pass before its first sys/health on a loaded machine); the child inherits it.
-  const standby = process.env['VAULT_SIM_STANDBY_MS'];
-  process.env['VAULT_SIM_STANDBY_MS'] = '1500';
-  try {
-    vault = await startVault({ executable, dir: join(dir, 'node'), tls });
-  } finally {
-    if (standby === undefined) delete process.env['VAULT_SIM_STANDBY_MS'];
-    else process.env['VAULT_SIM_STANDBY_MS'] = standby;
-  }
+  // 300 ms could pass before its first sys/health on a loaded machine); the server is started with it.
+  vault = await startVault({ executable, dir: join(dir, 'node'), tls, env: { VAULT_SIM_STANDBY_MS: '1500' } });
   init = (await call({ method: 'PUT', path: 'sys/init', body: { secret_shares: 5, secret_threshold: 3 } })).json;
   secrets = [...init.keys, ...init.keys_base64];
 }, 60_000);

@@ -48,14 +48,7 @@ beforeAll(async () => {
   tls = await makeTlsMaterial(join(dir, 'tls'));
   const executable = await writeVaultExecutable(join(dir, 'bin'), VERSION);
   // A standby period after each unseal (default 300 ms) long enough for a read to surely fall in it.
-  const standby = process.env['VAULT_SIM_STANDBY_MS'];
-  process.env['VAULT_SIM_STANDBY_MS'] = '2000';
-  try {
-    vault = await startVault({ executable, dir: join(dir, 'node'), tls });
-  } finally {
-    if (standby === undefined) delete process.env['VAULT_SIM_STANDBY_MS'];
-    else process.env['VAULT_SIM_STANDBY_MS'] = standby;
-  }
+  vault = await startVault({ executable, dir: join(dir, 'node'), tls, env: { VAULT_SIM_STANDBY_MS: '2000' } });
 });
 
 afterAll(async () => {

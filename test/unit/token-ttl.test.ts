@@ -66,20 +66,13 @@ describe('a token created on the lab Vault', () => {
   let api: VaultApi;
   let rootToken: string;
   let xdg: TempXdg;
-  const savedInitMs = process.env['VAULT_SIM_INIT_MS'];
 
   beforeAll(async () => {
     xdg = useTempXdg();
     dir = await mkdtemp(join(tmpdir(), 'token-ttl-'));
     const executable = await writeVaultExecutable(join(dir, 'bin'), '2.0.4');
     tls = await makeTlsMaterial(join(dir, 'tls'));
-    process.env['VAULT_SIM_INIT_MS'] = '0';
-    try {
-      vault = await startVault({ executable, dir: join(dir, 'node'), tls });
-    } finally {
-      if (savedInitMs === undefined) delete process.env['VAULT_SIM_INIT_MS'];
-      else process.env['VAULT_SIM_INIT_MS'] = savedInitMs;
-    }
+    vault = await startVault({ executable, dir: join(dir, 'node'), tls, env: { VAULT_SIM_INIT_MS: '0' } });
     api = await connectVault({ address: vault.url, caPem: tls.caPem });
     const init = await api.init({ shares: 1, threshold: 1 });
     rootToken = init.root_token;

@@ -85,14 +85,15 @@ export interface VaultProcess {
 }
 
 /** Starts `vault server -config=FILE` and waits until the API answers. */
-export async function startVault(options: { executable: string; dir: string; tls: TlsMaterial; port?: number }): Promise<VaultProcess> {
+/** `env`: variables added to this process's for the server (the simulator's VAULT_SIM_* timings). */
+export async function startVault(options: { executable: string; dir: string; tls: TlsMaterial; port?: number; env?: Record<string, string> }): Promise<VaultProcess> {
   const port = options.port ?? (await freePort());
   const clusterPort = await freePort();
   const dataDir = join(options.dir, 'data');
   await mkdir(dataDir, { recursive: true });
   const configFile = join(options.dir, 'vault.hcl');
   await writeFile(configFile, serverConfigHcl({ port, clusterPort, tls: options.tls, dataDir }));
-  const child = spawn(options.executable, ['server', `-config=${configFile}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(options.executable, ['server', `-config=${configFile}`], { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
