@@ -69,15 +69,26 @@ export interface AppProps {
   initialState?: InitialState;
   /** How long quitting waits for a cancelled run to settle before leaving anyway. */
   stopTimeoutMs?: number;
+  /**
+   * How often the status readings poll (defaults: Vault 5 s, Home 5 s, cluster 15 s). Tests shorten
+   * them so that a poll is seen without waiting out the product's interval on a loaded machine.
+   */
+  statusIntervals?: StatusIntervals;
 }
 
-export function App({ deps, theme, initialState, stopTimeoutMs = 5000 }: AppProps) {
+export interface StatusIntervals {
+  vaultMs?: number;
+  homeMs?: number;
+  clusterMs?: number;
+}
+
+export function App({ deps, theme, initialState, stopTimeoutMs = 5000, statusIntervals = {} }: AppProps) {
   const resolvedTheme = useMemo(() => theme ?? createTheme({ unicode: false, color: false }), [theme]);
   return (
     <ThemeContext.Provider value={resolvedTheme}>
       <DependenciesContext.Provider value={deps}>
         <KeyboardProvider>
-          <Shell deps={deps} initialState={initialState} stopTimeoutMs={stopTimeoutMs} />
+          <Shell deps={deps} initialState={initialState} stopTimeoutMs={stopTimeoutMs} intervals={statusIntervals} />
         </KeyboardProvider>
       </DependenciesContext.Provider>
     </ThemeContext.Provider>
@@ -93,7 +104,7 @@ function planSteps(deps: AppDependencies, profile: Profile): { steps: StepInfo[]
   }
 }
 
-function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; initialState: InitialState | undefined; stopTimeoutMs: number }) {
+function Shell({ deps, initialState, stopTimeoutMs, intervals }: { deps: AppDependencies; initialState: InitialState | undefined; stopTimeoutMs: number; intervals: StatusIntervals }) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const layout = frameLayout(size);
@@ -135,6 +146,7 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     active: app.screen === 'setup' && !app.quitting,
     refresh: setup.vaultRefresh,
     dispatch: dispatchSetup,
+    intervalMs: intervals.vaultMs,
   });
 
   useClusterStatus({
@@ -144,9 +156,10 @@ function Shell({ deps, initialState, stopTimeoutMs }: { deps: AppDependencies; i
     setup,
     active: app.screen === 'setup' && !app.quitting,
     dispatch: dispatchSetup,
+    intervalMs: intervals.clusterMs,
   });
 
-  const homeControls = useHome({ deps, prompter, profile, home, dispatch: dispatchHome, active: app.screen === 'home' && !app.quitting, runRefresh: setup.vaultRefresh });
+  const homeControls = useHome({ deps, prompter, profile, home, dispatch: dispatchHome, active: app.screen === 'home' && !app.quitting, runRefresh: setup.vaultRefresh, intervalMs: intervals.homeMs });
 
   // The saved progress chose Home; the first live reading confirms it. Vault not initialised means
   // the setup is not complete whatever the profile says: Setup is where to go then.

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../source/core/errors.js';
 import type { SealStatus } from '../../source/services/vault.js';
 import { App } from '../../source/ui/App.js';
+import { VAULT_STATUS_INTERVAL_MS } from '../../source/ui/hooks/useVaultStatus.js';
 import { columnWidths } from '../../source/ui/components/StepViewTable.js';
 import { unsealProgressOf } from '../../source/ui/prompter.js';
 import { createTheme } from '../../source/ui/theme.js';
@@ -76,7 +77,7 @@ function profileWithApi() {
 }
 
 describe('Status pane: Vault state from an injected VaultApi', () => {
-  it('reads the seal status at once, after each step and every 5 s; failures are one line, never a crash', { timeout: 30_000 }, async () => {
+  it('reads the seal status at once and after each step; failures are one line, never a crash', { timeout: 30_000 }, async () => {
     const fake = new FakeVault();
     const gates = [deferred(), deferred()];
     const steps = gates.map((gate, index) => testStep(`vault-${index}`, 'vault', `Vault step ${index}`, { gate: gate.promise }));
@@ -112,12 +113,30 @@ describe('Status pane: Vault state from an injected VaultApi', () => {
     gates[1]!.resolve();
     await waitForFrame(app, (f) => statusPaneText(f).includes('State unreachable: cannot reach Vault (ECONNREFUSED)'), 'the failure');
     await waitForFrame(app, (f) => statusPaneText(f).includes('setup complete'), 'the end of the run');
-
-    // Nothing happens on screen now: the 5 s poll alone picks up the change.
-    fake.failure = undefined;
-    fake.status = { ...fake.status, sealed: false, progress: 0 };
-    await waitForFrame(app, (f) => statusPaneText(f).includes('State unsealed, initialized'), 'the periodic reading', 8_000);
     expect(tallestFrame(app)).toBeLessThanOrEqual(23);
+  });
+
+  it('polls every interval while nothing happens on screen (the product polls every 5 s), one request at a time', { timeout: 30_000 }, async () => {
+    expect(VAULT_STATUS_INTERVAL_MS).toBe(5_000);
+    const fake = new FakeVault();
+    const deps = {
+      ...testDependencies({ profile: profileWithApi() }),
+      vaultStatus: vaultStatusReader({ connect: async () => fake, readCa: async () => '-----BEGIN CERTIFICATE-----test' }),
+    };
+    // A short interval: a test that waited out the real 5 s failed on a loaded machine.
+    app = renderSized(<App deps={deps} theme={ascii} statusIntervals={{ vaultMs: 200 }} />);
+    await waitForFrame(app, (f) => statusPaneText(f).includes('State sealed, not initialized'), 'the first reading');
+
+    // No key, no step: only the poll can pick the change up.
+    fake.status = { ...NOT_INITIALIZED, initialized: true, sealed: false, t: 3, n: 5 };
+    await waitForFrame(app, (f) => statusPaneText(f).includes('State unsealed, initialized'), 'the periodic reading');
+    fake.failure = new UserError('cannot reach Vault at https://10.0.0.5:8200 (ECONNREFUSED)');
+    await waitForFrame(app, (f) => statusPaneText(f).includes('State unreachable: cannot reach Vault (ECONNREFUSED)'), 'the failure by the poll');
+    const polled = fake.requests;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // About seven polls in 1.5 s; bounded both ways so that neither a stopped nor a runaway poll passes.
+    expect(fake.requests - polled).toBeGreaterThanOrEqual(2);
+    expect(fake.requests - polled).toBeLessThanOrEqual(10);
   });
 
   it('no CA yet: says so without asking Vault; no API address: no Vault state and no request at all', async () => {
