@@ -116,7 +116,7 @@ describe('Status pane: Vault state from an injected VaultApi', () => {
     expect(tallestFrame(app)).toBeLessThanOrEqual(23);
   });
 
-  it('polls every interval while nothing happens on screen (the product polls every 5 s), one request at a time', { timeout: 30_000 }, async () => {
+  it('polls every interval while nothing happens on screen (the product polls every 5 s)', { timeout: 30_000 }, async () => {
     expect(VAULT_STATUS_INTERVAL_MS).toBe(5_000);
     const fake = new FakeVault();
     const deps = {
