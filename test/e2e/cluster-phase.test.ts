@@ -8,8 +8,8 @@
  *           failures a user meets (kubeconfig, context, unreachable API, loopback address, a
  *           ClusterRoleBinding or token Secret removed by hand) with their messages, then fixed
  *   argocd  no helm on PATH: with ESO absent the install step says how to install helm and nothing
- *           half-written stays; with ESO installed beside the product (as ArgoCD would) the step is
- *           done, helm is never needed, and the phase completes
+ *           half-written stays; with ESO installed beside the product (as ArgoCD would) the step
+ *           waits for its webhook to be scheduled, helm is never needed, and the phase completes
  * ESO's side: https://external-secrets.io/latest/provider/hashicorp-vault/
  * Vault's side: https://developer.hashicorp.com/vault/docs/auth/kubernetes
  */
@@ -20,6 +20,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { describeResult, type CliResult, type SetupSummary, type StepSummary } from './support/cli.js';
 import { CLUSTER_STEPS, ClusterLabs, RUN_TIMEOUT_MS, helm, helmOnPath, kubectl, kubectlOk, PATH_WITHOUT_HELM, rootVault, setup, stepOf, type ClusterSetup as Setup } from './support/cluster-lab.js';
 import { statusSchemaValidator } from '../unit/status-schema.js';
+
+/** An object of the rendered chart, as far as the tests read and change it. */
+interface EsoObject {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: { template?: { spec?: { nodeSelector?: Record<string, string> } } };
+}
 
 const labs = new ClusterLabs();
 const prepare = (name: string): Promise<Setup> => labs.prepare(name);
@@ -246,12 +253,16 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
     expect((await kubectl(s.lab, ['get', 'crd', 'clustersecretstores.external-secrets.io'])).code).not.toBe(0);
   }, 300_000);
 
-  it('ESO applied beside the product (as ArgoCD does): the install step is done without helm and the phase completes', async () => {
+  it('ESO applied beside the product (as ArgoCD does): the install step waits for its webhook without helm, then the phase completes', async () => {
     // The chart's objects as ArgoCD renders them (helm template of the chart the lab's repository
     // serves), applied server-side under ArgoCD's field manager, not through helm: CRDs first, as
-    // ArgoCD's sync waves do.
+    // ArgoCD's sync waves do. Its webhook's pod cannot be scheduled yet (a nodeSelector no node
+    // has): the webhook is what kube-apiserver calls for every store and ExternalSecret.
     const rendered = await helm(s, ['template', 'external-secrets', s.lab.state.esoChart.file, '--namespace', 'external-secrets', '--set', 'installCRDs=true']);
-    const manifests = (loadAllYaml(rendered) as ({ kind?: string } | null)[]).filter((object): object is { kind: string } => Boolean(object?.kind));
+    const manifests = (loadAllYaml(rendered) as (EsoObject | null)[]).filter((object): object is EsoObject => Boolean(object?.kind));
+    const webhook = manifests.find((object) => object.kind === 'Deployment' && object.metadata.labels?.['app.kubernetes.io/name'] === 'external-secrets-webhook');
+    if (!webhook?.spec?.template?.spec) throw new Error('the chart rendered no webhook Deployment');
+    webhook.spec.template.spec.nodeSelector = { 'picluster-vault-tui.test/unschedulable': 'true' };
     await kubectlOk(s.lab, ['create', 'namespace', 'external-secrets']);
     const crds = manifests.filter((object) => object.kind === 'CustomResourceDefinition');
     const rest = manifests.filter((object) => object.kind !== 'CustomResourceDefinition');
@@ -265,9 +276,17 @@ describe('cluster phase: ESO installed by someone else, no helm on this machine'
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
 
-    const { result, summary } = await setup(s, ['setup', '--phase', 'cluster', '--yes'], { PATH: PATH_WITHOUT_HELM });
+    // The controller is ready, the webhook is not: the install step waits for it, and nothing
+    // that the webhook would have to admit is sent meanwhile.
+    const running = s.session.start(['setup', '--phase', 'cluster', '--yes', '--json'], { PATH: PATH_WITHOUT_HELM });
+    await running.waitForStderrLine(/ESO is installed by something other than a helm release \(ArgoCD, kubectl\), not by helm here: waiting for its controller, webhook, cert-controller/, 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await kubectl(s.lab, ['get', 'clustersecretstore', 'vault-backend'])).code).not.toBe(0);
+    await kubectlOk(s.lab, ['-n', 'external-secrets', 'patch', 'deployment', webhook.metadata.name, '--type=merge', '-p', '{"spec":{"template":{"spec":{"nodeSelector":null}}}}']);
+    const result = await running.exited;
     expect(result.code, describeResult(['setup'], result)).toBe(0);
-    expect(stepOf(summary, 'cluster.eso-install').outcome).toBe('already-done');
+    const summary = JSON.parse(result.stdout) as SetupSummary;
+    expect(stepOf(summary, 'cluster.eso-install').outcome).toBe('applied');
     expect(result.stderr).not.toMatch(/helm: |installing External Secrets Operator/);
     // No helm release was ever recorded in the cluster (helm keeps them as Secrets).
     const releases = await kubectlOk(s.lab, ['get', 'secrets', '--all-namespaces', '-l', 'owner=helm', '-o', 'name']);

@@ -7,7 +7,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { ProfileSchema } from '../../source/profile/schema.js';
 import { K3S_KUBECONFIG, kubeconfigPathFor } from '../../source/services/cluster.js';
 import { clusterWarning, describeClusterStatus, type ClusterStatus } from '../../source/services/cluster-status.js';
-import { describeInstallation, isDeploymentReady } from '../../source/steps/cluster/eso-install.js';
+import { describeInstallation, isDeploymentReady, managedElsewhere } from '../../source/steps/cluster/eso-install.js';
 import { desiredEsoRole, esoRoleDrift } from '../../source/steps/cluster/eso-role.js';
 import { describeCurlFailure, phaseAccess } from '../../source/steps/cluster/preflight.js';
 import { describeCondition, storeDrift, type StoreObject } from '../../source/steps/cluster/secret-store.js';
@@ -91,15 +91,44 @@ describe('ClusterSecretStore drift and conditions', () => {
 });
 
 describe('ESO installation', () => {
-  const deployment = (ready: number, replicas = 1): V1Deployment => ({ metadata: { name: 'external-secrets' }, spec: { replicas, selector: {}, template: {} }, status: { readyReplicas: ready, updatedReplicas: ready, availableReplicas: ready } });
+  const deployment = (ready: number, replicas = 1, name = 'external-secrets'): V1Deployment => ({ metadata: { name }, spec: { replicas, selector: {}, template: {} }, status: { readyReplicas: ready, updatedReplicas: ready, availableReplicas: ready } });
   it('is done only with both CRDs served in a supported version and a ready controller', () => {
     expect(isDeploymentReady(deployment(1))).toBe(true);
     expect(isDeploymentReady(deployment(1, 2))).toBe(false);
-    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(1)] }, 'external-secrets')).toEqual({ done: true, detail: 'ESO serves external-secrets.io/v1; Deployment external-secrets/external-secrets ready' });
-    expect(describeInstallation({ version: undefined, missingCrds: ['clustersecretstores.external-secrets.io'], controllers: [] }, 'eso').detail).toBe(
+    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(1)], components: [] }, 'external-secrets')).toEqual({ done: true, detail: 'ESO serves external-secrets.io/v1; Deployment external-secrets/external-secrets ready' });
+    expect(describeInstallation({ version: undefined, missingCrds: ['clustersecretstores.external-secrets.io'], controllers: [], components: [] }, 'eso').detail).toBe(
       'CRDs missing: clustersecretstores.external-secrets.io; no controller Deployment (app.kubernetes.io/name=external-secrets) in namespace eso',
     );
-    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(0)] }, 'eso').detail).toBe('Deployment eso/external-secrets not ready (0/1)');
+    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(0)], components: [] }, 'eso').detail).toBe('Deployment eso/external-secrets not ready (0/1)');
+  });
+
+  it('waits for the webhook and the cert-controller where the chart has them (ESO refuses nothing only once they answer)', () => {
+    const webhook = (ready: number) => ({ role: 'webhook' as const, deployment: deployment(ready, 1, 'external-secrets-webhook') });
+    const certController = (ready: number) => ({ role: 'cert-controller' as const, deployment: deployment(ready, 1, 'external-secrets-cert-controller') });
+    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(1)], components: [webhook(0), certController(0)] }, 'eso')).toEqual({
+      done: false,
+      detail: 'webhook Deployment eso/external-secrets-webhook not ready (0/1); cert-controller Deployment eso/external-secrets-cert-controller not ready (0/1)',
+    });
+    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(1)], components: [webhook(0), certController(1)] }, 'eso').detail).toBe(
+      'webhook Deployment eso/external-secrets-webhook not ready (0/1)',
+    );
+    expect(describeInstallation({ version: 'v1', missingCrds: [], controllers: [deployment(1)], components: [webhook(1), certController(1)] }, 'eso')).toEqual({
+      done: true,
+      detail: 'ESO serves external-secrets.io/v1; Deployments eso/external-secrets, eso/external-secrets-webhook, eso/external-secrets-cert-controller ready',
+    });
+  });
+});
+
+describe('who installed ESO', () => {
+  const object = (labels: Record<string, string>, annotations: Record<string, string> = {}) => ({ metadata: { name: 'external-secrets', labels, annotations } });
+  it('helm install annotates its release; ArgoCD (helm template) and Flux do not count as this helm', () => {
+    const helmRelease = { 'meta.helm.sh/release-name': 'external-secrets', 'meta.helm.sh/release-namespace': 'external-secrets' };
+    expect(managedElsewhere(object({ 'app.kubernetes.io/managed-by': 'Helm' }, helmRelease))).toBeUndefined();
+    // ArgoCD applies what `helm template` rendered: managed-by=Helm, but no release annotation.
+    expect(managedElsewhere(object({ 'app.kubernetes.io/managed-by': 'Helm' }))).toBe('something other than a helm release (ArgoCD, kubectl)');
+    expect(managedElsewhere(object({ 'app.kubernetes.io/managed-by': 'argocd' }, helmRelease))).toBe('argocd');
+    expect(managedElsewhere(object({ 'app.kubernetes.io/managed-by': 'Helm', 'helm.toolkit.fluxcd.io/name': 'eso' }, helmRelease))).toBe('Flux');
+    expect(managedElsewhere(undefined)).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * cluster.eso-install: External Secrets Operator in the cluster. Done when its CRDs are served and its
- * controller Deployment is ready — however it got there (ArgoCD, Flux, a helm install by hand): then
+ * controller Deployment is ready, and its webhook's and cert-controller's where the chart has them —
+ * however it got there (ArgoCD, Flux, a helm install by hand): then
  * helm is never called. Otherwise the user's helm installs the chart (repo add, repo update,
  * `upgrade --install` with the CRDs and --wait), its output streamed to the log. A release a stopped
  * helm left pending is found first and settled only when the user says so (helm-pending.ts).
@@ -24,7 +25,7 @@ export const ESO_INSTALL_STEP_ID = 'cluster.eso-install';
 
 /** The CRDs the phase uses; the chart installs more. */
 const REQUIRED_CRDS = ['clustersecretstores', 'externalsecrets'] as const;
-/** API versions of external-secrets.io this product writes, newest first (v1 since ESO 0.17). */
+/** API versions of external-secrets.io this product writes, newest first (v1 since ESO 0.16, which serves v1beta1 beside it). */
 export const SUPPORTED_ESO_VERSIONS = ['v1', 'v1beta1'] as const;
 const HELM_WAIT_SECONDS = 600;
 const POLL_MS = 1000;
@@ -35,7 +36,19 @@ export interface EsoInstallation {
   missingCrds: string[];
   /** Controller Deployments (label app.kubernetes.io/name=external-secrets) in the ESO namespace. */
   controllers: V1Deployment[];
+  /** The webhook's and the cert-controller's Deployments there (none when the chart disabled them). */
+  components: EsoComponent[];
 }
+
+export interface EsoComponent {
+  role: 'webhook' | 'cert-controller';
+  deployment: V1Deployment;
+}
+
+const COMPONENT_LABELS = [
+  { role: 'webhook', label: ESO.webhookLabel },
+  { role: 'cert-controller', label: ESO.certControllerLabel },
+] as const;
 
 function servedVersions(crd: V1CustomResourceDefinition | undefined): string[] {
   return (crd?.spec.versions ?? []).filter((version) => version.served).map((version) => version.name);
@@ -48,13 +61,25 @@ export async function inspectEso(cluster: ClusterClient, namespace: string): Pro
   const missingCrds = REQUIRED_CRDS.filter((_, index) => !crds[index]).map((plural) => `${plural}.${ESO.group}`);
   const served = crds.map(servedVersions);
   const version = SUPPORTED_ESO_VERSIONS.find((candidate) => served.every((versions) => versions.includes(candidate)));
-  const deployments = await cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: ESO.controllerLabel });
-  return { version, missingCrds, controllers: deployments };
+  const [deployments, ...components] = await Promise.all([
+    cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: ESO.controllerLabel }),
+    ...COMPONENT_LABELS.map(({ label }) => cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: label })),
+  ]);
+  return {
+    version,
+    missingCrds,
+    controllers: deployments,
+    components: COMPONENT_LABELS.flatMap(({ role }, index) => (components[index] ?? []).map((deployment) => ({ role, deployment }))),
+  };
 }
 
 /** The profile's chart repository, else ESO's own. */
 export function chartRepositoryOf(cluster: { esoChartRepository?: string | undefined }): string {
   return cluster.esoChartRepository ?? ESO.repoUrl;
+}
+
+function readyOf(deployment: V1Deployment): string {
+  return `${deployment.status?.readyReplicas ?? 0}/${deployment.spec?.replicas ?? 1}`;
 }
 
 export function isDeploymentReady(deployment: V1Deployment): boolean {
@@ -75,10 +100,16 @@ export function describeInstallation(installation: EsoInstallation, namespace: s
   else if (!installation.version) problems.push(`the ${ESO.group} CRDs serve none of ${SUPPORTED_ESO_VERSIONS.join(', ')}`);
   if (!controller) problems.push(`no controller Deployment (${ESO.controllerLabel}) in namespace ${namespace}`);
   else if (!isDeploymentReady(controller)) {
-    problems.push(`Deployment ${namespace}/${controller.metadata?.name ?? '?'} not ready (${controller.status?.readyReplicas ?? 0}/${controller.spec?.replicas ?? 1})`);
+    problems.push(`Deployment ${namespace}/${controller.metadata?.name ?? '?'} not ready (${readyOf(controller)})`);
+  }
+  // Until the webhook answers (with the cert-controller's certificate) kube-apiserver refuses every
+  // store and ExternalSecret: ESO is not ready for the next steps while they are not.
+  for (const { role, deployment } of installation.components) {
+    if (!isDeploymentReady(deployment)) problems.push(`${role} Deployment ${namespace}/${deployment.metadata?.name ?? '?'} not ready (${readyOf(deployment)})`);
   }
   if (problems.length > 0) return { done: false, detail: problems.join('; ') };
-  return { done: true, detail: `ESO serves ${ESO.group}/${installation.version}; Deployment ${namespace}/${controller!.metadata?.name ?? '?'} ready` };
+  const ready = [controller!, ...installation.components.map(({ deployment }) => deployment)].map((deployment) => `${namespace}/${deployment.metadata?.name ?? '?'}`);
+  return { done: true, detail: `ESO serves ${ESO.group}/${installation.version}; Deployment${ready.length > 1 ? 's' : ''} ${ready.join(', ')} ready` };
 }
 
 /**
@@ -95,10 +126,22 @@ async function refuseSecondInstall(cluster: ClusterClient, namespace: string): P
   });
 }
 
-/** Installed by something other than helm (ArgoCD, kubectl): helm must not install a second copy over it. */
-function managedElsewhere(object: KubernetesObject | undefined): boolean {
-  const managedBy = object?.metadata?.labels?.['app.kubernetes.io/managed-by'];
-  return object !== undefined && managedBy !== undefined && managedBy !== 'Helm';
+/**
+ * Who installed ESO when it was not a helm release: undefined for helm's own (helm install and
+ * upgrade annotate every object with meta.helm.sh/release-name). ArgoCD renders charts with
+ * `helm template` and applies the objects itself, so they carry managed-by=Helm but no release
+ * annotation; Flux's helm-controller makes a real release but labels it as its own. Either way
+ * helm must not install a second copy over it, nor fight the tool that owns it.
+ * https://helm.sh/docs/chart_best_practices/labels/
+ */
+export function managedElsewhere(object: KubernetesObject | undefined): string | undefined {
+  if (!object) return undefined;
+  const labels = object.metadata?.labels ?? {};
+  if (labels['helm.toolkit.fluxcd.io/name']) return 'Flux';
+  const managedBy = labels['app.kubernetes.io/managed-by'];
+  if (managedBy !== undefined && managedBy !== 'Helm') return managedBy;
+  if (!object.metadata?.annotations?.['meta.helm.sh/release-name']) return 'something other than a helm release (ArgoCD, kubectl)';
+  return undefined;
 }
 
 export function esoInstallStep(session: ClusterSession): Step {
@@ -116,7 +159,7 @@ export function esoInstallStep(session: ClusterSession): Step {
       },
       () =>
         new UserError(`External Secrets Operator is not ready after ${Math.round(timeoutMs / 1000)} s: ${detail}`, {
-          hint: `Look at its pods: kubectl -n ${namespace} get pods,deployments -l ${ESO.controllerLabel}; kubectl -n ${namespace} describe deployment`,
+          hint: `Look at its pods: kubectl -n ${namespace} get pods,deployments; kubectl -n ${namespace} describe deployment`,
         }),
     );
   }
@@ -144,8 +187,10 @@ export function esoInstallStep(session: ClusterSession): Step {
       const installation = await inspectEso(cluster, ctx.profile.cluster.esoNamespace);
       const controller = controllerOf(installation);
       if (!controller) await refuseSecondInstall(cluster, ctx.profile.cluster.esoNamespace);
-      if (installation.missingCrds.length === 0 && controller && managedElsewhere(controller)) {
-        ctx.log.info(`ESO is installed by ${controller.metadata?.labels?.['app.kubernetes.io/managed-by']}, not helm: waiting for its controller instead of installing it again`);
+      const owner = managedElsewhere(controller);
+      if (installation.missingCrds.length === 0 && controller && owner) {
+        const waitingFor = ['controller', ...installation.components.map(({ role }) => role)].join(', ');
+        ctx.log.info(`ESO is installed by ${owner}, not by helm here: waiting for its ${waitingFor} instead of installing it again`);
         await waitForReady(ctx, cluster, session.controllerWaitMs);
         return;
       }

@@ -26,6 +26,12 @@ export const ESO = {
   release: 'external-secrets',
   /** The chart's controller Deployment and service account carry this label. */
   controllerLabel: 'app.kubernetes.io/name=external-secrets',
+  /**
+   * The chart's admission webhook (it validates every store and ExternalSecret) and the
+   * cert-controller that issues the webhook's certificate; either may be disabled in the chart.
+   */
+  webhookLabel: 'app.kubernetes.io/name=external-secrets-webhook',
+  certControllerLabel: 'app.kubernetes.io/name=external-secrets-cert-controller',
   /** The chart's default service account name (release name). */
   defaultServiceAccount: 'external-secrets',
   group: 'external-secrets.io',
