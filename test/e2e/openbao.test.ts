@@ -252,6 +252,139 @@ describe('OpenBao: day 2', () => {
   });
 });
 
+/**
+ * Raft leadership against the real server. A single node elects itself within a second or two, too
+ * fast to see; a second raft peer (a bao server on the same host, HTTP on loopback) makes it real:
+ * with that peer stopped the node has no quorum, so once unsealed it stays a standby that knows no
+ * leader — what a user meets when a peer of theirs is down, and, for a moment, after every unseal.
+ * https://openbao.org/docs/concepts/integrated-storage
+ */
+describe('OpenBao: unsealed, waiting for leadership (a raft peer down)', () => {
+  const PEER_UNIT = 'openbao-peer';
+  const PEER_DIR = '/var/lib/openbao-peer';
+  const PEER_CONFIG = '/etc/openbao-peer.hcl';
+  const PEER_API = 'http://127.0.0.1:8300';
+  /** The peer's own API (plain HTTP on the host's loopback), through curl on the host; bodies travel on stdin. */
+  const peerRequest = async (method: string, apiPath: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | undefined }> => {
+    const out = await lab.host.sudo(sh`curl -s -w '\n%{http_code}' -X ${method} --data-binary @- ${`${PEER_API}/v1/${apiPath}`}`, { input: body === undefined ? '' : JSON.stringify(body) });
+    const lines = out.trimEnd().split('\n');
+    const status = Number(lines.pop());
+    const text = lines.join('\n').trim();
+    return { status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  };
+  /** sys/step-down on the peer: the root token goes as a header read from stdin. */
+  const stepDownPeer = (): Promise<string> => lab.host.sudo(sh`curl -s -o /dev/null -w '%{http_code}' -X PUT -H @- ${`${PEER_API}/v1/sys/step-down`}`, { input: `X-Vault-Token: ${init.root_token}\n` });
+  const startPeer = async (): Promise<void> => {
+    await lab.host.sudo(sh`systemd-run --unit=${PEER_UNIT} --uid=openbao --gid=openbao /usr/local/bin/bao server -config=${PEER_CONFIG}`);
+    const deadline = Date.now() + 30_000;
+    while ((await peerRequest('GET', 'sys/seal-status').catch(() => ({ status: 0 }))).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`the peer did not answer at ${PEER_API} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
+  const unsealPeer = async (): Promise<void> => {
+    for (const key of init.keys) {
+      const answer = await peerRequest('PUT', 'sys/unseal', { key });
+      if (answer.json?.sealed === false) return;
+    }
+  };
+  const voters = async (): Promise<string[]> => {
+    const answer = await api.request({ path: 'sys/storage/raft/configuration', token: init.root_token });
+    const servers = (answer.json?.data as { config?: { servers?: { node_id: string; voter: boolean }[] } } | undefined)?.config?.servers ?? [];
+    return servers.filter((server) => server.voter).map((server) => server.node_id).sort();
+  };
+  let nodeId = '';
+
+  beforeAll(async () => {
+    await api.waitForHealth(200, 60_000);
+    const config = await lab.host.sudo(sh`cat /etc/openbao/openbao.hcl`);
+    const leaderApi = /^api_addr\s*=\s*"([^"]+)"/m.exec(config)?.[1];
+    nodeId = /node_id\s*=\s*"([^"]+)"/.exec(config)?.[1] ?? '';
+    if (!leaderApi || !nodeId) throw new Error(`no api_addr or node_id in openbao.hcl:\n${config}`);
+    const peerConfig = [
+      `api_addr = "${PEER_API}"`,
+      'cluster_addr = "https://127.0.0.1:8301"',
+      'listener "tcp" {\n  address = "127.0.0.1:8300"\n  cluster_address = "127.0.0.1:8301"\n  tls_disable = true\n}',
+      `storage "raft" {\n  path = "${PEER_DIR}"\n  node_id = "peer"\n}`,
+      '',
+    ].join('\n');
+    await lab.host.sudo(sh`install -d -o openbao -g openbao -m 0700 ${PEER_DIR} && cat > ${PEER_CONFIG}`, { input: peerConfig });
+    await startPeer();
+    const joined = await peerRequest('PUT', 'sys/storage/raft/join', { leader_api_addr: leaderApi, leader_ca_cert: caPem });
+    expect(joined, JSON.stringify(joined.json)).toMatchObject({ status: 200, json: { joined: true } });
+    await unsealPeer();
+    const deadline = Date.now() + 60_000;
+    while ((await voters()).length < 2) {
+      if (Date.now() > deadline) throw new Error(`the peer did not become a voter within 60 s: ${JSON.stringify(await voters())}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    // Back to one voter, so that what follows meets the single node setup made.
+    try {
+      await api.waitForHealth(200, 60_000);
+      await api.request({ method: 'POST', path: 'sys/storage/raft/remove-peer', token: init.root_token, body: { server_id: 'peer' } });
+    } finally {
+      await lab.host.sudo(sh`systemctl stop ${PEER_UNIT} 2>/dev/null; rm -rf ${PEER_DIR} ${PEER_CONFIG}`);
+    }
+  }, 120_000);
+
+  it('with the peer down: unseal says "unsealed, waiting for leadership", status says so too, and unseal gives up after 30 s naming the cause', { timeout: 180_000 }, async () => {
+    expect(await voters()).toEqual([nodeId, 'peer'].sort());
+    const sealed = await session.run(['seal', '--yes'], RUN_TIMEOUT_MS);
+    expect(sealed.code, describeResult(['seal', '--yes'], sealed)).toBe(0);
+    await lab.host.sudo(sh`systemctl stop ${PEER_UNIT}`);
+
+    const begin = Date.now();
+    const unseal = session.start(['unseal']);
+    await unseal.waitForStderrLine(/^unsealed, waiting for leadership: https:\/\/\S+ is a standby until raft makes it the active node \(up to 30 s\)$/, 60_000);
+    // Meanwhile status: unsealed, and not serving yet.
+    const report = await status(['--no-host']);
+    expect(report.vault.sealed).toBe(false);
+    expect(report.vault.role).toBe('waiting-for-leader');
+    expect(report.warnings.join('\n')).toContain('unsealed, waiting for leadership: OpenBao is a standby until raft makes it the active node');
+    const plain = await session.run(['status', '--no-host'], RUN_TIMEOUT_MS);
+    expect(plain.stdout).toMatch(/^HA\s+enabled, standby waiting for leadership \(no active node yet\)$/m);
+    expect(await api.health()).toBe(429);
+
+    const result = await unseal.exited;
+    const seconds = (Date.now() - begin) / 1000;
+    figures.push(`unseal with no raft quorum: exit ${result.code} after ${seconds.toFixed(1)} s`);
+    expect(result.code, describeResult(['unseal'], result)).toBe(1);
+    expect(result.stderr).toMatch(/is unsealed but still a standby after 30 s/);
+    expect(result.stderr).toMatch(/a majority of the raft peers/);
+    expect(seconds).toBeGreaterThanOrEqual(30);
+    expect(seconds).toBeLessThan(60);
+  });
+
+  it('the peer back: the waiting unseal sees this node become the active one and exits 0', { timeout: 180_000 }, async () => {
+    const begin = Date.now();
+    const unseal = session.start(['unseal']);
+    await unseal.waitForStderrLine(/^unsealed, waiting for leadership: /, 60_000);
+    await startPeer();
+    await unsealPeer();
+    // Raft elects either node; the peer winning is a real outcome (this node is then a standby of
+    // a cluster): it hands leadership back, as an operator would with sys/step-down.
+    let exited = false;
+    void unseal.exited.finally(() => (exited = true));
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline && !exited) {
+      const peerHealth = await lab.host.sudo(sh`curl -s -o /dev/null -w '%{http_code}' ${`${PEER_API}/v1/sys/health`}`).catch(() => '0');
+      if (peerHealth.trim() === '200') {
+        figures.push('raft elected the peer: it stepped down');
+        await stepDownPeer();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const result = await unseal.exited;
+    figures.push(`unseal waiting for leadership, peer back: exit ${result.code} after ${((Date.now() - begin) / 1000).toFixed(1)} s`);
+    expect(result.code, describeResult(['unseal'], result)).toBe(0);
+    expect(await api.health()).toBe(200);
+    expect((await status(['--no-host'])).vault.role).toBe('active');
+  });
+});
+
 describe('OpenBao: refusals', () => {
   it('switching the profile to Vault on this host is refused by the preflight with nothing changed on the host', { timeout: 240_000 }, async () => {
     const before = await lab.host.sudo(sh`find ${OWNED} -exec stat -c '%n %i %Y %a %U:%G %s' {} + | sort`);

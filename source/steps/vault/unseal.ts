@@ -41,8 +41,9 @@ const ACTIVE_POLL_MS = 200;
  * Waits until an unsealed node is the active one. Right after an unseal a raft node is a standby
  * until it has elected itself (sys/health 429, `standby: true`); requests other than sys/* then
  * fail with 500 "local node not active" (seen from the real OpenBao 2.7.2; Vault's raft storage does
- * the same). Bounded: a node still a standby after ACTIVE_WAIT_MS is a real standby of a cluster,
- * which this single-node setup does not make, and is said so.
+ * the same). Bounded: a node still a standby after ACTIVE_WAIT_MS is a standby of a cluster whose
+ * other peers are down or lead elsewhere (this setup makes a single node; users may join more), and
+ * is said so.
  */
 export async function waitUntilActive(ctx: StepContext, vault: VaultApi, timeoutMs = ACTIVE_WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -56,7 +57,7 @@ export async function waitUntilActive(ctx: StepContext, vault: VaultApi, timeout
     }
     if (Date.now() >= deadline) {
       throw new UserError(`${vault.address} is unsealed but still a standby after ${Math.round(timeoutMs / 1000)} s`, {
-        hint: 'a single node makes itself active within seconds: look at the server\'s log (the `logs` command) for raft errors, then run the setup again',
+        hint: `raft makes a node active only with a majority of the raft peers unsealed and reachable (a single node elects itself within seconds): if this node has peers (it joined others, or others joined it), start and unseal enough of them; otherwise look at the server's log (the \`logs\` command) for raft errors, then try again`,
       });
     }
     await new Promise((resolve) => setTimeout(resolve, ACTIVE_POLL_MS));
