@@ -280,6 +280,33 @@ function sealStatusOf(body: Record<string, unknown>): SealStatus {
   };
 }
 
+/**
+ * A freshly enabled KV v2 mount upgrades its storage in the background and meanwhile answers every
+ * request 400 "Upgrading from non-versioned to versioned data. This backend will be unavailable for
+ * a brief period…" ("Waiting for the primary to upgrade…" on a replica): hashicorp's own benchmark
+ * sleeps 2 s after mounting, Vault's UI treats it as transient (isTransientKvMountError). A slow SD
+ * card makes it longer, so KV calls wait it out for a bounded time.
+ */
+export const KV_UPGRADE_WAIT_MS = 15_000;
+const KV_UPGRADE_POLL_MS = 250;
+
+export function isKvUpgradeWindow(error: unknown): boolean {
+  return error instanceof VaultApiError && error.statusCode === 400 && error.errors.some((text) => /upgrad(?:e|ing) from non-versioned to versioned data/i.test(text));
+}
+
+/** Runs a KV call again while the mount is in its upgrade window, for at most `waitMs`. */
+export async function waitingOutKvUpgrade<T>(call: () => Promise<T>, waitMs = KV_UPGRADE_WAIT_MS, pollMs = KV_UPGRADE_POLL_MS): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isKvUpgradeWindow(error) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+}
+
 /** KV v2 paths: `<mount>/data/<path>` and `<mount>/metadata/<path>` (secret/kv/kv-v2 API doc). */
 function kvApiPath(mount: string, kind: 'data' | 'metadata', path: string): string {
   return `${mount.replace(/\/+$/, '')}/${kind}/${path.replace(/^\/+/, '')}`;
@@ -371,7 +398,7 @@ class TokenClient implements AuthenticatedVault {
 
   async kvRead(mount: string, path: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const body = (await this.raw('GET', kvApiPath(mount, 'data', path))) as Record<string, unknown>;
+      const body = (await waitingOutKvUpgrade(() => this.raw('GET', kvApiPath(mount, 'data', path)))) as Record<string, unknown>;
       const data = (body['data'] ?? {}) as Record<string, unknown>;
       return (data['data'] ?? undefined) as Record<string, unknown> | undefined;
     } catch (error) {
@@ -381,12 +408,12 @@ class TokenClient implements AuthenticatedVault {
   }
 
   async kvWrite(mount: string, path: string, data: Record<string, unknown>): Promise<number> {
-    const body = (await this.raw('POST', kvApiPath(mount, 'data', path), { data })) as Record<string, unknown>;
+    const body = (await waitingOutKvUpgrade(() => this.raw('POST', kvApiPath(mount, 'data', path), { data }))) as Record<string, unknown>;
     return Number(((body['data'] ?? {}) as Record<string, unknown>)['version'] ?? 0);
   }
 
   async kvDeleteAll(mount: string, path: string): Promise<void> {
-    await this.raw('DELETE', kvApiPath(mount, 'metadata', path));
+    await waitingOutKvUpgrade(() => this.raw('DELETE', kvApiPath(mount, 'metadata', path)));
   }
 
   // https://developer.hashicorp.com/vault/api-docs/system/auth

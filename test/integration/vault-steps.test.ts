@@ -86,8 +86,8 @@ interface Lab {
   configDir: string;
 }
 
-async function newLab(name: string, vault: Record<string, unknown> = {}): Promise<Lab> {
-  const server = await startVault({ executable, dir: path.join(dir, name, 'server'), tls });
+async function newLab(name: string, vault: Record<string, unknown> = {}, serverEnv: Record<string, string> = {}): Promise<Lab> {
+  const server = await startVault({ executable, dir: path.join(dir, name, 'server'), tls, env: serverEnv });
   vaults.push(server);
   const configDir = path.join(dir, name, 'etc-vault');
   await mkdir(path.join(configDir, 'policy'), { recursive: true });
@@ -386,6 +386,21 @@ describe('a Vault initialized elsewhere, and typed keys', () => {
     );
     expect((await api(lab, { path: 'sys/seal-status' })).json.sealed).toBe(false);
     expectNoSecretIn(result, keys);
+  });
+});
+
+describe('a fresh KV v2 mount still upgrading its storage (a slow SD card)', () => {
+  it('the self-test right after the mount waits the 400 "Upgrading from non-versioned to versioned data" out instead of failing', { timeout: 60_000 }, async () => {
+    const lab = await newLab('kv-upgrade', {}, { VAULT_SIM_KV_UPGRADE_MS: '1500' });
+    const result = await run(lab);
+    expect(result.done.result, result.summary()).toBe('ok');
+    for (const id of STEP_IDS) expect(result.outcome(id), id).toBe('applied');
+    // The window was real: a write sent at once after a new mount is refused with the kv plugin's text.
+    const { root_token: token } = await custodyJson<InitJson>(lab.name, 'init.json');
+    expect((await api(lab, { method: 'POST', path: 'sys/mounts/fresh', token, body: { type: 'kv', options: { version: '2' } } })).status).toBe(204);
+    const refused = await api(lab, { method: 'POST', path: 'fresh/data/x', token, body: { data: { a: 1 } } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.json)).toContain('Upgrading from non-versioned to versioned data');
   });
 });
 

@@ -60,6 +60,14 @@ export const INIT_MS = durationFromEnv('VAULT_SIM_INIT_MS', 5_000);
  */
 export const RESTORE_MS = durationFromEnv('VAULT_SIM_RESTORE_MS', 5_000);
 
+/**
+ * How long a freshly enabled KV v2 mount answers 400 "Upgrading from non-versioned to versioned
+ * data…" (the kv plugin's upgrade runs in the background after a 15 ms grace, upgrade.go; the
+ * real OpenBao on this machine finished before the next request in 14 of 14 tries). Off by default
+ * like the fast real one; VAULT_SIM_KV_UPGRADE_MS gives the window a slow SD card would.
+ */
+export const KV_UPGRADE_MS = durationFromEnv('VAULT_SIM_KV_UPGRADE_MS', 0);
+
 const MIN_KEY_BYTES = 16;
 const WRONG_KEY = 'unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed';
 
@@ -76,6 +84,8 @@ export class Core {
   private activation: NodeJS.Timeout | null = null;
   /** Epoch ms until which logical requests wait (the post-restore invalidations, RESTORE_MS). */
   busyUntil = 0;
+  /** KV v2 mounts still upgrading: mount uuid → epoch ms when the upgrade ends (KV_UPGRADE_MS). */
+  readonly kvUpgradeUntil = new Map<string, number>();
   /** Addresses from the server config, reported by sys/leader and raft configuration. */
   addresses = { apiAddr: '', clusterAddr: '', nodeId: '' };
   private readonly parsedPolicies = new Map<string, PathRule[]>();

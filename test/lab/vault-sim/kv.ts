@@ -113,6 +113,11 @@ function listKeys(mountData: KvMountData, prefix: string): string[] {
 }
 
 export function handleKv(core: Core, request: VaultRequest, mount: MountEntry, rest: string): Reply {
+  const upgradingUntil = core.kvUpgradeUntil.get(mount.uuid);
+  if (upgradingUntil !== undefined && Date.now() < upgradingUntil) {
+    // vault-plugin-secrets-kv backend.go: every request during the upgrade, reads and writes alike.
+    throw badRequest('Upgrading from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly.');
+  }
   const mountData = kvMountData(core, mount);
   const op = request.operation;
   const isWrite = op === 'create' || op === 'update';

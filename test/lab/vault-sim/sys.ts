@@ -7,7 +7,7 @@
 // https://developer.hashicorp.com/vault/api-docs/system/storage/raft
 import { parsePolicy, PolicyParseError } from './acl.js';
 import { badRequest, envelope, noContent, notFound, stringField, VaultHttpError, type Reply, type VaultRequest } from './api.js';
-import type { Core } from './core.js';
+import { KV_UPGRADE_MS, type Core } from './core.js';
 import { newMount, parseDuration, type MountEntry } from './state.js';
 import { SYSTEM_MAX_TTL } from './tokens.js';
 
@@ -200,7 +200,9 @@ export function handleSys(core: Core, request: VaultRequest, rest: string): Repl
         // The product only uses KV version 2; a v1 mount is refused loudly rather than half-simulated.
         throw badRequest('the simulator supports only KV version 2 (options.version = "2")');
       }
-      state.mounts[path] = newMount(type, stringField(body, 'description'), options, mountConfigFromBody(body));
+      const mount = newMount(type, stringField(body, 'description'), options, mountConfigFromBody(body));
+      state.mounts[path] = mount;
+      if (KV_UPGRADE_MS > 0) core.kvUpgradeUntil.set(mount.uuid, Date.now() + KV_UPGRADE_MS);
       core.persist();
       return noContent;
     }
