@@ -1,6 +1,6 @@
 /**
  * cluster.secret-store: the ClusterSecretStore `vault-backend`, in the external-secrets.io version the
- * cluster serves (v1 today; v1beta1 for ESO before 0.17), server-side applied from
+ * cluster serves (v1 since ESO 0.16; v1beta1 on older ESO), server-side applied from
  * assets/kubernetes/cluster-secret-store.yaml. Done only when ESO itself says Ready=True: that is a
  * real Kubernetes-auth login to Vault with the role and audience, over TLS verified with caBundle.
  * When it is not Ready, ESO's condition reason and message are what the user sees.
