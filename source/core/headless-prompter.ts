@@ -47,9 +47,10 @@ export function createHeadlessPrompter(options: HeadlessPrompterOptions): Prompt
       options.registerSecret?.(value);
       return value;
     },
-    async revealOnce({ title, lines, note }) {
+    async revealOnce({ title, lines, note, lastCopy }) {
       output.write(`${title}\n`);
-      if (options.showRevealed) for (const line of lines) output.write(`  ${line}\n`);
+      // The only copy left is printed even without --show-keys: stderr is then the last place it is.
+      if (options.showRevealed || lastCopy) for (const line of lines) output.write(`  ${line}\n`);
       output.write(`${note}\n`);
     },
     async text(question, { defaultValue, validate } = {}) {

@@ -68,6 +68,11 @@ export interface Reveal {
   lines: string[];
   /** Where the material is kept and what to do with it. */
   note: string;
+  /**
+   * These lines are the only complete copy (custody could not be written): every prompter shows
+   * them, a headless one too whatever --show-keys says.
+   */
+  lastCopy?: boolean;
 }
 
 /** Something a step shows besides log lines, e.g. the self-test's result table. */

@@ -20,7 +20,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readFile, readdir, rename, stat, statfs, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { InputError, UserError } from '../core/errors.js';
 import { validateProfileName } from '../core/validate.js';
@@ -153,6 +154,89 @@ export async function writeCustody(profile: string, name: string, data: string |
   }
   await syncDirectory(directory);
   return target;
+}
+
+/** Below this much free space on custody's file system nothing is initialized (an init answer is ~1 KiB). */
+export const CUSTODY_MIN_FREE_BYTES = 1024 * 1024;
+
+/**
+ * Proves, before something that cannot be undone (sys/init), that custody can take `name`: the
+ * directory is made (0700), a file of `bytes` is written there exactly as writeCustody writes
+ * (O_EXCL, O_NOFOLLOW, 0600, fsync), linked to a second name (writeCustody links into place),
+ * removed, and the directory fsynced; the file system must keep CUSTODY_MIN_FREE_BYTES free.
+ * Throws a UserError saying what failed and how to fix it; nothing is left behind.
+ */
+export async function proveCustodyWritable(profile: string, name: string, bytes = 16 * 1024): Promise<void> {
+  const target = custodyPath(profile, name);
+  const directory = path.dirname(target);
+  const fail = (what: string, error: unknown): UserError => {
+    const code = (error as NodeJS.ErrnoException).code;
+    return new UserError(`custody cannot keep ${name}: ${what} in ${directory} failed (${code ?? (error as Error).message})`, {
+      hint:
+        code === 'ENOSPC' || code === 'EDQUOT'
+          ? `free some space on the disk that holds ${directory}, or point XDG_DATA_HOME at another disk; nothing was initialized`
+          : `${directory} must be a directory you own (mode 0700) on a writable local disk: fix it (ls -ld ${directory}), or point XDG_DATA_HOME elsewhere; nothing was initialized`,
+    });
+  };
+  try {
+    await ensureDirectory(directory);
+  } catch (error) {
+    throw fail('making the directory', error);
+  }
+  const probe = path.join(directory, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const linked = `${probe.slice(0, -'.tmp'.length)}.link.tmp`;
+  try {
+    const handle = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, CUSTODY_FILE_MODE);
+    try {
+      await handle.writeFile(randomBytes(bytes));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(probe, linked);
+    await syncDirectory(directory);
+  } catch (error) {
+    throw fail('a test write', error);
+  } finally {
+    await unlink(linked).catch(() => undefined);
+    await unlink(probe).catch(() => undefined);
+  }
+  const space = await statfs(directory);
+  const free = Number(space.bavail) * Number(space.bsize);
+  if (free < CUSTODY_MIN_FREE_BYTES) {
+    throw fail(`keeping ${CUSTODY_MIN_FREE_BYTES} bytes free (${free} left)`, Object.assign(new Error('low space'), { code: 'ENOSPC' }));
+  }
+}
+
+/**
+ * When custody itself failed after the fact: the content is written, once, to the first place that
+ * takes it — custody's directory under another name, the home directory, the working directory —
+ * as a new 0600 file (O_EXCL, O_NOFOLLOW, fsync, directory fsync). Returns its path, or undefined
+ * when no place took it (the caller then has only the terminal left).
+ */
+export async function writeLastCopy(profile: string, name: string, data: string): Promise<string | undefined> {
+  const file = `picluster-vault-tui-${profile}-${name}-${timestampForFileName()}`;
+  const places = [...new Set([path.dirname(custodyPath(profile, name)), homedir(), process.cwd()])];
+  for (const place of places) {
+    const target = path.join(place, file);
+    let created = false;
+    try {
+      const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, CUSTODY_FILE_MODE);
+      created = true;
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await syncDirectory(place);
+      return target;
+    } catch {
+      // Only a file this attempt created (and could not finish) is removed, never one found there.
+      if (created) await unlink(target).catch(() => undefined);
+    }
+  }
+  return undefined;
 }
 
 export async function readCustody(profile: string, name: string, options: ReadCustodyOptions = {}): Promise<Buffer> {

@@ -12,7 +12,8 @@
  * system/policies, auth/token, secret/kv/kv-v2).
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,14 +112,21 @@ function stepsFor(lab: Lab, profile = lab.profile): Step[] {
   return vaultSteps(profile, { fileOwner: owner }).filter((step) => step.id !== 'vault.autounseal');
 }
 
-async function run(lab: Lab, options: { mode?: 'apply' | 'check'; prompt?: Prompter; steps?: Step[]; profile?: Profile; signal?: AbortSignal } = {}): Promise<Run> {
+async function run(lab: Lab, options: { mode?: 'apply' | 'check'; prompt?: Prompter; steps?: Step[]; profile?: Profile; signal?: AbortSignal; onEvent?: (event: RunnerEvent) => void } = {}): Promise<Run> {
   const events: RunnerEvent[] = [];
   const redactor = new RecordingRedactor();
   const profile = options.profile ?? lab.profile;
   const done = await runPlan(
     { steps: options.steps ?? stepsFor(lab, profile) },
     { profile, profileName: lab.name, services: { host: async () => transport }, prompt: options.prompt ?? recordingPrompter(), redactor },
-    { mode: options.mode ?? 'apply', onEvent: (event) => events.push(event), ...(options.signal ? { signal: options.signal } : {}) },
+    {
+      mode: options.mode ?? 'apply',
+      onEvent: (event) => {
+        events.push(event);
+        options.onEvent?.(event);
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
   );
   const logs = events.flatMap((event) => (event.type === 'log' ? [event.line] : []));
   return {
@@ -401,6 +409,79 @@ describe('a fresh KV v2 mount still upgrading its storage (a slow SD card)', () 
     const refused = await api(lab, { method: 'POST', path: 'fresh/data/x', token, body: { data: { a: 1 } } });
     expect(refused.status).toBe(400);
     expect(JSON.stringify(refused.json)).toContain('Upgrading from non-versioned to versioned data');
+  });
+});
+
+/**
+ * Custody that cannot take the init answer. Run as root (CI is), permissions stop nothing, so the
+ * custody directory is a tiny tmpfs of its own: filled up, it is a full disk; and a directory put
+ * where init.json goes while sys/init runs makes the write itself fail after Vault answered.
+ */
+describe.skipIf(process.getuid?.() !== 0)('custody that cannot take the keys', () => {
+  let lab: Lab;
+  let custody: string;
+
+  beforeAll(async () => {
+    lab = await newLab('custody-full');
+    custody = path.dirname(custodyPath(lab.name, 'init.json'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', custody]);
+    await writeCustody(lab.name, 'ca.crt', tls.caPem);
+  });
+
+  afterAll(() => {
+    execFileSync('umount', [custody]);
+  });
+
+  it('a full custody disk: the init step stops before sys/init, saying so; the server stays uninitialized', { timeout: 60_000 }, async () => {
+    // Fill the file system up to its last few KiB.
+    execFileSync('sh', ['-c', `dd if=/dev/zero of=${custody}/filler bs=4k 2>/dev/null; true`]);
+    const prompt = recordingPrompter();
+    const result = await run(lab, { prompt });
+    expect(result.done.result).toBe('failed');
+    const failure = result.failure('vault.init');
+    expect(failure?.message).toMatch(new RegExp(`^custody cannot keep init\\.json: a test write in ${custody.replaceAll('/', '\\/')} failed \\(ENOSPC\\)$`));
+    expect(failure?.hint).toMatch(/^free some space on the disk that holds .*nothing was initialized$/);
+    expect(prompt.asked.revealed).toEqual([]);
+    const status = await api(lab, { path: 'sys/seal-status' });
+    expect(status.json?.['initialized']).toBe(false);
+    // Nothing of the probe is left behind.
+    expect((await readdir(custody)).sort()).toEqual(['ca.crt', 'filler']);
+    await rm(path.join(custody, 'filler'));
+  });
+
+  it('custody failing after init: the answer goes to a 0600 file beside it and is shown as the last copy; moved into place, the next run goes on', { timeout: 60_000 }, async () => {
+    const prompt = recordingPrompter();
+    const target = custodyPath(lab.name, 'init.json');
+    const result = await run(lab, {
+      prompt,
+      onEvent: (event) => {
+        // sys/init is under way (the server takes seconds to answer): something takes init.json's name.
+        if (event.type === 'log' && event.line.text.startsWith('initializing ')) mkdirSync(target);
+      },
+    });
+    expect(result.done.result).toBe('failed');
+    const failure = result.failure('vault.init');
+    expect(failure?.message).toMatch(/^Vault was initialized but its keys could not be written to custody \(.*already exists; custody files are never overwritten\)$/);
+    const copy = /they are in (\S+): once custody is fixed, move it into place \(mv \S+ (\S+)\)/.exec(failure?.hint ?? '');
+    expect(copy, failure?.hint).not.toBeNull();
+    expect(copy![2]).toBe(target);
+    expect(path.dirname(copy![1]!)).toBe(custody);
+    expect(await mode(copy![1]!)).toBe('600');
+    const saved = JSON.parse(await readFile(copy![1]!, 'utf8')) as InitJson;
+    expect(saved.keys).toHaveLength(5);
+    // Shown once as the last copy: the same keys, every share and the root token.
+    expect(prompt.asked.revealed).toHaveLength(1);
+    expect(prompt.asked.revealed[0]!.lastCopy).toBe(true);
+    expect(prompt.asked.revealed[0]!.lines).toEqual([...saved.keys_base64.map((key, index) => `Unseal Key ${index + 1}: ${key}`), `Initial Root Token: ${saved.root_token}`]);
+    expect((await api(lab, { path: 'sys/seal-status' })).json?.['initialized']).toBe(true);
+
+    // As the hint says: custody fixed, the copy moved into place; the next run unseals with it.
+    await rmdir(target);
+    await rename(copy![1]!, target);
+    const next = await run(lab);
+    expect(next.done.result, next.summary()).toBe('ok');
+    expect(next.outcome('vault.init')).toBe('already-done');
+    expect(next.outcome('vault.unseal')).toBe('applied');
   });
 });
 

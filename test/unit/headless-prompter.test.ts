@@ -49,4 +49,15 @@ describe('headless prompter without a terminal', () => {
     });
     expect(shown.text()).toContain('key 1: abcdef0123456789');
   });
+
+  it('revealOnce prints the last copy (custody failed) even without --show-keys', async () => {
+    const last = streams();
+    await createHeadlessPrompter({ assumeYes: true, input: last.input, output: last.output }).revealOnce({
+      title: 'Vault was initialized but its keys could NOT be saved in custody: copy them now',
+      lines: ['Unseal Key 1: abcdef0123456789'],
+      note: 'these lines are the only copy',
+      lastCopy: true,
+    });
+    expect(last.text()).toContain('  Unseal Key 1: abcdef0123456789\n');
+  });
 });

@@ -5,7 +5,9 @@
  * fixed: (1) custody init.json is written (atomic, fsync, 0600) before anything else is done with the
  * answer — not even a log line; (2) every value is registered with the redactor; (3) the keys are shown
  * once and the user acknowledges them. A crash at any instant after Vault answered leaves the keys in
- * custody (if the write itself fails, the keys are shown at once as the last copy).
+ * custody. Custody is proven writable (a test write, fsync, link, free space) before sys/init; if the
+ * write still fails, the answer goes to a 0600 file elsewhere (custody's directory under another
+ * name, the home or working directory) and is shown at once, headless too: never only in memory.
  *
  * An initialized Vault is never initialized again. If custody has no keys for it, the step fails and
  * says how to go on (type the keys with the unseal step).
@@ -17,7 +19,7 @@ import { access } from 'node:fs/promises';
 import { InputError, UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { validateShares } from '../../core/validate.js';
-import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
+import { custodyExists, custodyIsEncrypted, custodyPath, proveCustodyWritable, readCustody, writeCustody, writeLastCopy } from '../../profile/custody.js';
 import type { InitAnswer, SealStatus } from '../../services/vault.js';
 import { apiAddress, INIT_CUSTODY_NAME, openVault, parseInitRecord, registerInitSecrets, type InitRecord } from './session.js';
 
@@ -127,6 +129,8 @@ export function initStep(server: ServerFlavor = VAULT): Step {
       // exists (wiped data dir, reinstalled host). It is replaced, and kept beside as init.json.bak-<time>.
       const replace = await custodyExists(ctx.profileName, INIT_CUSTODY_NAME);
       if (replace) ctx.log.warn(`${file} holds keys of an earlier ${server.name} (this one is not initialized); it is kept as a .bak file beside the new one`);
+      // sys/init cannot be undone: custody must be able to take the answer before it is asked for.
+      await proveCustodyWritable(ctx.profileName, INIT_CUSTODY_NAME);
       ctx.log.info(`initializing ${server.name} at ${vault.address} with ${shares} key shares, threshold ${threshold}`);
 
       const answer = await vault.init({ shares, threshold });
@@ -140,17 +144,26 @@ export function initStep(server: ServerFlavor = VAULT): Step {
         keys_base64: answer.keys_base64,
         root_token: answer.root_token,
       };
+      const content = `${JSON.stringify(record, null, 2)}\n`;
       try {
-        await writeCustody(ctx.profileName, INIT_CUSTODY_NAME, `${JSON.stringify(record, null, 2)}\n`, { replace });
+        await writeCustody(ctx.profileName, INIT_CUSTODY_NAME, content, { replace });
       } catch (writeError) {
-        // The answer exists nowhere else: show it now, it is the last chance to keep it.
+        // The answer exists nowhere else: a file elsewhere, and the screen (headless too), now.
+        const reason = writeError instanceof Error ? writeError.message : String(writeError);
+        const lastCopy = await writeLastCopy(ctx.profileName, INIT_CUSTODY_NAME, content);
         registerInitSecrets(ctx, answer);
+        ctx.log.error(`${server.name} was initialized but writing ${file} failed (${reason}); ${lastCopy ? `the keys and root token are in ${lastCopy} (0600)` : 'no file could take the keys: they are shown on the terminal only'}`);
         await ctx.prompt.revealOnce({
-          title: `${server.name} was initialized but its keys could NOT be saved: copy them now`,
+          title: `${server.name} was initialized but its keys could NOT be saved in custody: copy them now`,
           lines: revealLines(answer),
-          note: `writing ${file} failed (${writeError instanceof Error ? writeError.message : String(writeError)}). These lines are the only copy of the unseal keys and root token: store them safely before going on.`,
+          note: `writing ${file} failed (${reason}). ${lastCopy ? `A copy is in ${lastCopy} (mode 0600); these lines are the other.` : 'No file could take them: these lines are the only copy.'} Store them safely before going on.`,
+          lastCopy: true,
         });
-        throw writeError;
+        throw new UserError(`${server.name} was initialized but its keys could not be written to custody (${reason})`, {
+          hint: lastCopy
+            ? `they are in ${lastCopy}: once custody is fixed, move it into place (mv ${lastCopy} ${file}) and run the setup again`
+            : `they were shown once above: once custody is fixed, put them in ${file} (or unseal by typing them) and run the setup again`,
+        });
       }
       const pauseFile = process.env[PAUSE_AFTER_INIT_ENV];
       if (pauseFile) await waitForTestRelease(pauseFile, ctx.signal);
