@@ -148,6 +148,8 @@ describe('OpenBao: setup from a bare host', () => {
   });
 
   it('`setup --yes` installs the real OpenBao and runs all three phases; kubectl shows the store Ready', { timeout: 600_000 }, async () => {
+    // A token TTL above OpenBao's default max (768h): what it grants is what must be shown and kept.
+    await session.ok(['profile', 'set', 'vault.accessTtl=8760h']);
     first = await setup(['setup', '--yes']);
     expect(first.result.code, describeResult(['setup', '--yes'], first.result)).toBe(0);
     expect(first.summary.result).toBe('ok');
@@ -181,6 +183,18 @@ describe('OpenBao: setup from a bare host', () => {
     for (const missing of ['/etc/vault', '/usr/local/bin/vault', '/etc/systemd/system/vault.service', '/var/lib/vault']) expect(await lab.host.exists(missing), missing).toBe(false);
     // The token OpenBao issued is its own kind (s., not Vault's hvs.): nothing in the product looked at the prefix.
     expect(init.root_token.startsWith('s.')).toBe(true);
+  });
+
+  it('tokens: the TTL shown and kept in custody is the one OpenBao granted (768h), not the 8760h asked, with the way to raise it', async () => {
+    const record = JSON.parse(await readFile(path.join(info.custodyDir, 'tokens.json'), 'utf8')) as { tokens: Record<string, { token: string; ttl: string; askedTtl?: string }> };
+    for (const name of ['readonly', 'readwrite']) {
+      const kept = record.tokens[name]!;
+      expect(kept).toMatchObject({ ttl: '768h', askedTtl: '8760h' });
+      const self = await api.request({ path: 'auth/token/lookup-self', token: kept.token });
+      expect((self.json?.data as { creation_ttl: number }).creation_ttl).toBe(768 * 3600);
+    }
+    expect(first.result.stderr).toMatch(/issued a readonly token \(accessor \S+\), TTL 768h \(asked 8760h; capped by OpenBao's max TTL\)/);
+    expect(first.result.stderr).toContain('`bao auth tune -max-lease-ttl=8760h token/`');
   });
 
   it('a second `setup --yes` changes nothing: host files and units, OpenBao, cluster objects', { timeout: 600_000 }, async () => {
