@@ -43,7 +43,7 @@ function calls(): string[] {
 function clusterDouble(): ClusterClient {
   const installed = (): boolean => calls().some((call) => call.startsWith('upgrade --install'));
   const controller = {
-    metadata: { name: 'external-secrets', namespace: 'external-secrets', labels: { 'app.kubernetes.io/managed-by': 'Helm' } },
+    metadata: { name: 'external-secrets', namespace: 'external-secrets', labels: { 'app.kubernetes.io/name': 'external-secrets', 'app.kubernetes.io/managed-by': 'Helm' } },
     spec: { replicas: 1 },
     status: { readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 },
   };

@@ -50,6 +50,13 @@ const COMPONENT_LABELS = [
   { role: 'cert-controller', label: ESO.certControllerLabel },
 ] as const;
 
+/** The chart names its Deployments apart by this label (ESO's `key=value` labels all use it). */
+const NAME_LABEL = 'app.kubernetes.io/name';
+
+function nameIn(label: string): string {
+  return label.slice(`${NAME_LABEL}=`.length);
+}
+
 function servedVersions(crd: V1CustomResourceDefinition | undefined): string[] {
   return (crd?.spec.versions ?? []).filter((version) => version.served).map((version) => version.name);
 }
@@ -61,15 +68,15 @@ export async function inspectEso(cluster: ClusterClient, namespace: string): Pro
   const missingCrds = REQUIRED_CRDS.filter((_, index) => !crds[index]).map((plural) => `${plural}.${ESO.group}`);
   const served = crds.map(servedVersions);
   const version = SUPPORTED_ESO_VERSIONS.find((candidate) => served.every((versions) => versions.includes(candidate)));
-  const [deployments, ...components] = await Promise.all([
-    cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: ESO.controllerLabel }),
-    ...COMPONENT_LABELS.map(({ label }) => cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: label })),
-  ]);
+  // One LIST for the controller, the webhook and the cert-controller, told apart by their name label.
+  const names = [ESO.controllerLabel, ...COMPONENT_LABELS.map(({ label }) => label)].map(nameIn);
+  const deployments = await cluster.list<V1Deployment>('apps/v1', 'Deployment', { namespace, labelSelector: `${NAME_LABEL} in (${names.join(',')})` });
+  const named = (label: string): V1Deployment[] => deployments.filter((deployment) => deployment.metadata?.labels?.[NAME_LABEL] === nameIn(label));
   return {
     version,
     missingCrds,
-    controllers: deployments,
-    components: COMPONENT_LABELS.flatMap(({ role }, index) => (components[index] ?? []).map((deployment) => ({ role, deployment }))),
+    controllers: named(ESO.controllerLabel),
+    components: COMPONENT_LABELS.flatMap(({ role, label }) => named(label).map((deployment) => ({ role, deployment }))),
   };
 }
 
