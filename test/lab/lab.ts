@@ -29,7 +29,7 @@ import { acquireLock } from './host/lock.js';
 import { createLabLog, seconds, type LabLog } from './host/log.js';
 import { bootMachine, findLeader, nodeBinary, shutdownMachine, waitUntilReady } from './host/machine.js';
 import { LAB_HOSTNAME, LAB_USER, prepareHostRoot } from './host/prepare.js';
-import { isPortFree, pickFreePorts } from './host/ports.js';
+import { holdPorts, isPortFree, pickFreePorts, releasePorts } from './host/ports.js';
 import { CommandError, containerAlive, isOurs, mountsUnder, pidNamespaceOf, processesUsing, stopProcess } from './host/process.js';
 import { ensureRootfsCache, extractRootfs, removeTree } from './host/rootfs.js';
 import { generateEd25519Key, sshRun, writeKnownHosts, type SshTarget } from './host/ssh.js';
@@ -464,12 +464,14 @@ export async function labUp(options: { dir?: string; log?: LabLog } = {}): Promi
     if (existing?.state === 'up') {
       const health = await checkHealth(existing);
       if (health.up) {
+        await reserveInstancePorts(paths, existing, log);
         log.line(`already up (host ${health.host.systemState}, mirror ok, cluster ${health.cluster.version}): nothing to do`);
         return { state: existing, startedNow: false, clusterReplaced: false };
       }
       if (health.host.running && health.mirror.running) {
         // The host may hold a Vault someone is working with: only the cluster part is replaced.
         log.line(`host and mirror are up but the cluster is unhealthy (${health.cluster.problem}): replacing the cluster`);
+        await reserveInstancePorts(paths, existing, log);
         return { state: await replaceCluster(paths, existing, log), startedNow: false, clusterReplaced: true };
       }
       log.line(
@@ -482,6 +484,12 @@ export async function labUp(options: { dir?: string; log?: LabLog } = {}): Promi
   } finally {
     await lock.release();
   }
+}
+
+/** Reserves a reused instance's ports again, in case the machine's reservations were cleared since it started. */
+async function reserveInstancePorts(paths: Paths, state: LabState, log: LabLog): Promise<void> {
+  const lost = await holdPorts([state.host.sshPort, state.mirror.port, state.mirror.httpsPort, state.vaultApiPort, state.vaultClusterPort], paths.stateFile);
+  if (lost.length > 0) log.line(`ports ${lost.join(', ')} of this instance are reserved by another one: its tests may find them taken`);
 }
 
 async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
@@ -501,7 +509,14 @@ async function startLab(paths: Paths, log: LabLog): Promise<LabState> {
     openbaoReady = ensureOpenBaoArchives(log);
     openbaoReady.catch(() => undefined); // its failure is reported where it is awaited
     const cache = await log.timed('rootfs cache', () => ensureRootfsCache(log));
-    const [sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(5)) as [number, number, number, number, number];
+    const [sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort] = (await pickFreePorts(5, new Set(), paths.stateFile)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    // Reserved until lab.json goes: Vault binds its two ports only when a test installs it.
     const clusterPort = await pickClusterPort(new Set([sshPort, mirrorPort, mirrorHttpsPort, vaultApiPort, vaultClusterPort]));
     log.line(`ports: ssh ${sshPort}, mirror ${mirrorPort} (https ${mirrorHttpsPort}), vault api ${vaultApiPort}, vault cluster ${vaultClusterPort}, kubernetes api ${clusterPort}`);
     // The cluster needs nothing from the host: it starts first and comes up while the rootfs is
@@ -980,6 +995,7 @@ async function removeInstanceFiles(paths: Paths): Promise<void> {
   if (mounts.length > 0) throw new Error(`mounts are left under ${paths.dir}: ${mounts.join(', ')}`);
   for (const dir of [paths.hostDir, paths.mirrorDir, paths.clusterDir, paths.helmBinDir, paths.helm4BinDir, paths.sshDir]) await removeTree(dir);
   for (const file of [paths.profileFile, paths.profileOpenBaoFile, paths.knownHostsFile, paths.stateFile, `${paths.stateFile}.tmp`]) await rm(file, { force: true });
+  await releasePorts(paths.stateFile);
 }
 
 /** Stops the lab and removes its instance. Resolves false when no lab was recorded. */
