@@ -85,6 +85,16 @@ export interface ServerFacts {
    *   (https://github.com/openbao/openbao/pull/202, sdk/helper/tokenutil).
    */
   extraKeys: { leader: string[]; kvMetadata: string[]; kvConfig: string[]; kubernetesRole: string[] };
+  /**
+   * Root token generation from unseal key shares. Vault serves it unauthenticated on
+   * sys/generate-root, its answers outside the response envelope, a failed update 400
+   * (https://developer.hashicorp.com/vault/api-docs/system/generate-root). OpenBao turned those
+   * endpoints off by default in 2.5.3 (they answer 405) and serves the procedure behind a token on
+   * sys/generate-root-token since 2.6, in the envelope, a failed update 500
+   * (https://openbao.org/docs/deprecation/unauthed-generate-root/, https://openbao.org/api-docs/system/generate-root-token/;
+   * seen from the real 2.7.2). The root token and so the OTP are `hvs.`+24 or `s.`+24 characters long.
+   */
+  rootGeneration: { path: 'sys/generate-root' | 'sys/generate-root-token'; authenticated: boolean; enveloped: boolean; failedUpdateStatus: number; otpLength: number };
 }
 
 const KUBERNETES_CONFIG_KEYS = ['disable_iss_validation', 'disable_local_ca_jwt', 'issuer', 'kubernetes_ca_cert', 'kubernetes_host', 'pem_keys', 'token_reviewer_jwt_set'];
@@ -105,6 +115,7 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     kubernetesConfigKeys: [...KUBERNETES_CONFIG_KEYS, 'use_annotations_as_alias_metadata'].sort(),
     storageError: 'Error initializing storage of type raft:',
     extraKeys: { leader: ['performance_standby', 'performance_standby_last_remote_wal'], kvMetadata: [], kvConfig: [], kubernetesRole: [] },
+    rootGeneration: { path: 'sys/generate-root', authenticated: false, enveloped: false, failedUpdateStatus: 400, otpLength: 28 },
   },
   openbao: {
     name: 'OpenBao',
@@ -121,5 +132,6 @@ export const FACTS: Record<ServerKind, ServerFacts> = {
     kubernetesConfigKeys: KUBERNETES_CONFIG_KEYS,
     storageError: 'error initializing storage of type raft:',
     extraKeys: { leader: [], kvMetadata: ['current_metadata_version', 'metadata_cas_required'], kvConfig: ['metadata_cas_required'], kubernetesRole: ['token_strictly_bind_ip'] },
+    rootGeneration: { path: 'sys/generate-root-token', authenticated: true, enveloped: true, failedUpdateStatus: 500, otpLength: 26 },
   },
 };

@@ -8,6 +8,7 @@ import { Acl, DEFAULT_POLICY, parsePolicy, type Capability, type PathRule } from
 import { badRequest, VaultHttpError } from './api.js';
 import { decrypt, encrypt, KEY_BYTES, RaftStorage, type SealConfig, type StorageFile } from './barrier.js';
 import { combine, split } from './shamir.js';
+import { RootGeneration } from './root-generation.js';
 import { readTarGz, writeTarGz } from './snapshot-archive.js';
 import { freshState, randomBase62, type TokenEntry, type VaultState } from './state.js';
 
@@ -89,6 +90,8 @@ export class Core {
   /** Addresses from the server config, reported by sys/leader and raft configuration. */
   addresses = { apiAddr: '', clusterAddr: '', nodeId: '' };
   private readonly parsedPolicies = new Map<string, PathRule[]>();
+  /** sys/generate-root: the attempt in progress, in memory only. */
+  readonly rootGeneration = new RootGeneration(this);
 
   constructor(
     readonly storage: RaftStorage,
@@ -234,8 +237,7 @@ export class Core {
     if (!this.sealed()) return;
     // The barrier takes AES-128 to AES-256 keys, plus Shamir's one byte of overhead
     // (seal_manager.go unsealFragment, barrier KeyLength 16..32).
-    if (key.length < MIN_KEY_BYTES) throw badRequest(`invalid key: key is shorter than minimum ${MIN_KEY_BYTES} bytes`);
-    if (key.length > KEY_BYTES + 1) throw badRequest(`invalid key: key is longer than maximum ${KEY_BYTES + 1} bytes`);
+    this.checkShareLength(key, (message) => badRequest(message));
 
     this.unlock ??= { parts: [], nonce: randomUUID() };
     // The same share twice does not count twice (Vault ignores a repeated part).
@@ -246,6 +248,23 @@ export class Core {
     // Whatever happens now, the next attempt starts from zero.
     const parts = this.unlock.parts;
     this.unlock = null;
+    const barrierKey = this.barrierKeyFrom(parts, (message) => badRequest(message));
+    this.state = JSON.parse(decrypt(barrierKey, Buffer.from(this.file.data ?? '', 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;
+    this.barrierKey = barrierKey;
+    this.log('INFO', 'core: vault is unsealed');
+    this.log('INFO', 'core: entering standby mode');
+    this.becomeActiveLater();
+  }
+
+  /**
+   * The barrier key that threshold shares open, or the error `fail` makes of what went wrong: the
+   * combined key opens the stored root key first, and a wrong one fails its authentication (Vault
+   * 1.3+ stored keys, hashicorp/vault#12618; the real OpenBao 2.7.2 says the same). Unseal and root
+   * generation both check shares this way.
+   */
+  barrierKeyFrom(parts: Buffer[], fail: (message: string) => Error): Buffer {
+    const config = this.file.seal_config;
+    if (!config) throw fail('Vault is not initialized');
     let rootKey: Buffer;
     if (config.secret_threshold === 1) {
       rootKey = parts[0]!;
@@ -253,22 +272,20 @@ export class Core {
       try {
         rootKey = combine(parts);
       } catch (error) {
-        throw badRequest(`invalid key: failed to compute combined key: ${(error as Error).message}`);
+        throw fail(`invalid key: failed to compute combined key: ${(error as Error).message}`);
       }
     }
-    let barrierKey: Buffer;
     try {
-      barrierKey = decrypt(rootKey, Buffer.from(this.file.keyring ?? '', 'base64'), KEYRING_PURPOSE);
+      return decrypt(rootKey, Buffer.from(this.file.keyring ?? '', 'base64'), KEYRING_PURPOSE);
     } catch {
-      // The combined key opens the stored root key first; a wrong one fails its authentication
-      // (Vault 1.3+ stored keys, hashicorp/vault#12618; the real OpenBao 2.7.2 says the same).
-      throw badRequest(WRONG_KEY);
+      throw fail(WRONG_KEY);
     }
-    this.state = JSON.parse(decrypt(barrierKey, Buffer.from(this.file.data ?? '', 'base64'), DATA_PURPOSE).toString('utf8')) as VaultState;
-    this.barrierKey = barrierKey;
-    this.log('INFO', 'core: vault is unsealed');
-    this.log('INFO', 'core: entering standby mode');
-    this.becomeActiveLater();
+  }
+
+  /** A share's length as the barrier accepts it (16–32 bytes plus Shamir's one), or the error. */
+  checkShareLength(key: Buffer, fail: (message: string) => Error): void {
+    if (key.length < MIN_KEY_BYTES) throw fail(`invalid key: key is shorter than minimum ${MIN_KEY_BYTES} bytes`);
+    if (key.length > KEY_BYTES + 1) throw fail(`invalid key: key is longer than maximum ${KEY_BYTES + 1} bytes`);
   }
 
   private becomeActiveLater(): void {
@@ -288,6 +305,7 @@ export class Core {
     this.state = null;
     this.barrierKey = null;
     this.unlock = null;
+    this.rootGeneration.reset();
     this.activeSince = null;
     if (this.activation) clearTimeout(this.activation);
     this.activation = null;

@@ -202,6 +202,26 @@ export class VaultHttpHandler {
         core.unseal(this.decodeKey(key));
         return { status: 200, json: this.sealStatus() };
       }
+      case 'sys/generate-root/attempt': {
+        // Unauthenticated, as in Vault (root-generation.ts says where OpenBao differs).
+        if (method === 'GET') {
+          if (core.sealed()) throw new VaultHttpError(503, ['Vault is sealed']);
+          return { status: 200, json: core.rootGeneration.status() };
+        }
+        if (method === 'PUT' || method === 'POST') return { status: 200, json: core.rootGeneration.start(jsonBody()) };
+        if (method === 'DELETE') {
+          core.rootGeneration.cancel();
+          return { status: 204 };
+        }
+        throw new VaultHttpError(405, []);
+      }
+      case 'sys/generate-root/update': {
+        if (method !== 'PUT' && method !== 'POST') throw new VaultHttpError(405, []);
+        const body = jsonBody();
+        const key = typeof body['key'] === 'string' ? body['key'] : '';
+        if (!key) throw badRequest("'key' must be specified in request body as JSON");
+        return { status: 200, json: core.rootGeneration.update(this.decodeKey(key), typeof body['nonce'] === 'string' ? body['nonce'] : '') };
+      }
       case 'sys/leader': {
         if (method !== 'GET') throw new VaultHttpError(405, []);
         if (core.sealed()) throw new VaultHttpError(503, ['Vault is sealed']);
