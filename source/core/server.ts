@@ -66,6 +66,14 @@ export interface ServerFlavor {
    * v2.6.2; seen from the real 2.7.2: "unknown or unsupported field disable_mlock found").
    */
   readonly hasMlock: boolean;
+  /**
+   * Where a root token is made from unseal key shares (the procedure that proves keys open a running
+   * server without sealing it). Vault serves it unauthenticated on sys/generate-root
+   * (https://developer.hashicorp.com/vault/api-docs/system/generate-root); OpenBao turned that off
+   * by default in 2.5.3 and serves it behind a token on sys/generate-root-token since 2.6
+   * (https://openbao.org/docs/deprecation/unauthed-generate-root/, https://openbao.org/api-docs/system/generate-root-token/).
+   */
+  readonly rootGeneration: { readonly path: 'sys/generate-root' | 'sys/generate-root-token'; readonly needsToken: boolean };
 }
 
 export const VAULT: ServerFlavor = {
@@ -92,6 +100,7 @@ export const VAULT: ServerFlavor = {
   cliEnvPrefix: 'VAULT_',
   docsUrl: 'https://developer.hashicorp.com/vault/docs',
   hasMlock: true,
+  rootGeneration: { path: 'sys/generate-root', needsToken: false },
 };
 
 export const OPENBAO: ServerFlavor = {
@@ -118,6 +127,7 @@ export const OPENBAO: ServerFlavor = {
   cliEnvPrefix: 'BAO_',
   docsUrl: 'https://openbao.org/docs',
   hasMlock: false,
+  rootGeneration: { path: 'sys/generate-root-token', needsToken: true },
 };
 
 export const SERVERS: Readonly<Record<ServerKind, ServerFlavor>> = { vault: VAULT, openbao: OPENBAO };

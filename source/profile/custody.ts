@@ -325,7 +325,8 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
 }
 
 /** 2026-11-28T16-29-38-123Z: sortable, and free of ':' (awkward in file names on some systems). */
-function timestampForFileName(): string {
+/** Now as a file-name-safe ISO 8601 stamp (`2026-12-03T14-05-09-123Z`). */
+export function timestampForFileName(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
 }
 

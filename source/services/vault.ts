@@ -128,6 +128,31 @@ export interface AuthMethodInfo {
   accessor: string;
 }
 
+/** A root token generation attempt, as sys/generate-root(-token)/attempt and /update report it. */
+export interface RootGenerationStatus {
+  started: boolean;
+  nonce: string;
+  /** Shares given so far, and how many complete it. */
+  progress: number;
+  required: number;
+  complete: boolean;
+  /** On completion: the new root token XOR the OTP, base64. */
+  encodedToken: string;
+  /** Only in the answer that starts an attempt: the OTP the server made. */
+  otp: string;
+}
+
+/** Root token generation from unseal key shares (where and how: ServerFlavor.rootGeneration). */
+export interface RootGenerationApi {
+  status(): Promise<RootGenerationStatus>;
+  /** Starts an attempt with an OTP the server makes (returned once, in this answer). */
+  start(): Promise<RootGenerationStatus>;
+  /** Gives one key share (hex or base64) to the attempt `nonce`. */
+  update(key: string, nonce: string): Promise<RootGenerationStatus>;
+  /** Cancels the attempt in progress (also fine when there is none). */
+  cancel(): Promise<void>;
+}
+
 export interface VaultApi {
   readonly address: string;
   health(): Promise<Health>;
@@ -139,6 +164,8 @@ export interface VaultApi {
   /** Discards the key shares submitted so far. */
   unsealReset(): Promise<SealStatus>;
   withToken(token: string): AuthenticatedVault;
+  /** Root token generation; `token` is required where the server serves it behind one (OpenBao). */
+  rootGeneration(token?: string): RootGenerationApi;
 }
 
 /**
@@ -240,6 +267,21 @@ class NodeVaultApi implements VaultApi {
     return new TokenClient((method, path, body) => this.raw(method, path, token, body), this.address);
   }
 
+  rootGeneration(token?: string): RootGenerationApi {
+    const { path, needsToken } = this.server.rootGeneration;
+    if (needsToken && (token === undefined || token.length === 0)) throw new UserError(`${this.server.name} generates root tokens only for a token that may (${path})`);
+    const send = async (method: string, what: string, body?: unknown): Promise<RootGenerationStatus> =>
+      rootGenerationStatusOf((await this.raw(method, `${path}/${what}`, needsToken ? token : undefined, body)) as Record<string, unknown> | undefined);
+    return {
+      status: () => send('GET', 'attempt'),
+      start: () => send('POST', 'attempt', {}),
+      update: (key, nonce) => send('POST', 'update', { key, nonce }),
+      cancel: async () => {
+        await this.raw('DELETE', `${path}/attempt`, needsToken ? token : undefined);
+      },
+    };
+  }
+
   /**
    * One request through node-vault's raw `request`: TLS and timeout from the client's defaults, the
    * token in this request's header only. Errors are mapped to messages naming what was asked.
@@ -266,6 +308,20 @@ type RawCall = (method: string, path: string, body?: unknown) => Promise<unknown
 
 function stringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** Vault answers at the top level, OpenBao in the envelope's data (conformance: vault-sim-root-generation.test.ts). */
+function rootGenerationStatusOf(answer: Record<string, unknown> | undefined): RootGenerationStatus {
+  const body = (answer && typeof answer['data'] === 'object' && answer['data'] !== null ? answer['data'] : (answer ?? {})) as Record<string, unknown>;
+  return {
+    started: body['started'] === true,
+    nonce: String(body['nonce'] ?? ''),
+    progress: Number(body['progress'] ?? 0),
+    required: Number(body['required'] ?? 0),
+    complete: body['complete'] === true,
+    encodedToken: String(body['encoded_token'] ?? ''),
+    otp: String(body['otp'] ?? ''),
+  };
 }
 
 function sealStatusOf(body: Record<string, unknown>): SealStatus {

@@ -12,6 +12,12 @@
  * With `vault.autoUnseal` off, the step makes sure none of this is on the host: check reports drift
  * when our files are there, and apply disables the unit and removes them.
  *
+ * The host keys file may be the last working copy of the keys (custody lost, or Vault re-keyed
+ * elsewhere and the file updated by hand). So before it is replaced with other keys or removed, its
+ * content is kept in local custody (`host-unseal.json-<time>`, 0600) and the product proves
+ * (key-proof.ts) that keys it keeps open this server: custody's for a replacement, custody's or
+ * that backup's for a removal. Otherwise it refuses and says what it found.
+ *
  * The keys reach the host only through transport.writeFile, i.e. on the standard input of the remote
  * command, never in a command line; the keys file is read back only to be compared (parsed) in memory
  * and is never logged.
@@ -20,13 +26,14 @@ import { readAsset, renderTemplate, TemplateError, type TemplateValues } from '.
 import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
-import { custodyExists, custodyIsEncrypted, custodyPath } from '../../profile/custody.js';
+import { custodyExists, custodyIsEncrypted, custodyPath, timestampForFileName, writeCustody } from '../../profile/custody.js';
 import { shellQuote, sh } from '../../services/host/shell-quote.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { hostExec, hostRun } from '../host/facts.js';
 import { hostLayout } from '../host/layout.js';
 import { VAULT, type ServerFlavor } from '../../core/server.js';
-import { INIT_CUSTODY_NAME, readInitRecord, VaultSession } from './session.js';
+import { proveKeysOpen, type KeyProof } from './key-proof.js';
+import { adminToken, INIT_CUSTODY_NAME, openVault, readInitRecord, VaultSession } from './session.js';
 
 /** Vault's auto-unseal unit, unit file and script; OpenBao's are named after it (core/server.ts). */
 export const UNSEAL_UNIT = VAULT.unsealUnit;
@@ -355,8 +362,100 @@ async function lastRunJournal(ctx: StepContext): Promise<string[]> {
   return result.stdout.split('\n').filter((line) => line.trim().length > 0);
 }
 
-async function removeEverything(ctx: StepContext, state: HostState): Promise<void> {
+// --- before a keys file is replaced or removed -----------------------------------------------------
+
+/** The custody name of a dated copy of the host keys file. */
+export const HOST_KEYS_BACKUP_PREFIX = 'host-unseal.json-';
+
+/** Keeps the host keys file's content in local custody (0600, encrypted like the rest when a passphrase was typed). */
+async function backUpHostKeys(ctx: StepContext, session: VaultSession, state: HostState): Promise<string> {
+  const content = state.keysFile.content ?? '';
+  const passphrase = session.passphrase;
+  const written = await writeCustody(ctx.profileName, `${HOST_KEYS_BACKUP_PREFIX}${timestampForFileName()}`, content, passphrase === undefined ? {} : { passphrase });
+  ctx.log.info(`kept a copy of ${state.keysFile.path} in custody: ${written}`);
+  return written;
+}
+
+async function prove(ctx: StepContext, session: VaultSession, keys: HostKeys): Promise<KeyProof> {
+  const server = hostLayout(ctx.profile).server;
+  const proof = await proveKeysOpen(await openVault(ctx), keys.keys, {
+    server,
+    token: () => adminToken(ctx, session),
+    registerSecret: (value) => ctx.registerSecret(value),
+  });
+  if (proof.outcome === 'opens' && proof.warning) ctx.log.warn(proof.warning);
+  return proof;
+}
+
+function proofText(proof: KeyProof, server: ServerFlavor): string {
+  if (proof.outcome === 'opens') return proof.how === 'unsealed' ? `they unsealed ${server.name}` : `${server.name} made a root token from them (revoked at once)`;
+  return proof.outcome === 'rejected' ? `${server.name} refused them: ${proof.reason}` : `could not tell: ${proof.reason}`;
+}
+
+/**
+ * Replacing a keys file that holds other usable keys: allowed only once custody's keys are proven
+ * to open this server. When they are not, the host's keys are tried too, to say which copy is the
+ * good one; either way nothing is written.
+ */
+async function guardReplacement(ctx: StepContext, session: VaultSession, state: HostState, current: HostKeys, wanted: HostKeys): Promise<void> {
+  const { server } = state.names;
+  const file = state.keysFile.path;
+  const custody = await prove(ctx, session, wanted);
+  if (custody.outcome === 'opens') {
+    ctx.log.info(`the init answer in custody opens ${server.name} (${proofText(custody, server)}): replacing ${file}`);
+    return;
+  }
+  const host = custody.outcome === 'rejected' ? await prove(ctx, session, current) : undefined;
+  const custodyFile = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
+  const lines = [`${file} holds other keys than the init answer in custody, and the custody keys are not proven to open ${server.name}: ${file} is left as it is`];
+  lines.push(`  custody (${custodyFile}): ${proofText(custody, server)}`);
+  if (host) lines.push(`  ${file}: ${proofText(host, server)}`);
+  const hint =
+    host?.outcome === 'opens'
+      ? `the host file holds the working keys (${server.name} was re-keyed or re-initialized since custody was written): put an init answer with the current keys in ${custodyFile}, keeping the old one`
+      : custody.outcome === 'unknown'
+        ? `run it again once ${server.name} answers and nothing else is unsealing it or generating a root token`
+        : `neither copy opens ${server.name}: find the current keys (a backup of ${custodyFile}) before changing anything`;
+  throw new UserError(lines.join('\n'), { hint });
+}
+
+/**
+ * Removing a keys file that holds usable keys: its content is kept in custody first, then either
+ * custody's init answer or that copy must be proven to open this server.
+ */
+async function guardRemoval(ctx: StepContext, session: VaultSession, state: HostState, current: HostKeys): Promise<void> {
+  const { server } = state.names;
+  const file = state.keysFile.path;
+  const backup = await backUpHostKeys(ctx, session, state);
+  const record = await readInitRecord(ctx, session);
+  const custody = record ? await prove(ctx, session, { keys: record.keys, threshold: record.threshold }) : undefined;
+  if (custody?.outcome === 'opens') {
+    ctx.log.info(`the init answer in custody opens ${server.name} (${proofText(custody, server)}): removing ${file}`);
+    return;
+  }
+  const host = custody?.outcome === 'unknown' ? undefined : await prove(ctx, session, current);
+  if (host?.outcome === 'opens') {
+    ctx.log.info(`the keys of ${file} open ${server.name} (${proofText(host, server)}); their copy in custody (${backup}) is the one to keep: removing ${file}`);
+    return;
+  }
+  const custodyFile = custodyPath(ctx.profileName, INIT_CUSTODY_NAME);
+  const lines = [`auto-unseal is off, but no copy of the keys is proven to open ${server.name}: ${file} is left on the host`];
+  lines.push(`  custody (${custodyFile}): ${custody ? proofText(custody, server) : 'no init answer'}`);
+  if (host) lines.push(`  ${file} (copied to ${backup}): ${proofText(host, server)}`);
+  throw new UserError(lines.join('\n'), {
+    hint:
+      custody?.outcome === 'unknown' || host?.outcome === 'unknown'
+        ? `run it again once ${server.name} answers and nothing else is unsealing it or generating a root token`
+        : `find the current unseal keys before removing the last file that may hold them; vault.autoUnseal=true keeps things as they are`,
+  });
+}
+
+async function removeEverything(ctx: StepContext, state: HostState, session: VaultSession): Promise<void> {
   const { unitFile: UNSEAL_UNIT_FILE, scriptFile: UNSEAL_SCRIPT_FILE, server } = state.names;
+  // First, while nothing is changed yet: the keys file goes only if a copy is proven to open the server.
+  const current = state.keysFile.content === undefined ? undefined : parseHostKeys(state.keysFile.content);
+  if (current) await guardRemoval(ctx, session, state, current);
+  else if (state.keysFile.content) await backUpHostKeys(ctx, session, state); // unusable, but kept all the same
   if (state.unit.stat.exists || state.show['UnitFileState'] === 'enabled') {
     // disable also removes the vault.service.wants/ link made by enable.
     await systemctl(ctx, 'disable');
@@ -396,12 +495,15 @@ export function autoUnsealStepFor(shared?: VaultSession, server: ServerFlavor = 
         return [
           {
             kind: 'command',
-            summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile}; every restart of ${server.name} then needs \`unseal\``,
+            summary: `auto-unseal is off (vault.autoUnseal=false): if present, systemctl disable ${UNSEAL_UNIT} and remove ${UNSEAL_UNIT_FILE}, ${UNSEAL_SCRIPT_FILE} and ${keysFile} (kept in custody first, and removed only once custody's keys or that copy are proven to open ${server.name}); every restart of ${server.name} then needs \`unseal\``,
           },
         ];
       }
       return [
-        { kind: 'file', summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody. Trade-off: ${tradeOff(server)}` },
+        {
+          kind: 'file',
+          summary: `${keysFile} (0600 root:root): {"keys": [...], "threshold": t} from the init answer in custody; a file with other keys is kept in custody first and replaced only once custody's keys are proven to open ${server.name}. Trade-off: ${tradeOff(server)}`,
+        },
         { kind: 'file', summary: `${UNSEAL_SCRIPT_FILE} (0750 root:root) from assets/${SCRIPT_TEMPLATE}` },
         { kind: 'file', summary: `${UNSEAL_UNIT_FILE} (0644 root:root) from assets/${UNIT_TEMPLATE}; systemctl daemon-reload when it changed` },
         { kind: 'command', summary: `systemctl enable ${UNSEAL_UNIT} (wanted by ${VAULT_UNIT}); systemctl start ${UNSEAL_UNIT} to prove it reaches the API` },
@@ -420,7 +522,7 @@ export function autoUnsealStepFor(shared?: VaultSession, server: ServerFlavor = 
     async apply(ctx) {
       const state = await readState(ctx);
       if (!ctx.profile.vault.autoUnseal) {
-        await removeEverything(ctx, state);
+        await removeEverything(ctx, state, sessionOf());
         return;
       }
       const transport = await ctx.services.host();
@@ -434,6 +536,10 @@ export function autoUnsealStepFor(shared?: VaultSession, server: ServerFlavor = 
 
       if (judged.writeKeys && wanted) {
         const file = unsealKeysFile(ctx.profile);
+        const current = state.keysFile.content === undefined ? undefined : parseHostKeys(state.keysFile.content);
+        if (current && !sameKeys(current, wanted)) await guardReplacement(ctx, session, state, current, wanted);
+        // Whatever it held (other keys, a damaged file), its content is kept before it is replaced.
+        if (state.keysFile.content !== undefined && state.keysFile.content !== hostKeysFileContent(wanted)) await backUpHostKeys(ctx, session, state);
         // The keys travel on the remote command's stdin (writeFile), written atomically, 0600 from the start.
         await transport.writeFile(file, hostKeysFileContent(wanted), { mode: KEYS_FILE_MODE, owner: 'root', group: 'root', sudo: true });
         ctx.log.info(`wrote ${file} (0600 root:root): ${wanted.keys.length} keys, threshold ${wanted.threshold}`);
