@@ -15,13 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redactor } from '../../source/core/redact.js';
 import { runPlan, type PlanDoneEvent } from '../../source/core/runner.js';
 import type { Prompter, RunnerEvent } from '../../source/core/step.js';
-import { readCustody, writeCustody } from '../../source/profile/custody.js';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { custodyPath, readCustody, writeCustody } from '../../source/profile/custody.js';
 import { ProfileSchema, type Profile } from '../../source/profile/schema.js';
 import { createTransport } from '../../source/services/host/factory.js';
 import { sh } from '../../source/services/host/shell-quote.js';
 import type { Transport } from '../../source/services/host/transport.js';
 import {
   autoUnsealStep,
+  HOST_KEYS_BACKUP_PREFIX,
   parseHostKeys,
   UNSEAL_SCRIPT_FILE,
   UNSEAL_UNIT,
@@ -77,6 +80,33 @@ function outcome(run: StepRun): string | undefined {
 }
 
 const api = (options: Parameters<typeof vaultRequest>[2]): Promise<VaultResponse> => vaultRequest(apiUrl, caPem, options);
+
+/** The dated copies of the host keys file in a profile's custody, oldest first, with their content. */
+async function hostKeyBackups(name: string): Promise<{ name: string; content: string }[]> {
+  const dir = path.dirname(custodyPath(name, INIT_CUSTODY_NAME));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((file) => file.startsWith(HOST_KEYS_BACKUP_PREFIX)).sort();
+  return Promise.all(names.map(async (file) => ({ name: file, content: (await readCustody(name, file)).toString('utf8') })));
+}
+
+/** An init answer of the right shape whose keys open nothing (custody from before a rekey elsewhere). */
+function staleInitAnswer(): string {
+  const keys = Array.from({ length: 5 }, () => randomBytes(33));
+  return `${JSON.stringify({
+    version: 1,
+    vaultAddress: apiUrl,
+    initializedAt: new Date().toISOString(),
+    shares: 5,
+    threshold: 3,
+    keys: keys.map((key) => key.toString('hex')),
+    keys_base64: keys.map((key) => key.toString('base64')),
+    root_token: `hvs.${randomBytes(12).toString('hex')}`,
+  })}\n`;
+}
+
+/** Root token accessors: a proof by root generation must leave no token behind. */
+async function rootAccessorCount(): Promise<number> {
+  return ((await api({ method: 'LIST', path: 'auth/token/accessors', token: init.root_token })).json.data.keys as string[]).length;
+}
 
 /** sys/health status, or 0 while nothing answers (Vault restarting). */
 async function health(): Promise<number> {
@@ -202,8 +232,16 @@ describe('vault.autounseal on a lab host after phase 1', () => {
       state: 'drift',
       detail: `${KEYS_FILE} differs from the init answer in custody; ${KEYS_FILE} is 0644 root:root, want 0600 root:root; ${UNSEAL_UNIT_FILE} differs from assets/vault-unseal.service`,
     });
+    const backupsBefore = await hostKeyBackups(profileName);
+    const accessors = await rootAccessorCount();
     const fixed = await runStep('apply');
     expect(outcome(fixed), fixed.logText).toBe('applied');
+    // Other keys were there: custody's are proven to open Vault first, the old content kept.
+    expect(fixed.logText).toContain(`the init answer in custody opens Vault (Vault made a root token from them (revoked at once)): replacing ${KEYS_FILE}`);
+    const backups = await hostKeyBackups(profileName);
+    expect(backups.length).toBe(backupsBefore.length + 1);
+    expect(backups.at(-1)?.content).toBe('{"keys":["00"],"threshold":1}');
+    expect(await rootAccessorCount()).toBe(accessors);
     expect(fixed.logText).toContain('systemctl daemon-reload');
     expect(fixed.logText).not.toContain(`wrote ${UNSEAL_SCRIPT_FILE}`);
     expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
@@ -292,6 +330,58 @@ describe('vault.autounseal on a lab host after phase 1', () => {
     expect(status).toBe(200);
   });
 
+  it('custody from before a rekey elsewhere: the host file, whose keys work, is not replaced with custody\'s; the step says which copy opens Vault', { timeout: 60_000 }, async () => {
+    const stale = 'stale-custody';
+    await writeCustody(stale, INIT_CUSTODY_NAME, staleInitAnswer());
+    const before = await lab.host.readFile(KEYS_FILE);
+    const run = await runStep('apply', profile, stale);
+    expect(run.done.result).toBe('failed');
+    const failure = outcome(run) ?? '';
+    expect(failure).toContain(`failed: ${KEYS_FILE} holds other keys than the init answer in custody, and the custody keys are not proven to open Vault: ${KEYS_FILE} is left as it is`);
+    expect(failure).toMatch(/custody \(\S+stale-custody\/init\.json\): Vault refused them: .*root generation aborted/);
+    expect(failure).toContain(`${KEYS_FILE}: Vault made a root token from them (revoked at once)`);
+    const failed = run.events.find((event) => event.type === 'step-failed');
+    expect(failed?.type === 'step-failed' && failed.hint).toMatch(/^the host file holds the working keys \(Vault was re-keyed or re-initialized since custody was written\)/);
+    expect(await lab.host.readFile(KEYS_FILE)).toBe(before);
+    expect((await api({ path: 'sys/health' })).status).toBe(200);
+  });
+
+  it('custody lost and auto-unseal turned off: the host file is copied into custody, its keys proven to open Vault, then removed', { timeout: 120_000 }, async () => {
+    const lost = 'lost-custody';
+    const off = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, autoUnseal: false } });
+    const run = await runStep('apply', off, lost);
+    expect(outcome(run), run.logText).toBe('applied');
+    const [backup, ...more] = await hostKeyBackups(lost);
+    expect(more).toEqual([]);
+    expect(parseHostKeys(backup!.content)).toEqual({ keys: init.keys, threshold: 3 });
+    expect(run.logText).toContain(`the keys of ${KEYS_FILE} open Vault (Vault made a root token from them (revoked at once)); their copy in custody (${custodyPath(lost, backup!.name)}) is the one to keep: removing ${KEYS_FILE}`);
+    expect(await lab.host.exists(KEYS_FILE)).toBe(false);
+    // Back as it was, from the profile's own custody.
+    expect(outcome(await runStep('apply'))).toBe('applied');
+    expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
+  });
+
+  it('custody lost and a host file whose keys open nothing: removal refused, the file left on the host, its copy kept', { timeout: 120_000 }, async () => {
+    const lost = 'lost-custody-2';
+    const bad = JSON.stringify({ keys: JSON.parse(staleInitAnswer()).keys, threshold: 3 });
+    await lab.host.sudo(sh`printf '%s' ${bad} > ${KEYS_FILE}`);
+    const off = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, autoUnseal: false } });
+    const run = await runStep('apply', off, lost);
+    expect(run.done.result).toBe('failed');
+    const failure = outcome(run) ?? '';
+    expect(failure).toContain(`failed: auto-unseal is off, but no copy of the keys is proven to open Vault: ${KEYS_FILE} is left on the host`);
+    expect(failure).toMatch(/custody \(\S+lost-custody-2\/init\.json\): no init answer/);
+    expect(failure).toMatch(/\(copied to \S+host-unseal\.json-\S+\): Vault refused them: .*root generation aborted/);
+    expect(await lab.host.readFile(KEYS_FILE)).toBe(bad);
+    expect((await hostKeyBackups(lost)).map((backup) => backup.content)).toEqual([bad]);
+    expect(await lab.host.exists(UNSEAL_UNIT_FILE)).toBe(true); // nothing was removed: the refusal comes first
+    // The profile's own custody opens Vault: the bad file is replaced (and kept).
+    const restored = await runStep('apply');
+    expect(outcome(restored), restored.logText).toBe('applied');
+    expect(parseHostKeys(await lab.host.readFile(KEYS_FILE))).toEqual({ keys: init.keys, threshold: 3 });
+    expect((await hostKeyBackups(profileName)).at(-1)?.content).toBe(bad);
+  });
+
   it('with vault.autoUnseal off: drift, then everything removed, and a restart leaves Vault sealed', { timeout: 120_000 }, async () => {
     const off = ProfileSchema.parse({ ...labProfile(lab.state), vault: { ...labProfile(lab.state).vault, autoUnseal: false } });
     const check = await runStep('check', off);
@@ -301,6 +391,8 @@ describe('vault.autounseal on a lab host after phase 1', () => {
     });
     const run = await runStep('apply', off);
     expect(outcome(run), run.logText).toBe('applied');
+    expect(run.logText).toContain(`the init answer in custody opens Vault (Vault made a root token from them (revoked at once)): removing ${KEYS_FILE}`);
+    expect(parseHostKeys((await hostKeyBackups(profileName)).at(-1)!.content)).toEqual({ keys: init.keys, threshold: 3 });
     expect(run.done.checks['vault.autounseal']).toEqual({ state: 'done', detail: 'auto-unseal is off and nothing of it is on the host' });
     for (const file of [KEYS_FILE, UNSEAL_SCRIPT_FILE, UNSEAL_UNIT_FILE, WANTS_LINK]) expect(await lab.host.exists(file), file).toBe(false);
 

@@ -8,7 +8,7 @@ import { OPENBAO, VAULT } from '../../source/core/server.js';
 import { connectVault, type VaultApi } from '../../source/services/vault.js';
 import { decodeRootToken, proveKeysOpen, type KeyProofOptions } from '../../source/steps/vault/key-proof.js';
 import { FACTS } from './conformance/differences.js';
-import { initUnsealed, prepareServers, SERVER_KINDS, waitActive, type ConformanceServer, type InitResult } from './conformance/servers.js';
+import { initUnsealed, prepareServers, SERVER_KINDS, unsealWith, waitActive, type ConformanceServer, type InitResult } from './conformance/servers.js';
 
 const servers = prepareServers((server) => initUnsealed(server, 5, 3), { name: 'key-proof' });
 
@@ -114,5 +114,17 @@ describe.each(SERVER_KINDS)('%s', (kind) => {
     } finally {
       await server.start();
     }
+  });
+});
+
+describe('openbao with a token that may not generate root tokens', () => {
+  it('cannot tell, saying the server did not start one: a refusal is not taken for wrong keys', async () => {
+    const { server, value: init } = await servers.get('openbao');
+    const vault = await connectVault({ address: server.url, caPem: server.tls.caPem, server: OPENBAO });
+    // The file's last case restarted it: it came back sealed.
+    if ((await vault.sealStatus()).sealed) await unsealWith(server, init.keys.slice(0, 3));
+    await waitActive(server);
+    const proof = await proveKeysOpen(vault, init.keys, { server: OPENBAO, token: async () => 's.notatokenanyonehas00000', registerSecret: () => undefined });
+    expect(proof).toEqual({ outcome: 'unknown', reason: expect.stringMatching(/^OpenBao did not start a root token generation: .*permission denied/) });
   });
 });

@@ -77,11 +77,18 @@ async function byUnseal(vault: VaultApi, shares: readonly string[], progress: nu
 async function byRootGeneration(vault: VaultApi, shares: readonly string[], options: KeyProofOptions): Promise<KeyProof> {
   const { server } = options;
   const generation = vault.rootGeneration(server.rootGeneration.needsToken ? await options.token() : undefined);
-  const current = await generation.status();
-  if (current.started) {
-    return { outcome: 'unknown', reason: `a root token generation is under way on ${server.name} (nonce ${current.nonce}), not started here; it is left alone` };
+  let started;
+  try {
+    const current = await generation.status();
+    if (current.started) {
+      return { outcome: 'unknown', reason: `a root token generation is under way on ${server.name} (nonce ${current.nonce}), not started here; it is left alone` };
+    }
+    started = await generation.start();
+  } catch (error) {
+    // Refused before any share was given (a token without the right, a standby): nothing proven.
+    if (error instanceof VaultApiError) return { outcome: 'unknown', reason: `${server.name} did not start a root token generation: ${error.message}` };
+    throw error;
   }
-  const started = await generation.start();
   options.registerSecret(started.otp);
   let last = started;
   try {
