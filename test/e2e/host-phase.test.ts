@@ -196,7 +196,9 @@ describe('setup --phase host on a fresh host', () => {
     const entries = new Map((await host.list([...VAULT_DIRECTORIES, KEY_FILE, VAULT_BINARY])).map((entry) => [entry.path, entry]));
     for (const dir of VAULT_DIRECTORIES) {
       const entry = entries.get(dir);
-      expect(entry && `${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`, dir).toBe('d vault:vault 750');
+      // The config tree is root's (Vault reads it through its group); only data and logs are Vault's.
+      const owner = dir === '/var/lib/vault' || dir === '/var/log/vault' ? 'vault' : 'root';
+      expect(entry && `${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`, dir).toBe(`d ${owner}:vault 750`);
     }
     // The key: 0640 root:vault or 0600 vault, never readable by others.
     const key = entries.get(KEY_FILE);

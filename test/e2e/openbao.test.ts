@@ -173,7 +173,7 @@ describe('OpenBao: setup from a bare host', () => {
     const directories = ['/etc/openbao', '/etc/openbao/tls', '/etc/openbao/policy', '/etc/openbao/plugin', '/var/lib/openbao', '/var/log/openbao'];
     const entries = (await lab.host.list(directories)).filter((entry) => directories.includes(entry.path));
     const seen = [...new Set(entries.map((entry) => `${entry.path} ${entry.type} ${entry.owner}:${entry.group} ${entry.mode}`))].sort();
-    expect(seen).toEqual(directories.map((dir) => `${dir} d openbao:openbao 750`).sort());
+    expect(seen).toEqual(directories.map((dir) => `${dir} d ${dir.startsWith('/etc/') ? 'root' : 'openbao'}:openbao 750`).sort());
     expect(await lab.host.exists('/etc/openbao/.openbao-service-inputs.json')).toBe(true);
     const config = await lab.host.sudo('cat /etc/openbao/openbao.hcl');
     expect(config).toContain('path    = "/var/lib/openbao"');

@@ -253,7 +253,7 @@ describe('vault phase on a host after phase 1 (main)', () => {
       const file = `${POLICY_DIR}/${name}.hcl`;
       expect((await lab.host.readFile(file)).trim(), `${file} holds what Vault enforces`).toBe(text!.trim());
       const [entry] = await lab.host.list([file]);
-      expect(entry && `${entry.owner}:${entry.group} ${entry.mode}`).toBe('vault:vault 640');
+      expect(entry && `${entry.owner}:${entry.group} ${entry.mode}`).toBe('root:vault 640');
     }
 
     // The self-test table on stderr, every row passing.

@@ -135,9 +135,13 @@ describe('host steps on a fresh lab host, through the runner', () => {
     expect(await lab.host.unitState('vault.service')).toEqual({ active: 'active', enabled: 'enabled' });
     expect(await healthCode()).toBe('501');
     const entries = new Map((await lab.host.list([...DIRECTORIES, '/usr/local/bin/vault', '/etc/systemd/system/vault.service'])).map((e) => [e.path, e]));
-    for (const dir of DIRECTORIES) expect(`${entries.get(dir)?.type} ${entries.get(dir)?.owner}:${entries.get(dir)?.group} ${entries.get(dir)?.mode}`, dir).toBe('d vault:vault 750');
+    // The config tree is root's (Vault reads it through its group); only data and logs are Vault's.
+    for (const dir of DIRECTORIES) {
+      const owner = dir === '/var/lib/vault' || dir === '/var/log/vault' ? 'vault' : 'root';
+      expect(`${entries.get(dir)?.type} ${entries.get(dir)?.owner}:${entries.get(dir)?.group} ${entries.get(dir)?.mode}`, dir).toBe(`d ${owner}:vault 750`);
+    }
     const mode = (file: string) => `${entries.get(file)?.owner}:${entries.get(file)?.group} ${entries.get(file)?.mode}`;
-    expect(mode('/etc/vault/vault_main.hcl')).toBe('vault:vault 640');
+    expect(mode('/etc/vault/vault_main.hcl')).toBe('root:vault 640');
     expect(mode('/usr/local/bin/vault')).toBe('root:root 755');
     expect(mode('/etc/systemd/system/vault.service')).toBe('root:root 644');
     expect(mode('/etc/vault/.vault-service-inputs.json')).toBe('root:root 600');
@@ -184,14 +188,14 @@ describe('host steps on a fresh lab host, through the runner', () => {
     const check = await runHost('check', { steps: hostSteps().slice(0, 3) });
     expect(check.done.checks['host.directories']).toEqual({
       state: 'drift',
-      detail: '/etc/vault/policy is mode 0755, want vault:vault 0750; /var/log/vault is owned by root:root, want vault:vault 0750',
+      detail: '/etc/vault/policy is mode 0755, want root:vault 0750; /var/log/vault is owned by root:root, want vault:vault 0750',
     });
     const apply = await runHost('apply');
     expect(apply.done.result, summary(apply)).toBe('ok');
     expect(apply.outcome('host.directories')).toBe('applied');
     const entries = await lab.host.list(['/etc/vault/policy', '/var/log/vault']);
     expect(entries.map((e) => `${e.path} ${e.owner}:${e.group} ${e.mode}`)).toEqual([
-      '/etc/vault/policy vault:vault 750',
+      '/etc/vault/policy root:vault 750',
       '/etc/vault/policy/mine.hcl root:root 644',
       '/var/log/vault vault:vault 750',
     ]);

@@ -73,16 +73,21 @@ describe('the vault account', () => {
 
 describe('directory drift', () => {
   const good = { exists: true, type: 'directory' as const, mode: 0o750, uid: 999, gid: 997, owner: 'vault', group: 'vault' };
+  const rootOwned = { ...good, uid: 0, owner: 'root' };
 
-  it('is fine at vault:vault 0750', () => {
-    expect(directoryProblem({ path: '/etc/vault', stat: good })).toBeUndefined();
+  it('is fine at root:vault 0750 (config tree) and vault:vault 0750 (data, logs)', () => {
+    expect(directoryProblem({ path: '/etc/vault', stat: rootOwned, owner: 'root' })).toBeUndefined();
+    expect(directoryProblem({ path: '/var/lib/vault', stat: good, owner: 'vault' })).toBeUndefined();
   });
 
   it('names the path, what is wrong and what is wanted', () => {
-    expect(directoryProblem({ path: '/etc/vault/policy', stat: { ...good, mode: 0o755 } })).toBe('/etc/vault/policy is mode 0755, want vault:vault 0750');
-    expect(directoryProblem({ path: '/var/lib/vault', stat: { ...good, owner: 'root', group: 'root' } })).toBe('/var/lib/vault is owned by root:root, want vault:vault 0750');
-    expect(directoryProblem({ path: '/var/log/vault', stat: { exists: false } })).toBe('/var/log/vault is missing');
-    expect(directoryProblem({ path: '/etc/vault/tls', stat: { exists: true, type: 'file', mode: 0o644 } })).toBe('/etc/vault/tls is a file, not a directory');
+    expect(directoryProblem({ path: '/etc/vault/policy', stat: { ...rootOwned, mode: 0o755 }, owner: 'root' })).toBe('/etc/vault/policy is mode 0755, want root:vault 0750');
+    // An install from before the split: the config tree owned by the service account is drift.
+    expect(directoryProblem({ path: '/etc/vault', stat: good, owner: 'root' })).toBe('/etc/vault is owned by vault:vault, want root:vault 0750');
+    expect(directoryProblem({ path: '/var/lib/vault', stat: { ...good, owner: 'root', group: 'root' }, owner: 'vault' })).toBe('/var/lib/vault is owned by root:root, want vault:vault 0750');
+    expect(directoryProblem({ path: '/var/log/vault', stat: { exists: false }, owner: 'vault' })).toBe('/var/log/vault is missing');
+    expect(directoryProblem({ path: '/etc/vault/tls', stat: { exists: true, type: 'file', mode: 0o644 }, owner: 'root' })).toBe('/etc/vault/tls is a file, not a directory');
+    expect(directoryProblem({ path: '/etc/vault/tls', stat: { exists: true, type: 'symlink', mode: 0o777 }, owner: 'root' })).toBe('/etc/vault/tls is a symlink, not a directory');
   });
 });
 

@@ -6,11 +6,14 @@
  * The one atomic write of the product: the data goes to a temp file created by `mktemp` in the target's
  * directory (rename is only atomic within one file system), which gets its owner and mode, is flushed
  * to disk, and is then renamed over the target. A crash at any point leaves either the old file or the
- * new one, never a half-written file.
+ * new one, never a half-written file. As root (sudo) it writes only into a directory nobody but
+ * root can change (root-safe.ts): there, nobody can swap the temp file for a symlink between its
+ * creation and the chown/chmod/mv that follow.
  */
 import { posix } from 'node:path';
 import { InputError, UserError } from '../../core/errors.js';
 import type { RawExecResult } from './exec-support.js';
+import { notSymlinkGuard, trustedDirectoryGuard } from './root-safe.js';
 import { sh } from './shell-quote.js';
 import type { FileStat, FileType, WriteFileOptions } from './transport.js';
 
@@ -74,7 +77,9 @@ export class ShellFileOps {
 
   async readFile(path: string, options: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<Buffer> {
     checkPath(path);
-    const result = await this.run(sh`LC_ALL=C cat -- ${path}`, { sudo: options.sudo, signal: options.signal });
+    // As root a symlink is not followed: it could make root read (and the product show) any file.
+    const command = options.sudo ? `${notSymlinkGuard(path)}\n${sh`LC_ALL=C cat -- ${path}`}` : sh`LC_ALL=C cat -- ${path}`;
+    const result = await this.run(command, { sudo: options.sudo, signal: options.signal });
     if (result.code === 0) return result.stdout;
     if (MISSING.test(result.stderr.toString('utf8'))) {
       throw new UserError(`${path} does not exist on ${this.where}`, {
@@ -113,10 +118,11 @@ export class ShellFileOps {
     const modeText = `0${options.mode.toString(8)}`;
     const ownership =
       options.owner || options.group
-        ? sh`chown -- ${`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`} "$tmp"`
+        ? sh`chown -h -- ${`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`} "$tmp"`
         : ':';
     const script = [
       'set -e',
+      options.sudo ? trustedDirectoryGuard(directory) : ':',
       // mv onto a directory would move the file into it instead of replacing anything.
       sh`if [ -d ${path} ]; then echo ${`${path} is a directory`} >&2; exit 1; fi`,
       sh`tmp=$(mktemp -- ${template})`,
@@ -127,7 +133,8 @@ export class ShellFileOps {
       sh`chmod -- ${modeText} "$tmp"`,
       // Flush the data before the rename makes it visible (coreutils >= 8.24 fsyncs named files).
       'sync -- "$tmp" 2>/dev/null || :',
-      sh`mv -f -- "$tmp" ${path}`,
+      // -T: the target is replaced as a name (a symlink there is replaced, not followed), never entered.
+      sh`mv -f -T -- "$tmp" ${path}`,
       'trap - EXIT',
       // Persist the rename itself (fsync of the directory).
       sh`sync -- ${directory} 2>/dev/null || :`,

@@ -1,7 +1,8 @@
 /**
  * host.config: the server configuration, rendered from assets/vault_main.hcl into
- * /etc/vault/vault_main.hcl (vault:vault 0640), or for OpenBao from assets/openbao.hcl into
- * /etc/openbao/openbao.hcl (openbao:openbao 0640).
+ * /etc/vault/vault_main.hcl (root:vault 0640), or for OpenBao from assets/openbao.hcl into
+ * /etc/openbao/openbao.hcl (root:openbao 0640): the server reads it through its group and cannot
+ * change it (a config it could edit would be drift that root fixes in a directory it controls).
  * Drift is "the content differs from what the profile renders": shown as a unified diff in the log
  * (so a hand edit is visible before it is replaced) and fixed by writing the rendered file.
  */
@@ -164,10 +165,13 @@ async function inspect(ctx: StepContext): Promise<ConfigState> {
   return { stat, content, wanted, path };
 }
 
+/** The config file's owner: root; its group: the server's. */
+export const CONFIG_OWNER = 'root';
+
 function ownershipProblem(stat: FileStat, server: ServerFlavor): string | undefined {
-  const { user: serverUser, group: serverGroup } = server;
-  if (stat.owner === serverUser && stat.group === serverGroup && stat.mode === CONFIG_MODE) return undefined;
-  return `${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want ${serverUser}:${serverGroup} 0${CONFIG_MODE.toString(8)}`;
+  const serverGroup = server.group;
+  if (stat.owner === CONFIG_OWNER && stat.group === serverGroup && stat.mode === CONFIG_MODE) return undefined;
+  return `${stat.owner ?? stat.uid}:${stat.group ?? stat.gid} 0${(stat.mode ?? 0).toString(8)}, want ${CONFIG_OWNER}:${serverGroup} 0${CONFIG_MODE.toString(8)}`;
 }
 
 function logDiff(ctx: StepContext, state: ConfigState): void {
@@ -177,13 +181,13 @@ function logDiff(ctx: StepContext, state: ConfigState): void {
 }
 
 export function configStep(server: ServerFlavor): Step {
-  const { user: serverUser, group: serverGroup } = server;
+  const serverGroup = server.group;
   return {
   id: 'host.config',
   phase: 'host',
   title: `Write the ${server.name} server configuration`,
   describe(ctx): Planned[] {
-    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${serverUser}:${serverGroup}) from assets/${templateOf(server.kind).name}` }];
+    return [{ kind: 'file', summary: `${hostLayout(ctx.profile).configFile} (0640 ${CONFIG_OWNER}:${serverGroup}) from assets/${templateOf(server.kind).name}` }];
   },
   async check(ctx): Promise<Check> {
     const state = await inspect(ctx);
@@ -204,8 +208,8 @@ export function configStep(server: ServerFlavor): Step {
       logDiff(ctx, state);
     }
     const transport = await ctx.services.host();
-    await transport.writeFile(state.path, state.wanted, { mode: CONFIG_MODE, owner: serverUser, group: serverGroup, sudo: true });
-    ctx.log.info(`wrote ${state.path} (0640 ${serverUser}:${serverGroup})`);
+    await transport.writeFile(state.path, state.wanted, { mode: CONFIG_MODE, owner: CONFIG_OWNER, group: serverGroup, sudo: true });
+    ctx.log.info(`wrote ${state.path} (0640 ${CONFIG_OWNER}:${serverGroup})`);
   },
 };
 }

@@ -23,8 +23,19 @@ export interface HostLayout {
   keyFile: string;
   /** CA certificate that signed certFile (PEM), for curl --cacert and the unseal script. */
   caFile: string;
-  /** Directories created by the directories step, all <user>:<group> 0750. */
+  /**
+   * Directories created by the directories step, all 0750: the config tree root:<group> (the server
+   * only reads it, so its account can never plant a symlink where root maintains files), the ones in
+   * `serverWritable` <user>:<group>.
+   */
   directories: string[];
+  /** The directories the server writes: its raft data and its log directory. */
+  serverWritable: string[];
+}
+
+/** Who owns a directory of the layout: the server's account for the ones it writes, else root. */
+export function directoryOwner(layout: HostLayout, path: string): string {
+  return layout.serverWritable.includes(path) ? layout.server.user : 'root';
 }
 
 /** The config directory: the profile's, or the server's default (/etc/vault, /etc/openbao). */
@@ -60,6 +71,7 @@ export function hostLayout(profile: Profile): HostLayout {
     keyFile: `${tlsDir}/${server.tlsFiles.key}`,
     caFile: `${tlsDir}/${server.tlsFiles.ca}`,
     directories: [configDir, tlsDir, `${configDir}/policy`, `${configDir}/plugin`, dataDir, server.logDir],
+    serverWritable: [dataDir, server.logDir],
   };
 }
 

@@ -12,13 +12,16 @@
  * stdin, never in argv, and is registered with the redactor.
  *
  * Files: certFile and caFile 0644 root:vault (public), keyFile 0640 root:vault (Vault reads it through
- * its group; nobody else can). The tls directory itself is the directories step's (vault:vault 0750).
+ * its group; nobody else can). The tls directory itself is the directories step's (root:vault 0750):
+ * root changes files only there, and only regular files (root-safe.ts).
  */
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { posix } from 'node:path';
 import { InputError, UserError } from '../../core/errors.js';
+import { notSymlinkGuard, trustedDirectoryGuard } from '../../services/host/root-safe.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import { isHostname } from '../../core/validate.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, readCustody, writeCustody } from '../../profile/custody.js';
@@ -135,7 +138,7 @@ async function hostNames(ctx: StepContext): Promise<HostNames> {
 }
 
 async function readHostFile(transport: Transport, ctx: StepContext, path: string): Promise<HostFile> {
-  // sudo: the tls directory is vault:vault 0750, closed to the login user.
+  // sudo: the tls directory is root:vault 0750, closed to the login user.
   const stat = await transport.stat(path, { sudo: true, signal: ctx.signal });
   if (!stat.exists || stat.type !== 'file') return { path, stat };
   const pem = (await transport.readFile(path, { sudo: true, signal: ctx.signal })).toString('utf8');
@@ -443,25 +446,32 @@ async function fixOwnership(ctx: StepContext, file: { path: string; stat: FileSt
   const problem = ownershipProblem(file, mode, groupOf(ctx));
   if (!problem) return;
   ctx.log.info(`fixing ${problem}`);
-  await mustRun(ctx, `setting owner and mode of ${file.path}`, sh`chown -- ${`${FILE_OWNER}:${groupOf(ctx)}`} ${file.path} && chmod -- ${octal(mode)} ${file.path}`, {
-    sudo: true,
-  });
+  // In one script with the guards: only a regular file in a directory only root can change.
+  const command = [
+    'set -e',
+    trustedDirectoryGuard(posix.dirname(file.path)),
+    notSymlinkGuard(file.path),
+    sh`chown -h -- ${`${FILE_OWNER}:${groupOf(ctx)}`} ${file.path}`,
+    sh`chmod -- ${octal(mode)} ${file.path}`,
+  ].join('\n');
+  await mustRun(ctx, `setting owner and mode of ${file.path}`, command, { sudo: true });
 }
 
 function generateKeyCommand(keyFile: string, tlsDir: string, group: string): string {
   const template = `${tlsDir}/.vault-key.tmp.XXXXXXXX`;
   return [
     'set -e',
+    trustedDirectoryGuard(tlsDir),
     // umask 077 first: the key file is private from the moment it exists.
     'umask 077',
     sh`tmp=$(mktemp -- ${template})`,
     `trap 'rm -f -- "$tmp"' EXIT`,
     `${GENERATE_KEY} -out "$tmp"`,
-    sh`chown -- ${`${FILE_OWNER}:${group}`} "$tmp"`,
+    sh`chown -h -- ${`${FILE_OWNER}:${group}`} "$tmp"`,
     sh`chmod -- ${octal(KEY_MODE)} "$tmp"`,
     'sync -- "$tmp" 2>/dev/null || :',
     // Renamed into place only when complete: a cut-off run never leaves half a key as keyFile.
-    sh`mv -f -- "$tmp" ${keyFile}`,
+    sh`mv -f -T -- "$tmp" ${keyFile}`,
     'trap - EXIT',
     sh`sync -- ${tlsDir} 2>/dev/null || :`,
   ].join('\n');

@@ -27,6 +27,8 @@ import { UserError } from '../../core/errors.js';
 import type { Check, Planned, Step, StepContext } from '../../core/step.js';
 import type { Profile } from '../../profile/schema.js';
 import { custodyExists, custodyIsEncrypted, custodyPath, timestampForFileName, writeCustody } from '../../profile/custody.js';
+import { posix } from 'node:path';
+import { trustedDirectoryGuard } from '../../services/host/root-safe.js';
 import { shellQuote, sh } from '../../services/host/shell-quote.js';
 import type { FileStat } from '../../services/host/transport.js';
 import { hostExec, hostRun } from '../host/facts.js';
@@ -450,6 +452,17 @@ async function guardRemoval(ctx: StepContext, session: VaultSession, state: Host
   });
 }
 
+/**
+ * Removes one of our files as root, in one script with its guards: only in a directory nobody but
+ * root can change; a symlink there is removed as a link (its target untouched), never shredded
+ * through. `shred` first for the keys file: on media that overwrite in place it leaves nothing
+ * behind (flash may keep old blocks).
+ */
+export function removeFileCommand(file: string, shred: boolean): string {
+  const regular = shred ? sh`shred --remove -- ${file} 2>/dev/null || rm -f -- ${file}` : sh`rm -f -- ${file}`;
+  return ['set -e', trustedDirectoryGuard(posix.dirname(file)), `${sh`if [ -L ${file} ]; then rm -f -- ${file}; elif [ -f ${file} ]; then `}${regular}; fi`].join('\n');
+}
+
 async function removeEverything(ctx: StepContext, state: HostState, session: VaultSession): Promise<void> {
   const { unitFile: UNSEAL_UNIT_FILE, scriptFile: UNSEAL_SCRIPT_FILE, server } = state.names;
   // First, while nothing is changed yet: the keys file goes only if a copy is proven to open the server.
@@ -461,18 +474,17 @@ async function removeEverything(ctx: StepContext, state: HostState, session: Vau
     await systemctl(ctx, 'disable');
   }
   if (state.unit.stat.exists) {
-    await hostRun(ctx, `removing ${UNSEAL_UNIT_FILE}`, sh`rm -f -- ${UNSEAL_UNIT_FILE}`, { sudo: true, timeoutMs: 30_000 });
+    await hostRun(ctx, `removing ${UNSEAL_UNIT_FILE}`, removeFileCommand(UNSEAL_UNIT_FILE, false), { sudo: true, timeoutMs: 30_000 });
     ctx.log.info(`removed ${UNSEAL_UNIT_FILE}`);
     await systemctl(ctx, 'daemon-reload');
   }
   if (state.script.stat.exists) {
-    await hostRun(ctx, `removing ${UNSEAL_SCRIPT_FILE}`, sh`rm -f -- ${UNSEAL_SCRIPT_FILE}`, { sudo: true, timeoutMs: 30_000 });
+    await hostRun(ctx, `removing ${UNSEAL_SCRIPT_FILE}`, removeFileCommand(UNSEAL_SCRIPT_FILE, false), { sudo: true, timeoutMs: 30_000 });
     ctx.log.info(`removed ${UNSEAL_SCRIPT_FILE}`);
   }
   if (state.keysFile.stat.exists) {
-    // shred first: on media that overwrite in place it leaves nothing behind (flash may keep old blocks).
     const file = state.keysFile.path;
-    await hostRun(ctx, `removing ${file}`, sh`shred --remove -- ${file} 2>/dev/null || rm -f -- ${file}`, { sudo: true, timeoutMs: 30_000 });
+    await hostRun(ctx, `removing ${file}`, removeFileCommand(file, true), { sudo: true, timeoutMs: 30_000 });
     ctx.log.info(`removed ${file}: every restart of ${server.name} now needs \`picluster-vault-tui unseal\``);
   }
 }

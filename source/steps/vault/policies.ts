@@ -1,7 +1,7 @@
 /**
  * vault.policies: the `readonly` and `readwrite` policies, rendered from assets/policies/<name>.hcl for
  * the profile's KV path, written to Vault (sys/policies/acl) and as files on the host
- * (<configDir>/policy/<name>.hcl, 0640 vault:vault) so the owner can read and diff what Vault enforces.
+ * (<configDir>/policy/<name>.hcl, 0640 root:vault) so the owner can read and diff what Vault enforces.
  * One name per policy everywhere (the guide saved one file name and loaded another).
  *
  * A policy whose text differs from the template (in Vault or on the host) is drift and is rewritten:

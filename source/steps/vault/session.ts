@@ -57,9 +57,9 @@ export interface TokensRecord {
 
 export interface VaultStepOptions {
   /**
-   * Owner of the policy files on the host; the server's account (vault:vault, openbao:openbao)
-   * unless a host without it is used (the integration tests run the steps against this machine,
-   * which has no such account).
+   * Owner of the policy files on the host: root with the server's group (root:vault,
+   * root:openbao), readable by the server and changed by root only; another owner where the host
+   * has no such group (the integration tests run the steps against this machine, which has none).
    */
   fileOwner?: { user: string; group: string };
 }
@@ -78,7 +78,7 @@ export class VaultSession {
   /** Who owns the files the vault phase writes on the host for this profile's server. */
   fileOwner(profile: Profile): { user: string; group: string } {
     const { server } = hostLayout(profile);
-    return this.fileOwnerOverride ?? { user: server.user, group: server.group };
+    return this.fileOwnerOverride ?? { user: 'root', group: server.group };
   }
 }
 

@@ -67,7 +67,7 @@ export const TLS_DIR = VAULT_PATHS.tlsDir;
 export const CERT_FILE = VAULT_PATHS.certFile;
 export const KEY_FILE = VAULT_PATHS.keyFile;
 export const CA_FILE = VAULT_PATHS.caFile;
-/** Every directory the directories step owns: vault:vault 0750. */
+/** Every directory the directories step owns, 0750: the config tree root:vault, data and logs vault:vault. */
 export const VAULT_DIRECTORIES = VAULT_PATHS.directories;
 /** What Phase 1 writes that no running Vault changes (Vault writes under /var/lib/vault and /var/log/vault). */
 export const WRITTEN_BY_SETUP = VAULT_PATHS.writtenBySetup;
