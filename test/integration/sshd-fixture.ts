@@ -164,6 +164,7 @@ export async function startSshd(): Promise<SshdFixture> {
 
   let child: ChildProcess | undefined;
   let log = '';
+  let removed = false;
   const logFile = join(dir, 'sshd.log');
 
   const start = async (): Promise<void> => {
@@ -174,7 +175,9 @@ export async function startSshd(): Promise<SshdFixture> {
       started.stderr?.setEncoding('utf8');
       started.stderr?.on('data', (chunk: string) => {
         log += chunk;
-        appendFileSync(logFile, chunk);
+        // Session processes share this pipe: their last lines may arrive after stop() removed the
+        // directory, and are of no use then.
+        if (!removed) appendFileSync(logFile, chunk);
         if (log.includes(`Server listening on 127.0.0.1 port ${port}`)) {
           clearTimeout(timer);
           resolve();
@@ -227,6 +230,7 @@ export async function startSshd(): Promise<SshdFixture> {
     },
     async stop() {
       await stopListener();
+      removed = true;
       rmSync(dir, { recursive: true, force: true });
     },
   };
