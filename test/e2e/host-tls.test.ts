@@ -99,12 +99,12 @@ beforeAll(async () => {
   });
   transport = await createTransport(profile.host, { knownHostsFile: lab.host.knownHostsFile });
 
-  // What the account and directories steps make, if the host does not have it yet.
+  // What the account and directories steps make, if the host does not have it yet (the config tree root:vault).
   if ((await host.exec('getent passwd vault')).code !== 0) {
     await host.sudo('useradd --system --user-group --shell /usr/sbin/nologin vault');
     createdVaultUser = true;
   }
-  await host.sudo(sh`rm -rf -- ${CONFIG_DIR} && install -d -o vault -g vault -m 0750 -- ${CONFIG_DIR} ${`${CONFIG_DIR}/tls`}`);
+  await host.sudo(sh`rm -rf -- ${CONFIG_DIR} && install -d -o root -g vault -m 0750 -- ${CONFIG_DIR} ${`${CONFIG_DIR}/tls`}`);
 });
 
 afterAll(async () => {
