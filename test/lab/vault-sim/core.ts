@@ -9,8 +9,9 @@ import { badRequest, VaultHttpError } from './api.js';
 import { decrypt, encrypt, KEY_BYTES, RaftStorage, type SealConfig, type StorageFile } from './barrier.js';
 import { combine, split } from './shamir.js';
 import { RootGeneration } from './root-generation.js';
+import { issueRootToken } from './tokens.js';
 import { readTarGz, writeTarGz } from './snapshot-archive.js';
-import { freshState, randomBase62, type TokenEntry, type VaultState } from './state.js';
+import { freshState, type TokenEntry, type VaultState } from './state.js';
 
 export type LogLevel = 'INFO' | 'WARN' | 'ERROR' | 'DEBUG';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -182,28 +183,7 @@ export class Core {
     const unsealKeys = shares === 1 ? [rootKey] : split(rootKey, shares, threshold);
 
     const state = freshState();
-    const rootToken = `hvs.${randomBase62(24)}`;
-    const now = Date.now();
-    const root: TokenEntry = {
-      id: rootToken,
-      accessor: randomBase62(24),
-      policies: ['root'],
-      displayName: 'root',
-      path: 'auth/token/root',
-      meta: null,
-      creationTime: Math.floor(now / 1000),
-      creationTtl: 0,
-      expireAt: null,
-      issuedAt: now,
-      maxExpireAt: null,
-      renewable: false,
-      orphan: true,
-      parentId: null,
-      numUses: 0,
-      explicitMaxTtl: 0,
-      period: 0,
-    };
-    state.tokens[rootToken] = root;
+    const rootToken = issueRootToken(state).id;
 
     this.file = {
       format: 'vault-sim/1',

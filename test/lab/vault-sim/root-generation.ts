@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, VaultHttpError } from './api.js';
 import type { Core } from './core.js';
-import { randomBase62, type TokenEntry } from './state.js';
+import { randomBase62 } from './state.js';
+import { issueRootToken } from './tokens.js';
 
 /** Vault 1.10+ root tokens are `hvs.` and 24 base62 characters: the OTP has their length. */
 export const OTP_LENGTH = 28;
@@ -95,28 +96,8 @@ export class RootGeneration {
   }
 
   private issueRoot(): string {
-    const now = Date.now();
-    const entry: TokenEntry = {
-      id: `hvs.${randomBase62(24)}`,
-      accessor: randomBase62(24),
-      policies: ['root'],
-      displayName: 'root',
-      path: 'auth/token/root',
-      meta: null,
-      creationTime: Math.floor(now / 1000),
-      creationTtl: 0,
-      expireAt: null,
-      issuedAt: now,
-      maxExpireAt: null,
-      renewable: false,
-      orphan: true,
-      parentId: null,
-      numUses: 0,
-      explicitMaxTtl: 0,
-      period: 0,
-    };
-    this.core.data.tokens[entry.id] = entry;
+    const { id } = issueRootToken(this.core.data);
     this.core.persist();
-    return entry.id;
+    return id;
   }
 }

@@ -49,6 +49,32 @@ export interface NewToken {
   authRole?: string;
 }
 
+/** A root token as sys/init and root generation make it: orphan, no TTL, policy root; stored in `state`. */
+export function issueRootToken(state: VaultState): TokenEntry {
+  const now = Date.now();
+  const entry: TokenEntry = {
+    id: `hvs.${randomBase62(24)}`,
+    accessor: randomBase62(24),
+    policies: ['root'],
+    displayName: 'root',
+    path: 'auth/token/root',
+    meta: null,
+    creationTime: Math.floor(now / 1000),
+    creationTtl: 0,
+    expireAt: null,
+    issuedAt: now,
+    maxExpireAt: null,
+    renewable: false,
+    orphan: true,
+    parentId: null,
+    numUses: 0,
+    explicitMaxTtl: 0,
+    period: 0,
+  };
+  state.tokens[entry.id] = entry;
+  return entry;
+}
+
 export function issueToken(state: VaultState, spec: NewToken): TokenEntry {
   const now = Date.now();
   const policies = new Set(spec.policies.map((p) => p.toLowerCase()));
